@@ -1,0 +1,170 @@
+"""One Settings class: every knob of nanogen, read from the environment (and `.env`)."""
+
+from __future__ import annotations
+
+import secrets
+from decimal import Decimal
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .errors import ConfigError
+
+SIZES: tuple[int, ...] = (512, 768, 1024, 1536)
+ASPECT_RATIOS: tuple[str, ...] = ('1:1', '9:16', '16:9', '3:4', '4:3', '3:2', '2:3', '5:4', '4:5', '21:9')
+DEFAULT_PRICES = {512: Decimal('0.005'), 768: Decimal('0.010'), 1024: Decimal('0.0125'), 1536: Decimal('0.045')}
+REAL_SERVICE_URL = 'https://api.nanobananaapi.ai'
+GOOGLE_METADATA_URL = 'https://accounts.google.com/.well-known/openid-configuration'
+
+
+def _env(name: str) -> AliasChoices:
+    return AliasChoices(name)
+
+
+class Settings(BaseSettings):
+    """Every setting, with the environment variable that sets it (see the README's table)."""
+
+    model_config = SettingsConfigDict(env_file='.env', extra='ignore', populate_by_name=True)
+
+    # --- runtime
+    env: Literal['development', 'production'] = Field('development', validation_alias=_env('NANOGEN_ENV'))
+    host: str = Field('0.0.0.0', validation_alias=_env('NANOGEN_HOST'))
+    port: int = Field(8080, validation_alias=_env('PORT'))
+    data_dir: Path = Field(Path('./data'), validation_alias=_env('NANOGEN_DATA_DIR'))
+    database_url: str = Field('', validation_alias=_env('NANOGEN_DATABASE_URL'))
+    secret_key: str = Field('', validation_alias=_env('NANOGEN_SECRET_KEY'))
+    public_url: str = Field('', validation_alias=_env('NANOGEN_PUBLIC_URL'))
+    log_format: Literal['text', 'json'] = Field('text', validation_alias=_env('NANOGEN_LOG_FORMAT'))
+    log_level: str = Field('INFO', validation_alias=_env('NANOGEN_LOG_LEVEL'))
+
+    # --- provider
+    nanobanana_api_key: str = Field('', validation_alias=_env('NANOBANANA_API_KEY'))
+    nanobanana_base_url: str = Field(REAL_SERVICE_URL, validation_alias=_env('NANOBANANA_BASE_URL'))
+    demo_latency_s: float = Field(3.0, validation_alias=_env('NANOGEN_DEMO_LATENCY'))
+    poll_initial_s: float = Field(2.0, validation_alias=_env('NANOGEN_POLL_INITIAL'))
+    poll_max_s: float = Field(15.0, validation_alias=_env('NANOGEN_POLL_MAX'))
+    generation_timeout_s: float = Field(600.0, validation_alias=_env('NANOGEN_GENERATION_TIMEOUT'))
+    provider_timeout_s: float = Field(30.0, validation_alias=_env('NANOGEN_PROVIDER_TIMEOUT'))
+    provider_retries: int = Field(4, validation_alias=_env('NANOGEN_PROVIDER_RETRIES'))
+    download_max_bytes: int = Field(40 * 1024 * 1024, validation_alias=_env('NANOGEN_DOWNLOAD_MAX_BYTES'))
+    max_image_pixels: int = Field(64_000_000, validation_alias=_env('NANOGEN_MAX_IMAGE_PIXELS'))
+    prompt_max_length: int = Field(2000, validation_alias=_env('NANOGEN_PROMPT_MAX_LENGTH'))
+    max_concurrent_per_user: int = Field(8, validation_alias=_env('NANOGEN_MAX_CONCURRENT_PER_USER'))
+
+    # --- storage (local disk by default; R2 / any S3 when configured)
+    r2_account_id: str = Field('', validation_alias=_env('R2_ACCOUNT_ID'))
+    r2_access_key_id: str = Field('', validation_alias=_env('R2_ACCESS_KEY_ID'))
+    r2_secret_access_key: str = Field('', validation_alias=_env('R2_SECRET_ACCESS_KEY'))
+    r2_bucket: str = Field('', validation_alias=_env('R2_BUCKET'))
+    r2_public_url: str = Field('', validation_alias=_env('R2_PUBLIC_URL'))
+    s3_endpoint_url: str = Field('', validation_alias=_env('NANOGEN_S3_ENDPOINT_URL'))
+    s3_region: str = Field('auto', validation_alias=_env('NANOGEN_S3_REGION'))
+    presign_expiry_s: int = Field(900, validation_alias=_env('NANOGEN_PRESIGN_EXPIRY'))
+
+    # --- sign-in
+    google_client_id: str = Field('', validation_alias=_env('GOOGLE_CLIENT_ID'))
+    google_client_secret: str = Field('', validation_alias=_env('GOOGLE_CLIENT_SECRET'))
+    oidc_metadata_url: str = Field(GOOGLE_METADATA_URL, validation_alias=_env('NANOGEN_OIDC_METADATA_URL'))
+    allowed_domains: str = Field('', validation_alias=_env('NANOGEN_ALLOWED_DOMAINS'))
+    admin_emails: str = Field('', validation_alias=_env('NANOGEN_ADMIN_EMAILS'))
+    session_max_age_s: int = Field(14 * 24 * 3600, validation_alias=_env('NANOGEN_SESSION_MAX_AGE'))
+
+    # --- costs and budgets
+    price_512: Decimal = Field(DEFAULT_PRICES[512], validation_alias=_env('NANOGEN_PRICE_512'))
+    price_768: Decimal = Field(DEFAULT_PRICES[768], validation_alias=_env('NANOGEN_PRICE_768'))
+    price_1024: Decimal = Field(DEFAULT_PRICES[1024], validation_alias=_env('NANOGEN_PRICE_1024'))
+    price_1536: Decimal = Field(DEFAULT_PRICES[1536], validation_alias=_env('NANOGEN_PRICE_1536'))
+    monthly_budget_usd: Decimal = Field(Decimal('0'), validation_alias=_env('NANOGEN_MONTHLY_BUDGET'))
+    team_monthly_cap_usd: Decimal = Field(Decimal('0'), validation_alias=_env('NANOGEN_TEAM_MONTHLY_CAP'))
+
+    # --- API and operations
+    cors_origins: str = Field('', validation_alias=_env('NANOGEN_CORS_ORIGINS'))
+    metrics_token: str = Field('', validation_alias=_env('NANOGEN_METRICS_TOKEN'))
+    retention_days: int = Field(0, validation_alias=_env('NANOGEN_RETENTION_DAYS'))
+    api_rate_per_minute: int = Field(120, validation_alias=_env('NANOGEN_API_RATE_PER_MINUTE'))
+
+    @field_validator('public_url', 'nanobanana_base_url', 'r2_public_url', 's3_endpoint_url')
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        return value.rstrip('/')
+
+    @model_validator(mode='after')
+    def _check(self) -> Settings:
+        if self.poll_initial_s <= 0 or self.poll_max_s < self.poll_initial_s:
+            raise ValueError('NANOGEN_POLL_INITIAL must be > 0 and not above NANOGEN_POLL_MAX')
+        if self.generation_timeout_s <= 0:
+            raise ValueError('NANOGEN_GENERATION_TIMEOUT must be > 0')
+        return self
+
+    # --- derived values
+    @property
+    def is_production(self) -> bool:
+        return self.env == 'production'
+
+    @property
+    def demo_mode(self) -> bool:
+        """No API key: the built-in contract fake serves as the provider."""
+        return not self.nanobanana_api_key
+
+    @property
+    def oidc_enabled(self) -> bool:
+        return bool(self.google_client_id and self.google_client_secret)
+
+    @property
+    def s3_enabled(self) -> bool:
+        return bool(self.r2_bucket and self.r2_access_key_id and self.r2_secret_access_key
+                    and (self.r2_account_id or self.s3_endpoint_url))
+
+    @property
+    def s3_endpoint(self) -> str:
+        return self.s3_endpoint_url or f'https://{self.r2_account_id}.r2.cloudflarestorage.com'
+
+    @property
+    def allowed_domain_list(self) -> list[str]:
+        return [d.strip().lower() for d in self.allowed_domains.split(',') if d.strip()]
+
+    @property
+    def admin_email_list(self) -> list[str]:
+        return [e.strip().lower() for e in self.admin_emails.split(',') if e.strip()]
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [o.strip() for o in self.cors_origins.split(',') if o.strip()]
+
+    @property
+    def https(self) -> bool:
+        return self.public_url.startswith('https://')
+
+    def price_for(self, size: int) -> Decimal:
+        return {512: self.price_512, 768: self.price_768, 1024: self.price_1024, 1536: self.price_1536}[size]
+
+    def resolved_database_url(self) -> str:
+        return self.database_url or f'sqlite:///{(self.data_dir / "nanogen.db").resolve()}'
+
+    def resolve_secret_key(self) -> str:
+        """The signing key. Production must set it; development keeps a generated one under the data dir."""
+        if self.secret_key:
+            if self.is_production and len(self.secret_key) < 32:
+                raise ConfigError('NANOGEN_SECRET_KEY must be at least 32 characters in production')
+            return self.secret_key
+        if self.is_production:
+            raise ConfigError('NANOGEN_SECRET_KEY is required when NANOGEN_ENV=production')
+        path = self.data_dir / 'secret_key'
+        if path.exists():
+            return path.read_text().strip()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        path.write_text(key)
+        path.chmod(0o600)
+        return key
+
+    def check_startup(self) -> None:
+        """Refuse unsafe combinations before anything starts."""
+        if self.is_production and not self.oidc_enabled:
+            raise ConfigError('Local sign-in is refused when NANOGEN_ENV=production: set GOOGLE_CLIENT_ID '
+                              'and GOOGLE_CLIENT_SECRET')
+        if self.is_production and self.demo_mode:
+            raise ConfigError('The demo provider is refused when NANOGEN_ENV=production: set NANOBANANA_API_KEY')
+        self.resolve_secret_key()

@@ -1,0 +1,110 @@
+"""Engine and session factories, and Alembic migrations; nothing happens at import time."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from sqlmodel import Session
+
+log = logging.getLogger(__name__)
+T = TypeVar('T')
+MIGRATIONS = Path(__file__).parent / 'migrations'
+
+
+def make_engine(url: str) -> sa.Engine:
+    if url.startswith('sqlite'):
+        if url.startswith('sqlite:///') and ':memory:' not in url:
+            Path(url.removeprefix('sqlite:///')).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(url, connect_args={'check_same_thread': False, 'timeout': 30},
+                                  pool_size=8, max_overflow=8)
+
+        @sa.event.listens_for(engine, 'connect')
+        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+            # Let SQLAlchemy, not pysqlite, open transactions, so BEGIN IMMEDIATE works for atomic budget checks.
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            cur.execute('PRAGMA journal_mode=WAL')
+            cur.execute('PRAGMA synchronous=NORMAL')
+            cur.execute('PRAGMA foreign_keys=ON')
+            cur.execute('PRAGMA busy_timeout=30000')
+            cur.close()
+
+        @sa.event.listens_for(engine, 'begin')
+        def _begin(conn: sa.Connection) -> None:
+            conn.exec_driver_sql('BEGIN IMMEDIATE' if conn.info.get('immediate') else 'BEGIN')
+
+        return engine
+    if url.startswith('postgresql://'):
+        url = 'postgresql+psycopg://' + url.removeprefix('postgresql://')
+    elif url.startswith('postgres://'):
+        url = 'postgresql+psycopg://' + url.removeprefix('postgres://')
+    return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+
+
+class Database:
+    """Owns the engine; hands out sessions; runs blocking DB work off the event loop."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.engine.dialect.name == 'sqlite'
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        with Session(self.engine, expire_on_commit=False) as session:
+            yield session
+
+    @contextmanager
+    def write_lock_session(self) -> Iterator[Session]:
+        """A session whose transaction takes the write lock at once (SQLite: BEGIN IMMEDIATE)."""
+        with self.engine.connect() as conn:
+            if self.is_sqlite:
+                conn.info['immediate'] = True
+            try:
+                with Session(bind=conn, expire_on_commit=False) as session:
+                    yield session
+            finally:
+                conn.info.pop('immediate', None)
+
+    async def run(self, fn: Callable[[Session], T]) -> T:
+        """Run `fn(session)` in a worker thread, so the event loop never waits on the database."""
+        def work() -> T:
+            with self.session() as session:
+                return fn(session)
+        return await asyncio.to_thread(work)
+
+    async def write(self, fn: Callable[[Session], T]) -> T:
+        """Like `run`, for work that writes: the transaction takes the write lock up front, so SQLite never has
+        to upgrade a read snapshot to a write (which fails at once with 'database is locked' under WAL)."""
+        def work() -> T:
+            with self.write_lock_session() as session:
+                return fn(session)
+        return await asyncio.to_thread(work)
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest revision (never drops data)."""
+        cfg = Config()
+        cfg.set_main_option('script_location', str(MIGRATIONS))
+        with self.engine.begin() as conn:
+            cfg.attributes['connection'] = conn
+            command.upgrade(cfg, 'head')
+        log.info('database schema is up to date')
+
+    def ping(self) -> bool:
+        with self.engine.connect() as conn:
+            conn.exec_driver_sql('SELECT 1')
+        return True
+
+    def dispose(self) -> None:
+        self.engine.dispose()

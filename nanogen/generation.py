@@ -1,0 +1,526 @@
+"""The generation service: durable jobs from prompt to stored image, by callback or polling, with events.
+
+A prompt row is the job. Its life: PENDING (recorded) -> PROCESSING (submitted, provider task id saved) ->
+COMPLETED / FAILED / CANCELLED. Every step is committed before the next begins, so a restart resumes from the
+database: `start()` claims every unfinished prompt whose lease has lapsed and drives it on. A lease
+(lease_owner, lease_expires_at) keeps two replicas from driving the same prompt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from itsdangerous import BadSignature, URLSafeSerializer
+from sqlmodel import Session, col, func, select
+
+from . import imaging
+from .config import Settings
+from .db import Database
+from .errors import (AuthError, ImageError, InvalidInput, NanogenError, NotFound, ProviderError, ProviderRejected,
+                     RateLimited, StorageError)
+from .events import EventBus, PromptEvent
+from .models import UNFINISHED, Image, PendingDelete, Prompt, Status, utcnow
+from .provider.client import GenerateRequest, NanobananaClient, TaskRecord, TaskState
+from .storage import Storage, object_key
+from .validation import GenerationRequest
+
+log = logging.getLogger(__name__)
+LEASE = timedelta(seconds=45)
+STORAGE_RETRY_WINDOW_S = 120.0
+
+
+@dataclass
+class _Job:
+    task: asyncio.Task[None]
+    wake: asyncio.Event
+
+
+class GenerationService:
+    def __init__(self, *, db: Database, client: NanobananaClient, storage: Storage, bus: EventBus,
+                 settings: Settings, secret_key: str, worker_id: str | None = None,
+                 clock: Callable[[], datetime] = utcnow,
+                 budget_check: Callable[[Session, int, Decimal], None] | None = None) -> None:
+        self.db = db
+        self.client = client
+        self.storage = storage
+        self.bus = bus
+        self.settings = settings
+        self.worker_id = worker_id or uuid.uuid4().hex[:16]
+        self.clock = clock
+        self.budget_check = budget_check
+        self._signer = URLSafeSerializer(secret_key, salt='nanogen.callback')
+        self._jobs: dict[int, _Job] = {}
+        self._background: set[asyncio.Task[Any]] = set()
+        self._stopping = False
+
+    # ------------------------------------------------------------------ lifecycle
+    async def start(self) -> None:
+        """Resume every unfinished prompt, then keep leases fresh and adopt orphans of dead replicas."""
+        self._stopping = False
+        await self.resume_unfinished()
+        self._spawn(self._housekeeping())
+
+    async def stop(self) -> None:
+        """Stop driving jobs but leave them resumable: their rows stay PENDING/PROCESSING, leases released."""
+        self._stopping = True
+        ids = list(self._jobs)
+        tasks = [job.task for job in self._jobs.values()] + list(self._background)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._jobs.clear()
+        if ids:
+            def release(s: Session) -> None:
+                s.execute(sa.update(Prompt).where(col(Prompt.id).in_(ids), Prompt.lease_owner == self.worker_id)
+                          .values(lease_owner=None, lease_expires_at=None))
+                s.commit()
+            await self.db.write(release)
+
+    async def resume_unfinished(self) -> int:
+        def find(s: Session) -> list[int]:
+            now = self.clock()
+            rows = s.exec(select(Prompt.id).where(col(Prompt.status).in_(UNFINISHED)).where(
+                sa.or_(col(Prompt.lease_owner).is_(None), Prompt.lease_owner == self.worker_id,
+                       col(Prompt.lease_expires_at) < now)).order_by(col(Prompt.id)))
+            return [i for i in rows if i is not None]
+        ids = await self.db.run(find)
+        started = 0
+        for prompt_id in ids:
+            if prompt_id not in self._jobs and await self._claim(prompt_id):
+                self._drive_in_background(prompt_id)
+                started += 1
+        if started:
+            log.info('resumed %d unfinished generation(s)', started)
+        return started
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._jobs)
+
+    # ------------------------------------------------------------------ commands
+    async def create(self, user_id: int, req: GenerationRequest, *, idempotency_key: str | None = None) -> Prompt:
+        """Record the prompt (PENDING) and start driving it; returns at once."""
+        estimate = req.estimated_cost(self.settings)
+
+        def insert(s: Session) -> tuple[Prompt, bool]:
+            if idempotency_key:
+                existing = s.exec(select(Prompt).where(Prompt.user_id == user_id,
+                                                       Prompt.idempotency_key == idempotency_key)).first()
+                if existing:
+                    return existing, False
+            running = s.exec(select(func.count()).select_from(Prompt).where(
+                Prompt.user_id == user_id, col(Prompt.status).in_(UNFINISHED))).one()
+            if running >= self.settings.max_concurrent_per_user:
+                raise RateLimited(f'You already have {running} generations running: wait for one to finish.',
+                                  retry_after=5)
+            if self.budget_check:
+                self.budget_check(s, user_id, estimate)
+            now = self.clock()
+            prompt = Prompt(user_id=user_id, prompt=req.prompt, task_type=req.task_type.value, image_size=req.size,
+                            aspect_ratio=req.aspect_ratio, num_images=req.num_images, watermark=req.watermark,
+                            reference_urls=json.dumps(list(req.reference_urls)) if req.reference_urls else None,
+                            estimated_cost=estimate, status=Status.PENDING.value, idempotency_key=idempotency_key,
+                            lease_owner=self.worker_id, lease_expires_at=now + LEASE, created_at=now, updated_at=now)
+            s.add(prompt)
+            s.commit()
+            s.refresh(prompt)
+            return prompt, True
+
+        # The write lock makes the concurrency and budget checks atomic with the insert.
+        def work() -> tuple[Prompt, bool]:
+            with self.db.write_lock_session() as s:
+                if not self.db.is_sqlite:
+                    s.execute(sa.text('SELECT id FROM users WHERE id = :id FOR UPDATE'), {'id': user_id})
+                return insert(s)
+
+        try:
+            prompt, created = await asyncio.to_thread(work)
+        except sa.exc.IntegrityError:  # a concurrent retry with the same idempotency key won the race
+            found = await self.db.run(lambda s: s.exec(select(Prompt).where(
+                Prompt.user_id == user_id, Prompt.idempotency_key == idempotency_key)).first())
+            if found is None:
+                raise
+            return found
+        if created:
+            assert prompt.id is not None
+            log.info('prompt %s created by user %s', prompt.id, user_id)
+            self._publish(prompt, 'Queued')
+            self._drive_in_background(prompt.id)
+        return prompt
+
+    async def cancel(self, user_id: int, prompt_id: int) -> Prompt:
+        def work(s: Session) -> Prompt:
+            prompt = s.get(Prompt, prompt_id)
+            if prompt is None or prompt.user_id != user_id:
+                raise NotFound('That generation does not exist.')
+            if Status(prompt.status).finished:
+                raise InvalidInput(f'That generation has already ended ({prompt.status.lower()}).', field='status')
+            prompt.status = Status.CANCELLED.value
+            prompt.error_message = 'Cancelled by you.'
+            # Once submitted, the provider works (and bills) regardless; say so in the cost.
+            prompt.cost = prompt.estimated_cost if prompt.provider_task_id else Decimal(0)
+            prompt.updated_at = prompt.completed_at = self.clock()
+            prompt.lease_owner = None
+            s.add(prompt)
+            s.commit()
+            return prompt
+        prompt = await self.db.write(work)
+        job = self._jobs.get(prompt_id)
+        if job:
+            job.task.cancel()
+        log.info('prompt %s cancelled', prompt_id)
+        self._publish(prompt, 'Cancelled')
+        return prompt
+
+    async def retry(self, user_id: int, prompt_id: int) -> Prompt:
+        """Start a new generation with the same settings as an ended one."""
+        old = await self.db.run(lambda s: s.get(Prompt, prompt_id))
+        if old is None or old.user_id != user_id:
+            raise NotFound('That generation does not exist.')
+        req = GenerationRequest(prompt=old.prompt, size=old.image_size, aspect_ratio=old.aspect_ratio,
+                                num_images=old.num_images, watermark=old.watermark,
+                                reference_urls=tuple(json.loads(old.reference_urls or '[]')))
+        return await self.create(user_id, req)
+
+    # ------------------------------------------------------------------ callbacks
+    def callback_url(self, prompt_id: int) -> str:
+        token = self._signer.dumps({'p': prompt_id})
+        # Without a public URL nobody can call us back; the field is still required, so it names a dead host.
+        base = self.settings.public_url or 'https://callbacks-disabled.invalid'
+        return f'{base}/api/provider/callback/{token}'
+
+    async def handle_callback(self, token: str, body: object) -> None:
+        """A callback only wakes the job; record-info confirms before anything is marked done."""
+        try:
+            data = self._signer.loads(token)
+            prompt_id = int(data['p'])
+        except (BadSignature, KeyError, TypeError, ValueError):
+            log.warning('refused a callback with a bad token')
+            raise AuthError('Invalid callback token.') from None
+        notice = NanobananaClient.parse_callback(body)  # ProviderBadResponse -> 400 at the edge
+        prompt = await self.db.run(lambda s: s.get(Prompt, prompt_id))
+        if prompt is None or prompt.provider_task_id != notice.task_id:
+            log.warning('callback for prompt %s does not match its task; ignored', prompt_id)
+            raise NotFound('Unknown task.')
+        if Status(prompt.status).finished:
+            log.info('late or duplicate callback for prompt %s ignored', prompt_id)
+            return
+        job = self._jobs.get(prompt_id)
+        if job:
+            job.wake.set()
+        elif await self._claim(prompt_id):  # e.g. arrived at a replica that is not driving it
+            self._drive_in_background(prompt_id, woken=True)
+
+    # ------------------------------------------------------------------ the job
+    def _drive_in_background(self, prompt_id: int, *, woken: bool = False) -> None:
+        if self._stopping or prompt_id in self._jobs:
+            return
+        wake = asyncio.Event()
+        if woken:
+            wake.set()
+        task = asyncio.create_task(self._drive(prompt_id, wake), name=f'generation-{prompt_id}')
+        self._jobs[prompt_id] = _Job(task, wake)
+        task.add_done_callback(lambda _t: self._jobs.pop(prompt_id, None))
+
+    async def _drive(self, prompt_id: int, wake: asyncio.Event) -> None:
+        try:
+            prompt = await self.db.run(lambda s: s.get(Prompt, prompt_id))
+            if prompt is None or Status(prompt.status).finished:
+                return
+            if not prompt.provider_task_id:
+                prompt = await self._submit(prompt)
+                if prompt is None:
+                    return
+            await self._wait_and_finish(prompt, wake)
+        except asyncio.CancelledError:
+            raise
+        except sa.exc.OperationalError as exc:  # database away or busy: leave the job as it is, housekeeping resumes it
+            log.warning('prompt %s paused: database unavailable (%s); it will be resumed', prompt_id,
+                        type(exc.orig).__name__)
+        except Exception as exc:  # the last line of defence: the job ends FAILED with a message, never vanishes
+            log.warning('prompt %s failed unexpectedly: %r', prompt_id, exc, exc_info=True)
+            await self._fail(prompt_id, 'Something went wrong on our side while generating. Try again.')
+
+    async def _submit(self, prompt: Prompt) -> Prompt | None:
+        assert prompt.id is not None
+        pid = prompt.id
+        await self._update(pid, submit_attempts=prompt.submit_attempts + 1)
+        request = GenerateRequest(prompt=prompt.prompt, callback_url=self.callback_url(pid),
+                                  num_images=prompt.num_images, aspect_ratio=prompt.aspect_ratio,
+                                  image_urls=tuple(json.loads(prompt.reference_urls or '[]')),
+                                  watermark=prompt.watermark)
+        deadline = prompt.created_at + timedelta(seconds=self.settings.generation_timeout_s)
+        delay = self.settings.poll_initial_s
+        while True:
+            try:
+                task_id = await self.client.submit(request)
+                break
+            except ProviderRejected as exc:
+                await self._fail(pid, exc.user_message)
+                return None
+            except ProviderError as exc:  # still unavailable after the client's own retries: keep trying until the deadline
+                if self.clock() + timedelta(seconds=delay) >= deadline:
+                    await self._fail(pid, f'{exc.user_message} We gave up after '
+                                          f'{int(self.settings.generation_timeout_s // 60)} minutes. Try again later.')
+                    return None
+                self._publish_message(prompt, f'{exc.user_message} Retrying in {int(delay)} s.')
+                await asyncio.sleep(delay * (0.5 + random.random()))
+                delay = min(delay * 2, self.settings.poll_max_s * 4)
+        if await self._status(pid) == Status.CANCELLED.value:
+            return None
+        now = self.clock()
+        updated = await self._update(pid, provider_task_id=task_id, status=Status.PROCESSING.value, submitted_at=now)
+        log.info('prompt %s submitted as task %s', pid, task_id)
+        self._publish(updated, 'Generating')
+        return updated
+
+    async def _wait_and_finish(self, prompt: Prompt, wake: asyncio.Event) -> None:
+        assert prompt.id is not None and prompt.provider_task_id
+        pid, task_id = prompt.id, prompt.provider_task_id
+        started = prompt.submitted_at or prompt.created_at
+        deadline = started + timedelta(seconds=self.settings.generation_timeout_s)
+        # With callbacks, polling is only the safety net for a callback that never comes.
+        interval = self.settings.poll_max_s if self.settings.public_url else self.settings.poll_initial_s
+        while True:
+            remaining = (deadline - self.clock()).total_seconds()
+            if remaining <= 0:
+                minutes = max(1, round(self.settings.generation_timeout_s / 60))
+                await self._fail(pid, f'The provider did not finish within {minutes} minutes. Try again.')
+                return
+            try:
+                await asyncio.wait_for(wake.wait(), timeout=min(interval, remaining))
+            except TimeoutError:
+                pass
+            wake.clear()
+            if await self._status(pid) != Status.PROCESSING.value:
+                return  # cancelled (or finished elsewhere)
+            try:
+                record = await self.client.record_info(task_id)
+            except ProviderRejected as exc:
+                await self._fail(pid, exc.user_message)
+                return
+            except ProviderError as exc:
+                self._publish_message(prompt, f'{exc.user_message} Checking again in {int(interval)} s.')
+                interval = min(interval * 1.5, self.settings.poll_max_s)
+                continue
+            if record.state is TaskState.GENERATING:
+                interval = min(interval * 1.5, self.settings.poll_max_s)
+                continue
+            await self._update(pid, response_data=json.dumps(record.raw, default=str)[:20000])
+            if record.state is TaskState.SUCCESS:
+                await self._complete(prompt, record)
+            else:
+                reason = record.error_message or 'the provider gave no reason'
+                await self._fail(pid, f'The provider could not generate this image: {reason}. '
+                                      'Rephrase the prompt or try again.')
+            return
+
+    async def _complete(self, prompt: Prompt, record: TaskRecord) -> None:
+        assert prompt.id is not None
+        pid = prompt.id
+        if not record.result_urls and not record.origin_urls:
+            await self._fail(pid, 'The provider reported success but sent no image. Try again.')
+            return
+        count = max(len(record.result_urls), len(record.origin_urls))
+        processed: list[imaging.ProcessedImage] = []
+        for n in range(min(count, prompt.num_images)):
+            try:
+                data = await self._download(record, n)
+                processed.append(await asyncio.to_thread(
+                    imaging.process, data, size=prompt.image_size, aspect_ratio=prompt.aspect_ratio,
+                    watermark=prompt.watermark, max_bytes=self.settings.download_max_bytes,
+                    max_pixels=self.settings.max_image_pixels))
+            except (ProviderError, ImageError) as exc:
+                await self._fail(pid, f'{exc.user_message} The provider billed this attempt.', billed=True)
+                return
+        try:
+            keys = await self._store_all(prompt, processed)
+        except StorageError as exc:
+            await self._fail(pid, f'{exc.user_message} The image could not be saved; try again.', billed=True)
+            return
+
+        def save(s: Session) -> Prompt | None:
+            row = s.get(Prompt, pid)
+            if row is None or row.status != Status.PROCESSING.value:
+                return None
+            images = [Image(user_id=row.user_id, prompt_id=pid, position=n, key=k[0], original_key=k[1],
+                            thumb_key=k[2], content_type=p.content_type, width=p.width, height=p.height,
+                            size_bytes=len(p.image), sha256=p.sha256) for n, (p, k) in enumerate(zip(processed, keys))]
+            s.add_all(images)
+            s.flush()
+            now = self.clock()
+            row.image_id = images[0].id
+            row.status = Status.COMPLETED.value
+            row.cost = self.settings.price_for(row.image_size) * len(images)
+            row.completed_at = row.updated_at = now
+            row.duration_ms = int((now - row.created_at).total_seconds() * 1000)
+            row.error_message = None
+            row.lease_owner = None
+            s.add(row)
+            s.commit()
+            return row
+        done = await self.db.write(save)
+        if done is None:  # cancelled while we were downloading: drop what we stored
+            for triple in keys:
+                await self._delete_objects(triple)
+            return
+        log.info('prompt %s completed with %d image(s) in %s ms', pid, len(processed), done.duration_ms)
+        ids = await self.db.run(lambda s: tuple(i for i in s.exec(
+            select(Image.id).where(Image.prompt_id == pid).order_by(col(Image.position))) if i is not None))
+        self._publish(done, 'Done', image_ids=ids)
+
+    async def _download(self, record: TaskRecord, n: int) -> bytes:
+        urls = [u for u in (record.result_urls[n:n + 1] + record.origin_urls[n:n + 1]) if u]
+        last: NanogenError | None = None
+        for url in urls:
+            try:
+                return await self.client.download(url, max_bytes=self.settings.download_max_bytes)
+            except ProviderError as exc:
+                last = exc
+        raise last or ProviderRejected('The provider sent no image address.')
+
+    async def _store_all(self, prompt: Prompt, processed: list[imaging.ProcessedImage]) -> list[tuple[str, str, str]]:
+        """Put every object; on failure remove what was put, so no row can point at a missing object."""
+        assert prompt.id is not None
+        keys: list[tuple[str, str, str]] = []
+        put: list[str] = []
+        try:
+            for n, p in enumerate(processed):
+                orig_ext = imaging.extension_for(p.original_content_type)
+                triple = (object_key(prompt.user_id, prompt.id, n, 'image', 'png'),
+                          object_key(prompt.user_id, prompt.id, n, 'original', orig_ext),
+                          object_key(prompt.user_id, prompt.id, n, 'thumb', 'webp'))
+                for key, data, ctype in ((triple[0], p.image, p.content_type),
+                                         (triple[1], p.original, p.original_content_type),
+                                         (triple[2], p.thumbnail, 'image/webp')):
+                    await self._put_with_patience(prompt, key, data, ctype)
+                    put.append(key)
+                keys.append(triple)
+        except StorageError:
+            for key in put:
+                await self._delete_object(key)
+            raise
+        return keys
+
+    async def _put_with_patience(self, prompt: Prompt, key: str, data: bytes, ctype: str) -> None:
+        """Storage outages are usually short: keep the bytes in memory and keep trying for a while."""
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + STORAGE_RETRY_WINDOW_S
+        delay = 1.0
+        while True:
+            try:
+                await self.storage.put(key, data, content_type=ctype)
+                return
+            except StorageError as exc:
+                if loop.time() + delay > give_up:
+                    raise
+                log.warning('prompt %s: storage put failed (%s); retrying in %.0f s', prompt.id, exc.user_message,
+                            delay)
+                self._publish_message(prompt, f'{exc.user_message} Retrying in {int(delay)} s.')
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 15.0)
+
+    async def _delete_objects(self, keys: tuple[str, ...]) -> None:
+        for key in keys:
+            await self._delete_object(key)
+
+    async def _delete_object(self, key: str) -> None:
+        try:
+            await self.storage.delete(key)
+        except StorageError as exc:
+            def remember(s: Session) -> None:
+                if s.exec(select(PendingDelete).where(PendingDelete.key == key)).first() is None:
+                    s.add(PendingDelete(key=key, last_error=exc.user_message[:500]))
+                    s.commit()
+            await self.db.write(remember)
+
+    # ------------------------------------------------------------------ persistence helpers
+    async def _status(self, pid: int) -> str | None:
+        return await self.db.run(lambda s: s.exec(select(Prompt.status).where(Prompt.id == pid)).first())
+
+    async def _update(self, pid: int, **values: Any) -> Prompt:
+        def work(s: Session) -> Prompt:
+            row = s.get(Prompt, pid)
+            if row is None:
+                raise NotFound('That generation does not exist.')
+            for k, v in values.items():
+                setattr(row, k, v)
+            row.updated_at = self.clock()
+            s.add(row)
+            s.commit()
+            return row
+        return await self.db.write(work)
+
+    async def _fail(self, pid: int, message: str, *, billed: bool = False) -> None:
+        def work(s: Session) -> Prompt | None:
+            row = s.get(Prompt, pid)
+            if row is None or Status(row.status).finished:
+                return None
+            now = self.clock()
+            row.status = Status.FAILED.value
+            row.error_message = message
+            row.cost = row.estimated_cost if billed else Decimal(0)
+            row.completed_at = row.updated_at = now
+            row.duration_ms = int((now - row.created_at).total_seconds() * 1000)
+            row.lease_owner = None
+            s.add(row)
+            s.commit()
+            return row
+        row = await self.db.write(work)
+        if row is not None:
+            log.warning('prompt %s failed: %s', pid, message)
+            self._publish(row, message)
+
+    async def _claim(self, pid: int) -> bool:
+        def work(s: Session) -> bool:
+            now = self.clock()
+            result = s.execute(sa.update(Prompt).where(
+                Prompt.id == pid, col(Prompt.status).in_(UNFINISHED),
+                sa.or_(col(Prompt.lease_owner).is_(None), Prompt.lease_owner == self.worker_id,
+                       col(Prompt.lease_expires_at) < now)).values(
+                lease_owner=self.worker_id, lease_expires_at=now + LEASE))
+            s.commit()
+            return bool(result.rowcount)  # type: ignore[attr-defined]
+        return await self.db.write(work)
+
+    async def _housekeeping(self) -> None:
+        while True:
+            await asyncio.sleep(LEASE.total_seconds() / 3)
+            try:
+                ids = list(self._jobs)
+                if ids:
+                    def renew(s: Session) -> None:
+                        s.execute(sa.update(Prompt).where(col(Prompt.id).in_(ids),
+                                                          Prompt.lease_owner == self.worker_id)
+                                  .values(lease_expires_at=self.clock() + LEASE))
+                        s.commit()
+                    await self.db.write(renew)
+                await self.resume_unfinished()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the database may be briefly away; try again next round
+                log.warning('generation housekeeping failed; will retry', exc_info=True)
+
+    # ------------------------------------------------------------------ events
+    def _publish(self, prompt: Prompt, message: str, image_ids: tuple[int, ...] = ()) -> None:
+        assert prompt.id is not None
+        self.bus.publish(PromptEvent(user_id=prompt.user_id, prompt_id=prompt.id, status=prompt.status,
+                                     message=message, image_ids=image_ids))
+
+    def _publish_message(self, prompt: Prompt, message: str) -> None:
+        self._publish(prompt, message)
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)

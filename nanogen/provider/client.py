@@ -1,0 +1,464 @@
+"""The Nanobanana API client: submit, poll, credit, download and callback parsing, with safe retries."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import enum
+import inspect
+import json
+import logging
+import math
+import random
+import re
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import Any, TypeVar
+
+import httpx
+
+from ..config import ASPECT_RATIOS
+from ..errors import (ConfigError, InvalidInput, ProviderBadResponse, ProviderError, ProviderRateLimited,
+                      ProviderRejected, ProviderUnavailable)
+
+log = logging.getLogger(__name__)
+T = TypeVar('T')
+
+GENERATE_PATH = '/api/v1/nanobanana/generate'
+GENERATE_PRO_PATH = '/api/v1/nanobanana/generate-pro'
+RECORD_INFO_PATH = '/api/v1/nanobanana/record-info'
+CREDIT_PATH = '/api/v1/common/credit'
+TEXT_TO_IMAGE = 'TEXTTOIAMGE'  # sic: the misspelling is the real wire value
+IMAGE_TO_IMAGE = 'IMAGETOIAMGE'  # sic
+MODEL_STANDARD, MODEL_PRO = 'nanobanana', 'nanobanana-pro'
+PRO_RESOLUTIONS = ('1K', '2K', '4K')
+PRO_MAX_IMAGE_URLS = 8
+MAX_IMAGES = 4
+RETRYABLE_CODES = frozenset({429, 455, 500})
+
+USER_MESSAGES: dict[int, str] = {
+    400: 'The provider refused this prompt (content policy). Rephrase it and try again.',
+    401: 'The provider rejected our API key. An admin must check NANOBANANA_API_KEY.',
+    402: 'The provider account is out of credits. An admin must top it up.',
+    404: 'The provider does not know this task (it may have expired).',
+    422: 'The provider refused the request as invalid. Check the prompt and settings, then try again.',
+    429: 'The provider is rate-limiting us.',
+    455: 'The provider is under maintenance.',
+    500: 'The provider had an internal error. Try again in a moment.',
+    501: 'The provider could not generate this image. Try again or change the prompt.',
+    505: 'This feature is disabled at the provider.',
+}
+_UNREADABLE = 'The provider sent an answer we could not read. Try again in a moment.'
+_UNREACHABLE = 'The provider could not be reached. Try again in a moment.'
+# A submit whose answer was lost may still have created (and charged) a task we cannot see: never resend it blindly.
+_UNCONFIRMED = 'The provider did not confirm the request; it may still have been charged. Try again if needed.'
+_BAD_IMAGE = 'The provider sent an image we could not read.'
+
+
+class TaskState(enum.IntEnum):  # the service's successFlag
+    GENERATING = 0
+    SUCCESS = 1
+    CREATE_FAILED = 2
+    GENERATE_FAILED = 3
+
+
+@dataclass(frozen=True)
+class GenerateRequest:
+    prompt: str
+    callback_url: str  # always sent as callBackUrl: the service documents it as required
+    num_images: int = 1
+    aspect_ratio: str = '1:1'  # wire field image_size (aspectRatio for Pro)
+    image_urls: tuple[str, ...] = ()  # non-empty -> image-to-image
+    watermark: str | None = None  # sent only when set (standard model only)
+    model: str = MODEL_STANDARD  # or MODEL_PRO -> generate-pro
+    resolution: str = '1K'  # Pro only: 1K, 2K or 4K
+
+
+@dataclass(frozen=True)
+class TaskRecord:
+    task_id: str
+    state: TaskState
+    result_urls: tuple[str, ...]  # per image: http(s) URL, data: URL or bare base64
+    origin_urls: tuple[str, ...]  # upstream copies, a fallback; may be shorter or empty
+    error_code: int | None  # None when the service reports none (missing or 0)
+    error_message: str
+    raw: dict[str, Any]  # the envelope's data, to store as response_data
+
+
+@dataclass(frozen=True)
+class CallbackNotice:
+    task_id: str
+    succeeded: bool | None  # None: still running or not said; confirm with record_info either way
+    code: int
+    message: str
+    result_urls: tuple[str, ...]
+
+
+def message_for_code(code: int) -> str:
+    """A message a person can act on for a provider code (also for errorCode in records and callbacks)."""
+    return USER_MESSAGES.get(code, f'The provider answered with an unexpected error (code {code}).')
+
+
+def error_for_code(code: int, *, detail: str | None = None) -> ProviderError:
+    """The exception for a non-200 provider code: only 429, 455 and 500 can succeed later."""
+    cls = (ProviderRateLimited if code == 429 else ProviderUnavailable if code in RETRYABLE_CODES
+           else ProviderRejected)
+    return cls(message_for_code(code), provider_code=code, detail=detail)
+
+
+def _final(error: ProviderError) -> ProviderError:
+    error.retryable = False  # this instance only: its class may be retryable in general
+    return error
+
+
+def _as_number(value: object) -> float | None:
+    """A finite number from a number or a numeric string (never from a bool); None otherwise."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _as_int(value: object) -> int | None:
+    number = _as_number(value)
+    return int(number) if number is not None and number.is_integer() else None
+
+
+def _task_id(value: object) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, str | int) or not str(value).strip():
+        return None
+    return str(value).strip()
+
+
+def _message(body: dict[str, Any]) -> str:
+    for key in ('msg', 'message'):  # both spellings occur
+        value = body.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return ''
+
+
+def _maybe_json(value: object) -> object:
+    """Some integrations nest JSON as a string; unwrap it, leave anything else alone."""
+    if isinstance(value, str) and value.strip().startswith(('{', '[')):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _urls(container: object, keys: tuple[str, ...]) -> tuple[str, ...]:
+    """Collect the non-empty strings under `keys`, whether each holds a string or a list, in order, deduplicated."""
+    container = _maybe_json(container)
+    if not isinstance(container, dict):
+        return ()
+    found: list[str] = []
+    for key in keys:
+        value = _maybe_json(container.get(key))
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, str) and item.strip() and item.strip() not in found:
+                found.append(item.strip())
+    return tuple(found)
+
+
+_RESULT_KEYS = ('resultImageUrl', 'resultImageUrls', 'resultUrls')
+_ORIGIN_KEYS = ('originImageUrl', 'originImageUrls', 'originUrls')
+
+
+def _result_urls(data: dict[str, Any]) -> tuple[str, ...]:
+    return (_urls(data.get('response'), _RESULT_KEYS) or _urls(data.get('info'), _RESULT_KEYS)
+            or _urls(data, _RESULT_KEYS))
+
+
+def _parse_record(data: object, task_id: str) -> TaskRecord:
+    if not isinstance(data, dict):
+        raise ProviderBadResponse(_UNREADABLE, detail=f'record-info data is {type(data).__name__}, not an object')
+    flag = data.get('successFlag')
+    state_value = 0 if flag is None else _as_int(flag)  # a missing flag means the service has not decided yet
+    if state_value not in {s.value for s in TaskState}:
+        raise ProviderBadResponse(_UNREADABLE, detail=f'unknown successFlag {flag!r}')
+    error_message = data.get('errorMessage')
+    return TaskRecord(task_id=_task_id(data.get('taskId')) or task_id, state=TaskState(state_value),
+                      result_urls=_result_urls(data), origin_urls=_urls(data.get('response'), _ORIGIN_KEYS),
+                      error_code=_as_int(data.get('errorCode')) or None,
+                      error_message=error_message if isinstance(error_message, str) else '', raw=data)
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta seconds or an HTTP date); None when absent or unreadable."""
+    seconds = _as_number(value) if value else None
+    if seconds is None and value:
+        try:
+            seconds = parsedate_to_datetime(value).timestamp() - time.time()
+        except (TypeError, ValueError):
+            return None
+    return None if seconds is None else max(0.0, seconds)
+
+
+def _decode_inline(text: str, max_bytes: int) -> bytes:
+    """Decode a `data:` URL or a bare base64 string, refusing oversize or non-base64 payloads."""
+    payload = text
+    if text.startswith('data:'):
+        header, comma, payload = text.partition(',')
+        if not comma or not header.lower().endswith(';base64'):
+            raise _final(ProviderBadResponse(_BAD_IMAGE, detail='data: URL without a base64 payload'))
+    payload = re.sub(r'\s+', '', payload)
+    if len(payload) // 4 * 3 > max_bytes + 3:  # refuse before decoding what we would refuse anyway
+        raise _final(ProviderBadResponse(_BAD_IMAGE, detail=f'inline image over {max_bytes} bytes'))
+    altchars = b'-_' if ('-' in payload or '_' in payload) else None
+    try:
+        data = base64.b64decode(payload + '=' * (-len(payload) % 4), altchars=altchars, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise _final(ProviderBadResponse(_BAD_IMAGE, detail='image is neither a URL nor base64')) from exc
+    if not data or len(data) > max_bytes:
+        raise _final(ProviderBadResponse(_BAD_IMAGE, detail=f'inline image empty or over {max_bytes} bytes'))
+    return data
+
+
+class _Attempt:  # what one attempt learned that the retry loop needs
+    retry_after: float | None = None
+
+
+class NanobananaClient:
+    """Speaks the wire contract of /work/shared/nanobanana-api.md over an injected httpx.AsyncClient."""
+
+    def __init__(self, http: httpx.AsyncClient, *, api_key: str, base_url: str, retries: int = 4,
+                 backoff_base: float = 0.5, backoff_max: float = 30.0,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep, rng: Callable[[], float] = random.random,
+                 on_retry: Callable[[ProviderError, float, int], Any] | None = None) -> None:
+        base = httpx.URL(base_url.rstrip('/'))
+        if base.scheme not in ('http', 'https') or not base.host:
+            raise ConfigError('NANOBANANA_BASE_URL must be an http(s) URL')
+        self._http = http
+        self._api_key = api_key
+        self._base_url = str(base).rstrip('/')
+        self._origin = (base.scheme, base.host, base.port)
+        self._retries = max(0, retries)
+        self._backoff_base, self._backoff_max = backoff_base, backoff_max
+        self._sleep, self._rng, self._on_retry = sleep, rng, on_retry
+        # An empty key (demo provider) sends no header: `Bearer ` alone is not a valid header value.
+        self._auth = {'Authorization': f'Bearer {api_key}'} if api_key else {}
+
+    # --- public API
+    async def submit(self, req: GenerateRequest) -> str:
+        """Create a task and return its taskId."""
+        path, body = _submit_body(req)
+        data = await self._api('POST', path, json_body=body, idempotent=False)
+        task_id = _task_id(data.get('taskId')) if isinstance(data, dict) else None
+        if task_id is None:
+            raise _final(ProviderBadResponse(_UNCONFIRMED, detail='submit answer has no taskId'))
+        return task_id
+
+    async def record_info(self, task_id: str) -> TaskRecord:
+        data = await self._api('GET', RECORD_INFO_PATH, params={'taskId': task_id})
+        return _parse_record(data, task_id)
+
+    async def credit(self) -> float:
+        data = await self._api('GET', CREDIT_PATH)
+        if isinstance(data, dict):  # liberal: some integrations wrap the number
+            data = data.get('credit', data.get('credits'))
+        credit = _as_number(data)
+        if credit is None:
+            raise ProviderBadResponse(_UNREADABLE, detail=f'credit is not a number: {type(data).__name__}')
+        return credit
+
+    async def download(self, url: str, *, max_bytes: int, timeout: float = 60.0) -> bytes:
+        """The image bytes behind a result: an http(s) URL (streamed, size-capped, retried) or inline base64."""
+        url = url.strip()
+        if url.lower().startswith(('http://', 'https://')):
+            host = httpx.URL(url).host  # log the host only: presigned URLs carry credentials
+            return await self._with_retries(f'download from {host}',
+                                            lambda hint: self._download_once(url, max_bytes, timeout, hint))
+        return _decode_inline(url, max_bytes)
+
+    @staticmethod
+    def parse_callback(body: object) -> CallbackNotice:
+        """Read either callback shape. Callbacks are unsigned: confirm with record_info before trusting one."""
+        if isinstance(body, bytes | str):
+            try:
+                body = json.loads(body)
+            except ValueError as exc:
+                raise ProviderBadResponse(_UNREADABLE, detail='callback is not JSON') from exc
+        if not isinstance(body, dict) or not isinstance(body.get('data'), dict):
+            raise ProviderBadResponse(_UNREADABLE, detail='callback has no data object')
+        data: dict[str, Any] = body['data']
+        task_id = _task_id(data.get('taskId'))
+        if task_id is None:
+            raise ProviderBadResponse(_UNREADABLE, detail='callback has no taskId')
+        code = _as_int(body.get('code'))
+        flag = _as_int(data.get('successFlag'))
+        succeeded: bool | None
+        if flag is not None:  # the newer shape: data is the record-info data
+            succeeded = {1: True, 2: False, 3: False}.get(flag)
+            error_code = _as_int(data.get('errorCode')) or None
+            code = error_code if not succeeded and error_code else (code if code is not None else 200)
+        elif code is not None:  # the older shape: the envelope code says how it ended
+            succeeded = code == 200
+        else:
+            raise ProviderBadResponse(_UNREADABLE, detail='callback has neither code nor successFlag')
+        error_message = data.get('errorMessage')
+        message = error_message if isinstance(error_message, str) and error_message else _message(body)
+        return CallbackNotice(task_id=task_id, succeeded=succeeded, code=code, message=message,
+                              result_urls=_result_urls(data))
+
+    # --- the wire
+    def _redact(self, text: str) -> str:
+        return text.replace(self._api_key, '[redacted]') if self._api_key else text
+
+    async def _api(self, method: str, path: str, *, json_body: dict[str, Any] | None = None,
+                   params: dict[str, str] | None = None, idempotent: bool = True) -> Any:
+        async def attempt(hint: _Attempt) -> Any:
+            try:
+                response = await self._http.request(method, self._base_url + path, json=json_body, params=params,
+                                                    headers={**self._auth, 'Accept': 'application/json'})
+            except httpx.TransportError as exc:
+                # Connect failures never reached the service; anything later might have created a task.
+                never_sent = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
+                detail = self._redact(f'{method} {path}: {type(exc).__name__}: {exc}')
+                if idempotent or never_sent:
+                    raise ProviderUnavailable(_UNREACHABLE, detail=detail) from exc
+                raise _final(ProviderUnavailable(_UNCONFIRMED, detail=detail)) from exc
+            hint.retry_after = _retry_after(response.headers.get('Retry-After'))
+            try:
+                return self._unwrap(response, f'{method} {path}')
+            except ProviderBadResponse as exc:
+                if idempotent:
+                    raise
+                raise _final(ProviderBadResponse(_UNCONFIRMED, detail=exc.detail)) from exc
+        return await self._with_retries(f'{method} {path}', attempt)
+
+    def _unwrap(self, response: httpx.Response, what: str) -> Any:
+        """The envelope's data, or the mapped error: the envelope code rules even under HTTP 200."""
+        status = response.status_code
+        readable = True
+        try:
+            body = response.json()
+        except ValueError:  # includes JSONDecodeError and UnicodeDecodeError
+            body, readable = None, False
+        envelope = body if isinstance(body, dict) else {}
+        code = _as_int(envelope.get('code'))
+        detail = self._redact(f'{what}: HTTP {status}, code {code}, message {_message(envelope)!r}')
+        if status == 429 or status >= 500:
+            # The HTTP layer says "later" whatever the body claims; keep the envelope code when it is meaningful.
+            provider_code = code if code in RETRYABLE_CODES else status
+            if status == 429 or provider_code == 429:
+                raise ProviderRateLimited(message_for_code(429), provider_code=provider_code, detail=detail)
+            message = message_for_code(provider_code) if provider_code in RETRYABLE_CODES else (
+                f'The provider is having trouble (HTTP {status}). Try again in a moment.')
+            raise ProviderUnavailable(message, provider_code=provider_code, detail=detail)
+        if not readable:
+            snippet = self._redact(response.text[:200])
+            raise ProviderBadResponse(_UNREADABLE, detail=f'{what}: HTTP {status}, not JSON: {snippet!r}')
+        if code is None:
+            if status >= 400:
+                raise error_for_code(status, detail=detail)
+            raise ProviderBadResponse(_UNREADABLE, detail=f'{what}: no envelope code')
+        if code != 200:
+            raise error_for_code(code, detail=detail)
+        if status >= 400:  # a "success" envelope under an HTTP error: believe the HTTP status
+            raise error_for_code(status, detail=detail)
+        return envelope.get('data')
+
+    async def _download_once(self, url: str, max_bytes: int, timeout: float, hint: _Attempt) -> bytes:
+        target = httpx.URL(url)
+        # The bearer goes only to the service itself, never to CDNs or object stores (httpx also drops
+        # Authorization on cross-origin redirects).
+        headers = self._auth if (target.scheme, target.host, target.port) == self._origin else {}
+        where = f'download from {target.host}'
+        too_big = _final(ProviderBadResponse(_BAD_IMAGE, detail=f'{where}: image over {max_bytes} bytes'))
+        try:
+            async with asyncio.timeout(timeout):
+                async with self._http.stream('GET', target, headers=headers, timeout=timeout,
+                                             follow_redirects=True) as response:
+                    status = response.status_code
+                    hint.retry_after = _retry_after(response.headers.get('Retry-After'))
+                    if status == 429 or status >= 500:
+                        cls = ProviderRateLimited if status == 429 else ProviderUnavailable
+                        raise cls(f'The image download failed (HTTP {status}). Try again in a moment.',
+                                  provider_code=status, detail=f'{where}: HTTP {status}')
+                    if status >= 400:
+                        raise ProviderRejected('The generated image is no longer available at the provider.',
+                                               provider_code=status, detail=f'{where}: HTTP {status}')
+                    declared = _as_int(response.headers.get('Content-Length'))
+                    if declared is not None and declared > max_bytes:
+                        raise too_big
+                    buffer = bytearray()
+                    async for chunk in response.aiter_bytes():  # decoded bytes: also caps compression bombs
+                        buffer.extend(chunk)
+                        if len(buffer) > max_bytes:
+                            raise too_big
+        except TimeoutError as exc:
+            raise ProviderUnavailable('The image download timed out. Try again in a moment.',
+                                      detail=f'{where}: over {timeout}s') from exc
+        except httpx.TransportError as exc:
+            raise ProviderUnavailable(_UNREACHABLE, detail=self._redact(f'{where}: {type(exc).__name__}')) from exc
+        except httpx.DecodingError as exc:
+            raise ProviderBadResponse(_BAD_IMAGE, detail=f'{where}: undecodable content encoding') from exc
+        if not buffer:
+            raise ProviderBadResponse(_BAD_IMAGE, detail=f'{where}: empty body')
+        return bytes(buffer)
+
+    async def _with_retries(self, what: str, attempt: Callable[[_Attempt], Awaitable[T]]) -> T:
+        """Run `attempt` until it succeeds, fails for good, or the retries are spent (then raise the last error)."""
+        number = 0
+        while True:
+            hint = _Attempt()
+            try:
+                return await attempt(hint)
+            except ProviderError as error:
+                if not error.retryable or number >= self._retries:
+                    raise
+                # Full jitter spreads clients out; Retry-After is honoured, capped so no header stalls a job.
+                delay = self._rng() * min(self._backoff_max, self._backoff_base * 2 ** number)
+                if hint.retry_after is not None:
+                    delay = max(delay, min(hint.retry_after, self._backoff_max))
+                log.warning('Nanobanana %s failed (%s: %s); retry %d of %d in %.2fs', what, type(error).__name__,
+                            error.provider_code, number + 1, self._retries, delay)
+                if self._on_retry is not None:
+                    result = self._on_retry(error, delay, number + 1)
+                    if inspect.isawaitable(result):
+                        await result
+                await self._sleep(delay)
+                number += 1
+
+
+def _submit_body(req: GenerateRequest) -> tuple[str, dict[str, Any]]:
+    """The endpoint and the exact JSON body for a request; refuses what the service would refuse."""
+    if not req.prompt.strip():
+        raise InvalidInput('Write a prompt first.', field='prompt')
+    if not req.callback_url:
+        raise InvalidInput('A callback URL is required by the provider.', field='callback_url')
+    if req.model == MODEL_PRO:
+        if req.num_images != 1:  # Pro makes one image per task; the caller submits several tasks instead
+            raise InvalidInput('The Pro model makes one image per request.', field='num_images')
+        if req.aspect_ratio not in (*ASPECT_RATIOS, 'auto'):
+            raise InvalidInput(f'Unsupported aspect ratio {req.aspect_ratio}.', field='aspect_ratio')
+        if req.resolution not in PRO_RESOLUTIONS:
+            raise InvalidInput(f'Unsupported resolution {req.resolution}.', field='resolution')
+        if len(req.image_urls) > PRO_MAX_IMAGE_URLS:
+            raise InvalidInput(f'At most {PRO_MAX_IMAGE_URLS} reference images.', field='image_urls')
+        body: dict[str, Any] = {'prompt': req.prompt}
+        if req.image_urls:
+            body['imageUrls'] = list(req.image_urls)
+        body.update(resolution=req.resolution, aspectRatio=req.aspect_ratio, callBackUrl=req.callback_url)
+        return GENERATE_PRO_PATH, body
+    if req.model != MODEL_STANDARD:
+        raise InvalidInput(f'Unknown model {req.model}.', field='model')
+    if not 1 <= req.num_images <= MAX_IMAGES:
+        raise InvalidInput(f'Ask for 1 to {MAX_IMAGES} images.', field='num_images')
+    if req.aspect_ratio not in ASPECT_RATIOS:
+        raise InvalidInput(f'Unsupported aspect ratio {req.aspect_ratio}.', field='aspect_ratio')
+    body = {'prompt': req.prompt, 'type': IMAGE_TO_IMAGE if req.image_urls else TEXT_TO_IMAGE,
+            'numImages': req.num_images, 'image_size': req.aspect_ratio, 'callBackUrl': req.callback_url}
+    if req.image_urls:
+        body['imageUrls'] = list(req.image_urls)
+    if req.watermark:
+        body['watermark'] = req.watermark
+    return GENERATE_PATH, body

@@ -1,0 +1,427 @@
+"""The contract fake of the Nanobanana API: an ASGI app serving as the demo provider and the tests' provider."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import hashlib
+import hmac
+import io
+import json
+import logging
+import random
+import textwrap
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass, fields
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from typing import Any
+
+import httpx
+from PIL import Image, ImageDraw, ImageFont
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from ..config import ASPECT_RATIOS
+
+log = logging.getLogger(__name__)
+
+# Wire values spelled here on purpose rather than imported from the client: the fake is a second reading of the
+# contract, so a typo in one side shows up as a failing test instead of agreeing with itself.
+TYPES = ('TEXTTOIAMGE', 'IMAGETOIAMGE')
+PRO_RATIOS = (*ASPECT_RATIOS, 'auto')
+PRO_LONG_SIDE = {'1K': 1024, '2K': 1536, '4K': 2048}  # kept small: the app resizes anyway, and drawing is CPU
+LONG_SIDE = 1024
+CREDITS_PER_IMAGE = 1.0
+PRO_CREDITS_PER_IMAGE = 2.0
+MAX_TASKS = 10_000  # the demo provider runs for weeks: forget the oldest tasks
+FAILURE_CODE = 501
+FAILURE_MESSAGE = 'Generation failed: the model could not render this prompt.'
+
+
+@dataclass
+class FakeConfig:
+    latency_s: float = 3.0
+    latency_jitter_s: float = 0.0
+    fail_rate: float = 0.0
+    rate_limit_rate: float = 0.0
+    error_rate: float = 0.0
+    timeout_rate: float = 0.0
+    hang_s: float = 30.0
+    malformed_rate: float = 0.0
+    send_callbacks: bool = True
+    callback_shape: str = 'new'  # 'new' (record-info data) or 'old' (data.info.resultImageUrl)
+    duplicate_callbacks: bool = False
+    inline_base64: bool = False
+    api_key: str | None = None
+    credits: float = 100.0  # the live balance: submits spend it
+    seed: int | None = None
+    content_policy_words: tuple[str, ...] = ('forbidden',)
+
+
+@dataclass
+class FakeTask:
+    task_id: str
+    params: dict[str, Any]
+    created: float  # on the provider's clock
+    done_at: float
+    outcome: str  # 'success' or 'failed'
+    base_url: str  # where this task's image URLs point (the submit request's base URL)
+    size: tuple[int, int]
+    num_images: int
+    created_wall: datetime
+    callbacks_sent: int = 0
+    finished: bool = False  # set once, when the end was first noticed (and callbacks scheduled)
+
+
+def _envelope(code: int, message: str, data: Any = None, *, status: int = 200, key: str = 'msg') -> JSONResponse:
+    return JSONResponse({'code': code, key: message, 'data': data}, status_code=status)
+
+
+def _size_for(ratio: str, long_side: int) -> tuple[int, int]:
+    if ratio == 'auto':
+        return long_side, long_side
+    w, h = (int(part) for part in ratio.split(':'))
+    return (long_side, round(long_side * h / w)) if w >= h else (round(long_side * w / h), long_side)
+
+
+def _is_count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 4
+
+
+def _string_list(value: object) -> bool:
+    return isinstance(value, list) and all(isinstance(item, str) and item for item in value)
+
+
+def _validate_generate(body: dict[str, Any]) -> str | None:
+    """The first problem the real service would answer 422 for, or None."""
+    if not isinstance(body.get('prompt'), str) or not body['prompt'].strip():
+        return 'prompt is required'
+    if body.get('type', TYPES[0]) not in TYPES:
+        return f'type must be one of {", ".join(TYPES)}'
+    if not _is_count(body.get('numImages', 1)):
+        return 'numImages must be an integer from 1 to 4'
+    if body.get('image_size', '1:1') not in ASPECT_RATIOS:
+        return f'image_size must be one of {" ".join(ASPECT_RATIOS)}'
+    if not isinstance(body.get('callBackUrl'), str) or not body['callBackUrl']:
+        return 'callBackUrl is required'
+    if 'imageUrls' in body and not _string_list(body['imageUrls']):
+        return 'imageUrls must be a list of URLs'
+    if body.get('type') == TYPES[1] and not body.get('imageUrls'):
+        return 'imageUrls is required for IMAGETOIAMGE'
+    if 'watermark' in body and not isinstance(body['watermark'], str):
+        return 'watermark must be a string'
+    return None
+
+
+def _validate_pro(body: dict[str, Any]) -> str | None:
+    if not isinstance(body.get('prompt'), str) or not body['prompt'].strip():
+        return 'prompt is required'
+    if 'imageUrls' in body and (not _string_list(body['imageUrls']) or len(body['imageUrls']) > 8):
+        return 'imageUrls must be a list of at most 8 URLs'
+    if body.get('resolution', '1K') not in PRO_LONG_SIDE:
+        return 'resolution must be one of 1K 2K 4K'
+    if body.get('aspectRatio', '1:1') not in PRO_RATIOS:
+        return f'aspectRatio must be one of {" ".join(PRO_RATIOS)}'
+    if not isinstance(body.get('callBackUrl'), str) or not body['callBackUrl']:
+        return 'callBackUrl is required'
+    return None
+
+
+class FakeProvider:
+    """The Nanobanana HTTP API in memory. Task state is computed from elapsed time on each read, so it works
+    inside the app through httpx.ASGITransport with no server loop of its own."""
+
+    def __init__(self, config: FakeConfig | None = None, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.config = config or FakeConfig()
+        self.submissions = 0
+        self.calls: Counter[str] = Counter()
+        self.tasks: dict[str, FakeTask] = {}
+        self._clock = clock
+        self._rng = random.Random(self.config.seed)
+        self._deliveries: set[asyncio.Task[None]] = set()  # strong references: the loop keeps only weak ones
+        self.app = Starlette(routes=[
+            Route('/api/v1/nanobanana/generate', self._guarded(self._generate), methods=['POST']),
+            Route('/api/v1/nanobanana/generate-pro', self._guarded(self._generate_pro), methods=['POST']),
+            Route('/api/v1/nanobanana/record-info', self._guarded(self._record_info), methods=['GET']),
+            Route('/api/v1/common/credit', self._guarded(self._credit), methods=['GET']),
+            Route('/files/{task_id}/{n:int}.png', self._file, methods=['GET']),
+            Route('/_fake/config', self._set_config, methods=['POST']),
+            Route('/_fake/stats', self._stats, methods=['GET']),
+            Route('/_fake/complete/{task_id}', self._complete, methods=['POST']),
+        ])
+
+    def reset_stats(self) -> None:
+        """Zero the counters; tasks stay, so work in flight still completes."""
+        self.submissions = 0
+        self.calls.clear()
+
+    # --- the API, behind auth and fault injection
+    def _guarded(self, handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            self.calls[request.url.path] += 1
+            key = self.config.api_key
+            given = request.headers.get('authorization', '')
+            if key is not None and not hmac.compare_digest(given.encode(), f'Bearer {key}'.encode()):
+                return _envelope(401, 'Unauthorized: invalid API key', status=401)
+            cfg = self.config
+            await request.body()  # receive it all first (Starlette caches it): a slow service has read the request
+            if cfg.timeout_rate and self._rng.random() < cfg.timeout_rate:
+                await asyncio.sleep(cfg.hang_s)  # then answer normally: the caller may have given up meanwhile
+            roll = self._rng.random()  # one roll, so the rates add up instead of compounding
+            if roll < cfg.rate_limit_rate:
+                return _envelope(429, 'Too many requests, slow down')
+            if roll < cfg.rate_limit_rate + cfg.error_rate:
+                return _envelope(500, 'Internal server error', status=500)
+            if roll < cfg.rate_limit_rate + cfg.error_rate + cfg.malformed_rate:
+                return Response('{"code": 200, "msg": "succ', media_type='application/json')
+            return await handler(request)
+        return endpoint
+
+    async def _generate(self, request: Request) -> Response:
+        body = await _json_object(request)
+        problem = 'body must be a JSON object' if body is None else _validate_generate(body)
+        if body is None or problem:
+            return _envelope(422, f'Validation error: {problem}')
+        count = int(body.get('numImages', 1))
+        return self._accept(request, body, count, _size_for(body.get('image_size', '1:1'), LONG_SIDE),
+                            CREDITS_PER_IMAGE, 'msg')
+
+    async def _generate_pro(self, request: Request) -> Response:
+        body = await _json_object(request)
+        problem = 'body must be a JSON object' if body is None else _validate_pro(body)
+        if body is None or problem:
+            return _envelope(422, f'Validation error: {problem}', key='message')
+        size = _size_for(body.get('aspectRatio', '1:1'), PRO_LONG_SIDE[body.get('resolution', '1K')])
+        return self._accept(request, body, 1, size, PRO_CREDITS_PER_IMAGE, 'message')
+
+    def _accept(self, request: Request, body: dict[str, Any], count: int, size: tuple[int, int],
+                price: float, key: str) -> Response:
+        prompt = body['prompt'].lower()
+        if any(word.lower() in prompt for word in self.config.content_policy_words):
+            return _envelope(400, 'Your prompt was flagged by the content policy.', key=key)
+        if self.config.credits < count * price:
+            return _envelope(402, 'Insufficient credits', key=key)
+        self.config.credits -= count * price
+        self.submissions += 1
+        now = self._clock()
+        cfg = self.config
+        latency = max(0.0, cfg.latency_s + self._rng.uniform(0.0, cfg.latency_jitter_s))
+        task = FakeTask(task_id=f'fake{self._rng.getrandbits(96):024x}', params=body, created=now,
+                        done_at=now + latency, outcome='failed' if self._rng.random() < cfg.fail_rate else 'success',
+                        base_url=str(request.base_url), size=size, num_images=count,
+                        created_wall=datetime.now(UTC))
+        self.tasks[task.task_id] = task
+        while len(self.tasks) > MAX_TASKS:
+            del self.tasks[next(iter(self.tasks))]
+        # Only to push callbacks on time; the state itself never depends on this timer firing.
+        asyncio.get_running_loop().call_later(latency + 0.01, self._is_finished, task)
+        return _envelope(200, 'success', {'taskId': task.task_id}, key=key)
+
+    async def _record_info(self, request: Request) -> Response:
+        task_id = request.query_params.get('taskId', '')
+        if not task_id:
+            return _envelope(422, 'Validation error: taskId is required')
+        task = self.tasks.get(task_id)
+        if task is None:
+            return _envelope(404, 'Task not found')
+        return _envelope(200, 'success', self._record_data(task, str(request.base_url)))
+
+    async def _credit(self, request: Request) -> Response:
+        return _envelope(200, 'success', self.config.credits)
+
+    async def _file(self, request: Request) -> Response:
+        task = self.tasks.get(request.path_params['task_id'])
+        n = request.path_params['n']
+        if task is None or not self._is_finished(task) or task.outcome != 'success' or n >= task.num_images:
+            return Response('not found', status_code=404)
+        return Response(_cached_image(task.params['prompt'], *task.size, variant=n), media_type='image/png')
+
+    # --- task state, computed lazily
+    def _is_finished(self, task: FakeTask) -> bool:
+        if not task.finished and self._clock() >= task.done_at:
+            task.finished = True
+            self._schedule_callbacks(task)
+        return task.finished
+
+    def _record_data(self, task: FakeTask, base_url: str) -> dict[str, Any]:
+        done = self._is_finished(task)
+        ok = done and task.outcome == 'success'
+        data: dict[str, Any] = {
+            'taskId': task.task_id, 'paramJson': json.dumps(task.params),
+            'createTime': task.created_wall.strftime('%Y-%m-%d %H:%M:%S'),
+            'completeTime': (task.created_wall + timedelta(seconds=task.done_at - task.created)
+                             ).strftime('%Y-%m-%d %H:%M:%S') if done else '',
+            'response': None, 'successFlag': 0, 'errorCode': 0, 'errorMessage': '',
+        }
+        if ok:
+            data['response'] = {'originImageUrl': self._one_or_list(self._urls(task, base_url, origin=True)),
+                                'resultImageUrl': self._one_or_list(self._results(task, base_url))}
+            data['successFlag'] = 1
+        elif done:
+            data.update(successFlag=3, errorCode=FAILURE_CODE, errorMessage=FAILURE_MESSAGE)
+        return data
+
+    @staticmethod
+    def _one_or_list(items: list[str]) -> str | list[str]:
+        return items[0] if len(items) == 1 else items  # the service sends a string for one image
+
+    @staticmethod
+    def _urls(task: FakeTask, base_url: str, *, origin: bool = False) -> list[str]:
+        suffix = '?origin=1' if origin else ''
+        return [f'{base_url.rstrip("/")}/files/{task.task_id}/{n}.png{suffix}' for n in range(task.num_images)]
+
+    def _results(self, task: FakeTask, base_url: str) -> list[str]:
+        if not self.config.inline_base64:
+            return self._urls(task, base_url)
+        return ['data:image/png;base64,' + base64.b64encode(_cached_image(task.params['prompt'], *task.size, variant=n)
+                                                            ).decode() for n in range(task.num_images)]
+
+    # --- callbacks
+    def _schedule_callbacks(self, task: FakeTask) -> None:
+        url = task.params.get('callBackUrl', '')
+        if not self.config.send_callbacks or not url.startswith(('http://', 'https://')):
+            return
+        try:
+            delivery = asyncio.get_running_loop().create_task(self._deliver(task, url))
+        except RuntimeError:  # no loop (a synchronous caller): nobody could receive it anyway
+            return
+        self._deliveries.add(delivery)
+        delivery.add_done_callback(self._deliveries.discard)
+
+    def _callback_body(self, task: FakeTask) -> dict[str, Any]:
+        ok = task.outcome == 'success'
+        code, message = (200, 'Image generated successfully.') if ok else (FAILURE_CODE, FAILURE_MESSAGE)
+        if self.config.callback_shape == 'old':
+            results = self._results(task, task.base_url) if ok else []
+            return {'code': code, 'msg': message,
+                    'data': {'taskId': task.task_id, 'info': {'resultImageUrl': self._one_or_list(results)
+                                                              if results else None}}}
+        return {'code': code, 'msg': message, 'data': self._record_data(task, task.base_url)}
+
+    async def _deliver(self, task: FakeTask, url: str) -> None:
+        body = self._callback_body(task)
+        host = httpx.URL(url).host  # never log the whole URL: it carries the app's per-task token
+        async with httpx.AsyncClient(timeout=15.0) as client:
+            for _ in range(2 if self.config.duplicate_callbacks else 1):
+                try:
+                    await client.post(url, json=body)
+                    task.callbacks_sent += 1
+                except httpx.HTTPError as exc:
+                    log.warning('fake provider: callback for task %s to %s failed: %s', task.task_id, host,
+                                type(exc).__name__)
+
+    # --- test controls
+    async def _set_config(self, request: Request) -> Response:
+        patch = await _json_object(request)
+        known = {f.name for f in fields(FakeConfig)}
+        if patch is None or not set(patch) <= known:
+            return JSONResponse({'error': f'unknown fields: {sorted(set(patch or {}) - known)}'}, status_code=422)
+        for name, value in patch.items():
+            setattr(self.config, name, tuple(value) if name == 'content_policy_words' else value)
+        if 'seed' in patch:
+            self._rng.seed(patch['seed'])
+        return JSONResponse(asdict(self.config))
+
+    async def _stats(self, request: Request) -> Response:
+        return JSONResponse({'submissions': self.submissions, 'calls': dict(self.calls), 'tasks': {
+            t.task_id: {'state': ('generating' if not self._is_finished(t) else t.outcome), 'params': t.params,
+                        'callbacks_sent': t.callbacks_sent, 'num_images': t.num_images}
+            for t in self.tasks.values()}})
+
+    async def _complete(self, request: Request) -> Response:
+        task = self.tasks.get(request.path_params['task_id'])
+        if task is None:
+            return JSONResponse({'error': 'unknown task'}, status_code=404)
+        if not task.finished:
+            outcome = request.query_params.get('outcome', task.outcome)
+            task.outcome = 'failed' if outcome == 'failed' else 'success'
+            task.done_at = min(task.done_at, self._clock())
+        self._is_finished(task)
+        return JSONResponse({'taskId': task.task_id, 'state': task.outcome})
+
+
+async def _json_object(request: Request) -> dict[str, Any] | None:
+    try:
+        body = json.loads(await request.body())
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None
+
+
+def draw_image(prompt: str, width: int, height: int, *, variant: int = 0) -> bytes:
+    """A real PNG that depends on the prompt: gradient, shapes and the prompt's text, deterministic from its hash."""
+    rnd = random.Random(hashlib.sha256(f'{prompt}\x00{variant}'.encode()).digest())
+
+    def colour() -> tuple[int, int, int]:
+        return rnd.randrange(256), rnd.randrange(256), rnd.randrange(256)
+
+    mask = Image.linear_gradient('L').transpose(rnd.choice(list(Image.Transpose))).resize((width, height))
+    image = Image.composite(Image.new('RGB', (width, height), colour()),
+                            Image.new('RGB', (width, height), colour()), mask).convert('RGBA')
+    overlay = Image.new('RGBA', (width, height), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(overlay)
+    for _ in range(rnd.randint(6, 14)):
+        x, y = rnd.randrange(width), rnd.randrange(height)
+        r = rnd.randint(min(width, height) // 20, min(width, height) // 4)
+        fill = (*colour(), rnd.randint(80, 190))
+        shape = rnd.choice(('ellipse', 'rectangle', 'polygon'))
+        if shape == 'ellipse':
+            draw.ellipse((x - r, y - r, x + r, y + r), fill=fill)
+        elif shape == 'rectangle':
+            draw.rectangle((x - r, y - r // 2, x + r, y + r // 2), fill=fill)
+        else:
+            draw.regular_polygon((x, y, r), n_sides=rnd.randint(3, 7), rotation=rnd.uniform(0, 360), fill=fill)
+    size = max(12, min(width, height) // 18)
+    try:
+        font: ImageFont.FreeTypeFont | ImageFont.ImageFont = ImageFont.load_default(size=size)
+    except (ImportError, OSError, TypeError):  # Pillow built without FreeType: the small bitmap font still works
+        font = ImageFont.load_default()
+    lines = textwrap.wrap(prompt, width=max(8, int(width / (size * 0.55))))[:5] or ['(empty prompt)']
+    text = '\n'.join(lines)
+    left, top, right, bottom = draw.multiline_textbbox((0, 0), text, font=font)
+    pad = size // 2
+    y0 = height - (bottom - top) - 3 * pad
+    draw.rectangle((0, y0, width, height), fill=(0, 0, 0, 140))
+    draw.multiline_text((pad, y0 + pad - top), text, font=font, fill=(255, 255, 255, 255))
+    out = io.BytesIO()
+    Image.alpha_composite(image, overlay).convert('RGB').save(out, format='PNG')
+    return out.getvalue()
+
+
+# Images are a pure function of their inputs: re-draw on demand instead of keeping every task's bytes.
+_cached_image = lru_cache(maxsize=32)(draw_image)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m nanogen.provider.fake --port N`: serve the fake over HTTP."""
+    import uvicorn  # only the stand-alone server needs it
+
+    parser = argparse.ArgumentParser(prog='python -m nanogen.provider.fake', description=__doc__)
+    parser.add_argument('--host', default='127.0.0.1')
+    parser.add_argument('--port', type=int, default=8765)
+    defaults = FakeConfig()
+    for name in ('latency_s', 'latency_jitter_s', 'fail_rate', 'rate_limit_rate', 'error_rate', 'timeout_rate',
+                 'hang_s', 'malformed_rate', 'credits'):
+        flag = '--' + name.removesuffix('_s').replace('_', '-')
+        parser.add_argument(flag, dest=name, type=float, default=getattr(defaults, name),
+                            metavar='SECONDS' if name.endswith('_s') else 'N', help=f'default {getattr(defaults, name)}')
+    parser.add_argument('--no-callbacks', dest='send_callbacks', action='store_false')
+    parser.add_argument('--callback-shape', choices=('new', 'old'), default='new')
+    parser.add_argument('--duplicate-callbacks', action='store_true')
+    parser.add_argument('--inline-base64', action='store_true')
+    parser.add_argument('--api-key', default=None)
+    parser.add_argument('--seed', type=int, default=None)
+    args = vars(parser.parse_args(argv))
+    host, port = args.pop('host'), args.pop('port')
+    logging.basicConfig(level=logging.INFO)
+    uvicorn.run(FakeProvider(FakeConfig(**args)).app, host=host, port=port, log_level='info')
+
+
+if __name__ == '__main__':
+    main()

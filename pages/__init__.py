@@ -1,0 +1,19 @@
+"""NiceGUI pages. Drop a module here that uses `frame` and `guarded_page`, and it is served (see README)."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+
+from nanogen.bootstrap import Services
+
+from .frame import set_services
+
+
+def register(services: Services) -> list[str]:
+    """Hand the services to the frame, then import every page module so its decorators register the pages."""
+    set_services(services)
+    names = [m.name for m in pkgutil.iter_modules(__path__) if m.name != 'frame' and not m.name.startswith('_')]
+    for name in sorted(names):
+        importlib.import_module(f'{__name__}.{name}')
+    return names

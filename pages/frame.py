@@ -1,0 +1,141 @@
+"""The shared page frame and the guarded-page decorator every signed-in page uses."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import Request
+from nicegui import Event, app, ui
+
+from nanogen.auth import Identity
+from nanogen.bootstrap import Services
+from nanogen.events import PromptEvent
+
+NAV: dict[str, tuple[str, str, bool]] = {}  # path -> (label, icon, admin only); re-imports overwrite
+_services: Services | None = None
+_user_events: dict[int, Event[PromptEvent]] = {}
+
+
+def set_services(services: Services) -> None:
+    """Called once by the composition root; bridges the core's events to per-user NiceGUI events."""
+    global _services
+    _services = services
+    _user_events.clear()
+
+    def forward(event: PromptEvent) -> None:
+        target = _user_events.get(event.user_id)
+        if target is not None:
+            target.emit(event)
+    services.bus.subscribe(forward)
+
+
+def services() -> Services:
+    assert _services is not None, 'set_services() was not called'
+    return _services
+
+
+def user_events(user_id: int) -> Event[PromptEvent]:
+    """The live status changes of one user's prompts; a page's subscription dies with its client."""
+    if user_id not in _user_events:
+        _user_events[user_id] = Event()
+    return _user_events[user_id]
+
+
+@dataclass(frozen=True)
+class PageContext:
+    user: Identity
+    services: Services
+    request: Request
+
+
+def guarded_page(path: str, *, title: str, nav: str | None = None, icon: str = 'article',
+                 admin: bool = False) -> Callable[[Callable[..., Awaitable[None]]], Callable[..., Any]]:
+    """`@guarded_page('/x', title='X')` on `async def x(ctx: PageContext, ...)`: signed-in users only.
+
+    The middleware already refuses anonymous requests; this checks again, so a page can never forget.
+    """
+    if nav:
+        NAV[path] = (nav, icon, admin)
+
+    def decorator(fn: Callable[..., Awaitable[None]]) -> Callable[..., Any]:
+        @functools.wraps(fn)
+        async def wrapper(request: Request, **kwargs: Any) -> None:
+            identity: Identity | None = getattr(request.state, 'identity', None)
+            if identity is None:
+                ui.navigate.to(f'/login?redirect_to={quote(path, safe="")}')
+                return
+            ctx = PageContext(user=identity, services=services(), request=request)
+            if admin and not identity.is_admin:
+                with frame(ctx, 'Not allowed'):
+                    ui.label('This page is for admins only.').classes('text-lg')
+                return
+            await fn(ctx, **kwargs)
+
+        params = list(inspect.signature(fn).parameters.values())[1:]
+        wrapper.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+            [inspect.Parameter('request', inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Request)] + params)
+        del wrapper.__wrapped__  # FastAPI must read our signature, not the wrapped function's
+        return ui.page(path, title=f'{title} · nanogen')(wrapper)
+    return decorator
+
+
+@contextmanager
+def frame(ctx: PageContext | None, title: str) -> Iterator[ui.column]:
+    """Header with navigation, demo badge, dark mode and the user's menu; then the page's column."""
+    ui.colors(primary='#6d28d9', secondary='#0f766e', accent='#db2777')
+    dark = ui.dark_mode(value=app.storage.user.get('dark', None) if _has_user_storage() else None)
+    with ui.header(elevated=True).classes('items-center gap-2 px-4 py-2 bg-primary'):
+        ui.link('nanogen', '/dashboard' if ctx else '/').classes(
+            'text-xl font-bold text-white no-underline mr-2')
+        if _services is not None and _services.settings.demo_mode:
+            ui.badge('Demo provider', color='amber').props('text-color=black').tooltip(
+                'No NANOBANANA_API_KEY is set: images come from the built-in demo provider, not the real service.')
+        if ctx:
+            with ui.row().classes('gap-1 max-sm:hidden'):
+                for path, (label, icon, admin_only) in NAV.items():
+                    if admin_only and not ctx.user.is_admin:
+                        continue
+                    ui.button(label, icon=icon, on_click=lambda p=path: ui.navigate.to(p)).props(
+                        'flat color=white no-caps dense')
+        ui.space()
+
+        def toggle_dark() -> None:
+            dark.toggle()
+            if _has_user_storage():
+                app.storage.user['dark'] = dark.value
+        ui.button(icon='dark_mode', on_click=toggle_dark).props('flat round color=white').tooltip('Dark mode')
+        if ctx:
+            with ui.button().props('flat round color=white').classes('p-0'):
+                if ctx.user.avatar_url:
+                    ui.image(ctx.user.avatar_url).classes('w-8 h-8 rounded-full')
+                else:
+                    ui.avatar(ctx.user.name[:1].upper() or '?', color='white', text_color='primary', size='md')
+                with ui.menu():
+                    ui.label(ctx.user.email).classes('px-4 py-2 text-sm opacity-70')
+                    for path, (label, icon, admin_only) in NAV.items():
+                        if admin_only and not ctx.user.is_admin:
+                            continue
+                        ui.menu_item(label, on_click=lambda p=path: ui.navigate.to(p))
+                    ui.separator()
+                    ui.menu_item('Sign out', on_click=lambda: ui.navigate.to('/auth/logout'))
+    with ui.column().classes('w-full max-w-7xl mx-auto p-4 gap-4') as column:
+        ui.label(title).classes('text-2xl font-semibold')
+        yield column
+
+
+def _has_user_storage() -> bool:
+    try:
+        app.storage.user  # noqa: B018 - raises outside a page request context
+        return True
+    except RuntimeError:
+        return False
+
+
+def notify_error(message: str) -> None:
+    ui.notify(message, type='negative', multi_line=True, close_button=True)

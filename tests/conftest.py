@@ -1,0 +1,99 @@
+"""Shared fixtures: an isolated environment per test, real databases, the contract fake over real HTTP."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from nanogen.bootstrap import Services, build_services
+from nanogen.config import Settings
+from nanogen.provider.fake import FakeConfig, FakeProvider
+from tests.support.servers import serve_asgi
+
+PG_ADMIN_URL = os.environ.get('NANOGEN_TEST_POSTGRES_URL', '')
+ENV_PREFIXES = ('NANOGEN_', 'NANOBANANA_', 'R2_', 'GOOGLE_')
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test starts from the embedded defaults in its own data dir, fast enough for tests."""
+    for key in list(os.environ):
+        if key.startswith(ENV_PREFIXES) and key != 'NANOGEN_TEST_POSTGRES_URL':
+            monkeypatch.delenv(key)
+    monkeypatch.chdir(tmp_path)  # so no stray .env file is read
+    data = tmp_path / 'data'
+    monkeypatch.setenv('NANOGEN_DATA_DIR', str(data))
+    monkeypatch.setenv('NANOGEN_DEMO_LATENCY', '0.4')
+    monkeypatch.setenv('NANOGEN_POLL_INITIAL', '0.1')
+    monkeypatch.setenv('NANOGEN_POLL_MAX', '0.3')
+    return data
+
+
+def _pg_database() -> Iterator[str]:
+    if not PG_ADMIN_URL:
+        pytest.skip('NANOGEN_TEST_POSTGRES_URL is not set')
+    name = f'nanogen_test_{uuid.uuid4().hex[:12]}'
+    admin_url = PG_ADMIN_URL.replace('postgresql://', 'postgresql+psycopg://', 1)
+    admin = sa.create_engine(admin_url, isolation_level='AUTOCOMMIT')
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE {name}')
+    base, _, _ = PG_ADMIN_URL.rpartition('/')
+    try:
+        yield f'{base}/{name}'
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS {name} WITH (FORCE)')
+        admin.dispose()
+
+
+@pytest.fixture(params=['sqlite', 'postgres'])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Each database test runs on SQLite and, when NANOGEN_TEST_POSTGRES_URL is set, on PostgreSQL."""
+    if request.param == 'sqlite':
+        yield f'sqlite:///{tmp_path / "test.db"}'
+    else:
+        yield from _pg_database()
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    yield from _pg_database()
+
+
+@pytest.fixture
+def fake() -> Iterator[tuple[FakeProvider, str]]:
+    """The contract fake served over real HTTP; yields (provider, base_url)."""
+    provider = FakeProvider(FakeConfig(latency_s=0.3, send_callbacks=True, api_key='test-key-123456'))
+    with serve_asgi(provider.app) as url:
+        yield provider, url
+
+
+def make_settings(data_dir: Path, database_url: str, base_url: str, **overrides: object) -> Settings:
+    values: dict[str, object] = dict(
+        NANOGEN_DATA_DIR=str(data_dir), NANOGEN_DATABASE_URL=database_url, NANOBANANA_API_KEY='test-key-123456',
+        NANOBANANA_BASE_URL=base_url, NANOGEN_POLL_INITIAL=0.1, NANOGEN_POLL_MAX=0.3, NANOGEN_PROVIDER_RETRIES=3)
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+async def make_services(isolated_env: Path) -> AsyncIterator[object]:
+    """Builds started Services against whatever settings a test gives; stops them all afterwards."""
+    built: list[Services] = []
+
+    async def factory(settings: Settings, *, start: bool = True, **kw: object) -> Services:
+        services = build_services(settings, http=httpx.AsyncClient(timeout=10), **kw)  # type: ignore[arg-type]
+        if start:
+            await services.start()
+        built.append(services)
+        return services
+
+    yield factory
+    for services in built:
+        await services.stop()
