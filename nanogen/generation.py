@@ -268,7 +268,11 @@ class GenerationService:
             except ProviderRejected as exc:
                 await self._fail(pid, exc.user_message)
                 return None
-            except ProviderError as exc:  # still unavailable after the client's own retries: keep trying until the deadline
+            except ProviderError as exc:
+                if not exc.retryable:  # the answer was lost: the task may exist and be billed, so never resend it
+                    await self._fail(pid, exc.user_message)
+                    return None
+                # Still unavailable after the client's own retries: keep trying until the deadline.
                 if self.clock() + timedelta(seconds=delay) >= deadline:
                     await self._fail(pid, f'{exc.user_message} We gave up after '
                                           f'{int(self.settings.generation_timeout_s // 60)} minutes. Try again later.')

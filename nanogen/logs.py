@@ -56,5 +56,3 @@ def setup_logging(settings: Settings) -> None:
     handler.setFormatter(JsonFormatter() if settings.log_format == 'json'
                          else logging.Formatter('%(asctime)s %(levelname)s %(name)s: %(message)s'))
     logging.getLogger('nanogen').setLevel(settings.log_level.upper())
-    if root.level > logging.INFO or root.level == logging.NOTSET:
-        root.setLevel(logging.INFO)
