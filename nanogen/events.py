@@ -25,6 +25,7 @@ class PromptEvent:
     message: str = ''
     image_ids: tuple[int, ...] = ()
     at: datetime = field(default_factory=utcnow)
+    relayed: bool = False  # arrived from another replica (see pubsub.py): not to be relayed again
 
 
 Handler = Callable[[PromptEvent], Any]

@@ -13,7 +13,7 @@ import json
 import logging
 import random
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -49,7 +49,8 @@ class GenerationService:
     def __init__(self, *, db: Database, client: NanobananaClient, storage: Storage, bus: EventBus,
                  settings: Settings, secret_key: str, worker_id: str | None = None,
                  clock: Callable[[], datetime] = utcnow,
-                 budget_check: Callable[[Session, int, Decimal], None] | None = None) -> None:
+                 budget_check: Callable[[Session, int, Decimal], None] | None = None,
+                 housekeeping_interval_s: float = LEASE.total_seconds() / 3) -> None:
         self.db = db
         self.client = client
         self.storage = storage
@@ -58,10 +59,12 @@ class GenerationService:
         self.worker_id = worker_id or uuid.uuid4().hex[:16]
         self.clock = clock
         self.budget_check = budget_check
+        self.housekeeping_interval_s = housekeeping_interval_s  # drills shorten it to see recovery sooner
         self._signer = URLSafeSerializer(secret_key, salt='nanogen.callback')
         self._jobs: dict[int, _Job] = {}
         self._background: set[asyncio.Task[Any]] = set()
         self._stopping = False
+        self.remote_wake: Callable[[int], Awaitable[None]] | None = None  # set by the cross-replica relay
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -215,11 +218,19 @@ class GenerationService:
         if Status(prompt.status).finished:
             log.info('late or duplicate callback for prompt %s ignored', prompt_id)
             return
+        if self.wake_local(prompt_id):
+            return
+        if await self._claim(prompt_id):  # its driver is gone (lease lapsed): adopt it here
+            self._drive_in_background(prompt_id, woken=True)
+        elif self.remote_wake is not None:  # another replica drives it: tell that one
+            await self.remote_wake(prompt_id)
+
+    def wake_local(self, prompt_id: int) -> bool:
+        """Make a job driven by this process check its task now; False when this process does not drive it."""
         job = self._jobs.get(prompt_id)
         if job:
             job.wake.set()
-        elif await self._claim(prompt_id):  # e.g. arrived at a replica that is not driving it
-            self._drive_in_background(prompt_id, woken=True)
+        return job is not None
 
     # ------------------------------------------------------------------ the job
     def _drive_in_background(self, prompt_id: int, *, woken: bool = False) -> None:
@@ -499,7 +510,7 @@ class GenerationService:
 
     async def _housekeeping(self) -> None:
         while True:
-            await asyncio.sleep(LEASE.total_seconds() / 3)
+            await asyncio.sleep(self.housekeeping_interval_s)
             try:
                 ids = list(self._jobs)
                 if ids:
