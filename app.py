@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
-import logging
-
+from fastapi.middleware.cors import CORSMiddleware
 from nicegui import app, ui
+from starlette.middleware.sessions import SessionMiddleware
 
 import pages
+from nanogen.admin_routes import build_admin_router
+from nanogen.api import build_api
 from nanogen.auth import AuthMiddleware
 from nanogen.bootstrap import Services, build_services
 from nanogen.config import Settings
+from nanogen.gallery_routes import build_gallery_router
+from nanogen.history_routes import build_history_router
 from nanogen.logs import setup_logging
+from nanogen.oidc import build_oidc_router
+from nanogen.ratelimit import BodyLimitMiddleware
+from nanogen.sessions import SecureCookies, session_options
 from nanogen.web import build_router, install_error_handlers
 
 
@@ -19,9 +26,23 @@ def create_app(settings: Settings | None = None) -> Services:
     setup_logging(settings)
     services = build_services(settings)
     services.db.migrate()  # before serving anything: NiceGUI does not hold requests until startup handlers finish
-    app.add_middleware(AuthMiddleware, auth=services.auth)  # inside the session middleware ui.run adds
+    app.add_middleware(AuthMiddleware, auth=services.auth)  # inside the session middleware added next
+    # Ours, not ui.run's (NiceGUI then adds no second one), so SecureCookies can wrap it for proxied HTTPS.
+    app.add_middleware(SessionMiddleware, **session_options(settings, services.secret_key))
+    app.add_middleware(SecureCookies)
+    app.add_middleware(BodyLimitMiddleware)  # outside the guard: an oversized body is refused unread
+    if settings.cors_origin_list:  # outside the guard, so browser preflights (which carry no token) get an answer
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origin_list, allow_credentials=False,
+                           allow_methods=['GET', 'POST', 'DELETE'],
+                           allow_headers=['Authorization', 'Content-Type', 'Idempotency-Key'],
+                           expose_headers=['Retry-After', 'Location', 'Idempotent-Replayed'])
     install_error_handlers(app)
     app.include_router(build_router(services))
+    app.include_router(build_admin_router(services))
+    app.include_router(build_oidc_router(services))
+    app.include_router(build_api(services))
+    app.include_router(build_history_router(services))
+    app.include_router(build_gallery_router(services))
     pages.register(services)
     app.on_startup(services.start)
     app.on_shutdown(services.stop)
@@ -34,6 +55,4 @@ if __name__ in {'__main__', '__mp_main__'}:
     settings = services.settings
     ui.run(host=settings.host, port=settings.port, title='nanogen', reload=False, show=False,
            storage_secret=services.secret_key, favicon='🍌', show_welcome_message=False,
-           session_middleware_kwargs={'max_age': settings.session_max_age_s, 'same_site': 'lax',
-                                      'https_only': settings.https},
            proxy_headers=True, forwarded_allow_ips='*' if settings.https else '127.0.0.1')

@@ -20,11 +20,16 @@ from .errors import AuthError, InvalidInput
 from .models import User, utcnow
 
 log = logging.getLogger(__name__)
+DISABLED_MESSAGE = 'Your account is disabled. Ask an admin to enable it.'
+EXPIRED_LINK_MESSAGE = 'That sign-in link has expired. Sign in again.'
+INVALID_LINK_MESSAGE = 'That sign-in link is not valid. Sign in again.'
+LOCAL_SIGN_IN_MESSAGES = (DISABLED_MESSAGE, EXPIRED_LINK_MESSAGE, INVALID_LINK_MESSAGE)
 EMAIL_RE = re.compile(r'^[^@\s]+@[^@\s]+\.[^@\s]+$')
 
 # Paths anyone may reach. Everything else needs a session (pages) or a session/token (API).
-PUBLIC_EXACT = {'/', '/login', '/healthz', '/readyz', '/favicon.ico', '/auth/logout'}
-PUBLIC_PREFIXES = ('/_nicegui/', '/_nicegui_ws/', '/auth/', '/s/', '/api/provider/callback/')
+PUBLIC_EXACT = {'/', '/login', '/healthz', '/readyz', '/favicon.ico', '/auth/logout',
+                '/metrics'}  # /metrics checks its own token (or an admin session) in admin_routes
+PUBLIC_PREFIXES = ('/_nicegui/', '/_nicegui_ws/', '/auth/', '/s/', '/api/provider/callback/', '/refs/')
 
 
 def is_public(path: str) -> bool:
@@ -65,6 +70,8 @@ class UserService:
     def __init__(self, db: Database, settings: Settings) -> None:
         self.db = db
         self.settings = settings
+        # Called with a user id whenever that user's sign-in state changes (SessionAuth drops its cache).
+        self.on_change: list[Callable[[int], None]] = []
 
     def upsert(self, s: Session, *, subject: str, email: str, name: str = '', avatar_url: str = '') -> User:
         """Create on first sign-in (keyed by subject); keep name, email and avatar up to date after that."""
@@ -90,7 +97,7 @@ class UserService:
         user = await self.db.write(lambda s: self.upsert(s, subject=subject, email=email, name=name,
                                                        avatar_url=avatar_url))
         if user.disabled:
-            raise AuthError('Your account is disabled. Ask an admin to enable it.')
+            raise AuthError(DISABLED_MESSAGE)
         return user
 
     async def get(self, user_id: int) -> User | None:
@@ -104,6 +111,27 @@ class UserService:
                 s.add(user)
                 s.commit()
         await self.db.write(work)
+        self._changed(user_id)
+
+    async def set_disabled(self, user_id: int, disabled: bool) -> User | None:
+        """Disable or enable a user; a disabled user's sessions and tokens stop working at their next request."""
+        def work(s: Session) -> User | None:
+            user = s.get(User, user_id)
+            if user is not None:
+                user.disabled = disabled
+                s.add(user)
+                s.commit()
+                s.refresh(user)
+            return user
+        user = await self.db.write(work)
+        self._changed(user_id)
+        if user is not None:
+            log.info('user %s %s', user_id, 'disabled' if disabled else 'enabled')
+        return user
+
+    def _changed(self, user_id: int) -> None:
+        for listener in self.on_change:
+            listener(user_id)
 
 
 class LocalSignIn:
@@ -131,9 +159,9 @@ class LocalSignIn:
             data = self._signer.loads(ticket, max_age=120)
             return str(data['n']), str(data['e'])
         except SignatureExpired:
-            raise AuthError('That sign-in link has expired. Sign in again.') from None
+            raise AuthError(EXPIRED_LINK_MESSAGE) from None
         except (BadSignature, KeyError, TypeError):
-            raise AuthError('That sign-in link is not valid. Sign in again.') from None
+            raise AuthError(INVALID_LINK_MESSAGE) from None
 
 
 class SessionAuth:
@@ -143,6 +171,7 @@ class SessionAuth:
                  cache_seconds: float = 2.0) -> None:
         self.users = users
         self.token_lookup = token_lookup
+        users.on_change.append(self.forget)
         self._cache: dict[tuple[int, int], tuple[float, User | None]] = {}
         self.cache_seconds = cache_seconds
 
@@ -204,7 +233,8 @@ class AuthMiddleware:
         if identity is not None or is_public(path):
             await self.app(scope, receive, send)
             return
-        if path.startswith('/api/') or 'application/json' in headers.get('accept', ''):
+        # A script (it sent a token) or an API call gets JSON it can act on, not a sign-in page.
+        if path.startswith('/api/') or 'application/json' in headers.get('accept', '') or 'authorization' in headers:
             body = json.dumps({'success': False, 'data': None,
                                'error': {'code': 'unauthorized', 'message': 'Sign in or send a valid API token.'}})
             await _respond(send, 401, body.encode(), [(b'content-type', b'application/json'),

@@ -9,15 +9,24 @@ from typing import Any
 
 import httpx
 
+from .admin import AdminService
 from .auth import LocalSignIn, SessionAuth, UserService
+from .budget import BudgetService
 from .config import Settings
 from .db import Database
 from .events import EventBus
+from .gallery import Gallery
 from .generation import GenerationService
 from .library import Library
+from .logs import add_secrets
+from .metrics import Metrics
 from .provider.client import NanobananaClient
 from .provider.fake import FakeConfig, FakeProvider
+from .pubsub import PostgresRelay
+from .references import ReferenceStore
+from .retention import RetentionService
 from .storage import LocalStorage, S3Storage, Storage
+from .tokens import TokenService
 
 log = logging.getLogger(__name__)
 DEMO_BASE_URL = 'http://demo-provider.invalid'
@@ -37,20 +46,40 @@ class Services:
     auth: SessionAuth
     generation: GenerationService
     library: Library
+    gallery: Gallery
+    tokens: TokenService
+    budget: BudgetService
+    admin: AdminService
+    metrics: Metrics
+    retention: RetentionService
     local_sign_in: LocalSignIn | None
     demo: FakeProvider | None = None
+    relay: PostgresRelay | None = None  # cross-replica events, when the database is PostgreSQL
+    references: ReferenceStore | None = None  # uploaded reference images for image-to-image
     extras: dict[str, Any] = field(default_factory=dict)
 
     async def start(self) -> None:
+        # NiceGUI's `create_user` test fixture enters the app's lifespan a second time while the first start may
+        # still be running (startup handlers are background tasks): a second migrate races alembic's globals.
+        if self.extras.get('started'):
+            return
+        self.extras['started'] = True
         await _to_thread(self.db.migrate)
         if isinstance(self.storage, S3Storage):
             await self.storage.ensure_bucket()
+        if self.relay is not None:
+            await self.relay.start()
         await self.generation.start()
         await self.library.start()
+        await self.retention.start()
 
     async def stop(self) -> None:
+        await self.retention.stop()
+        await self.gallery.stop()
         await self.library.stop()
         await self.generation.stop()
+        if self.relay is not None:
+            await self.relay.stop()
         await self.http.aclose()
         self.db.dispose()
 
@@ -87,10 +116,28 @@ def build_services(settings: Settings, *, storage: Storage | None = None, http: 
     bus = EventBus()
     users = UserService(db, settings)
     library = Library(db=db, storage=storage, settings=settings, secret_key=secret_key)
-    auth = SessionAuth(users, token_lookup=library.user_for_token)
+    gallery = Gallery(db=db, storage=storage, library=library, settings=settings, secret_key=secret_key)
+    library.sweeps.append(gallery.purge_deleted)  # soft-deleted images go even if their timer died in a restart
+    tokens = TokenService(db)
+    auth = SessionAuth(users, token_lookup=tokens.lookup)
     generation = GenerationService(db=db, client=client, storage=storage, bus=bus, settings=settings,
                                    secret_key=secret_key, worker_id=worker_id or f'{socket.gethostname()}:{settings.port}')
     local = None if settings.oidc_enabled else LocalSignIn(secret_key)
+    add_secrets(secret_key)  # the dev key is generated, so setup_logging could not know it
+    budget = BudgetService(db, settings)
+    generation.budget_check = budget.check  # runs inside the insert's write-locked transaction
+    admin = AdminService(db=db, settings=settings, storage=storage, users=users, auth=auth, generation=generation,
+                         client=client, budget=budget)
+    metrics = Metrics(db, bus, in_flight=lambda: generation.in_flight)
+    metrics.instrument_http(http, base_url)
+    metrics.instrument_storage(storage)
+    retention = RetentionService(db=db, storage=storage, settings=settings)
+    relay = None
+    if not db.is_sqlite:
+        relay = PostgresRelay(db.url, bus, on_wake=generation.wake_local, replica_id=generation.worker_id)
+        generation.remote_wake = relay.wake
     return Services(settings=settings, secret_key=secret_key, db=db, storage=storage, http=http, client=client,
-                    bus=bus, users=users, auth=auth, generation=generation, library=library, local_sign_in=local,
-                    demo=demo if settings.demo_mode else None)
+                    bus=bus, users=users, auth=auth, generation=generation, library=library, gallery=gallery, tokens=tokens,
+                    local_sign_in=local, budget=budget, admin=admin, metrics=metrics, retention=retention,
+                    demo=demo if settings.demo_mode else None, relay=relay,
+                    references=ReferenceStore(storage=storage, settings=settings, secret_key=secret_key))

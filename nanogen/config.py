@@ -84,6 +84,7 @@ class Settings(BaseSettings):
     metrics_token: str = Field('', validation_alias=_env('NANOGEN_METRICS_TOKEN'))
     retention_days: int = Field(0, validation_alias=_env('NANOGEN_RETENTION_DAYS'))
     api_rate_per_minute: int = Field(120, validation_alias=_env('NANOGEN_API_RATE_PER_MINUTE'))
+    undo_window_s: float = Field(8.0, ge=0, validation_alias=_env('NANOGEN_UNDO_WINDOW'))
 
     @field_validator('public_url', 'nanobanana_base_url', 'r2_public_url', 's3_endpoint_url')
     @classmethod

@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, overload
 
 import sqlalchemy as sa
 from itsdangerous import BadSignature, URLSafeSerializer
@@ -26,9 +26,19 @@ from sqlmodel import Session, col, func, select
 from . import imaging
 from .config import Settings
 from .db import Database
-from .errors import (AuthError, ImageError, InvalidInput, NanogenError, NotFound, ProviderError, ProviderRejected,
-                     RateLimited, StorageError)
+from .errors import (
+    AuthError,
+    ImageError,
+    InvalidInput,
+    NanogenError,
+    NotFound,
+    ProviderError,
+    ProviderRejected,
+    RateLimited,
+    StorageError,
+)
 from .events import EventBus, PromptEvent
+from .logs import current_prompt_id
 from .models import UNFINISHED, Image, PendingDelete, Prompt, Status, utcnow
 from .provider.client import GenerateRequest, NanobananaClient, TaskRecord, TaskState
 from .storage import Storage, object_key
@@ -163,7 +173,7 @@ class GenerationService:
 
     async def cancel(self, user_id: int, prompt_id: int) -> Prompt:
         def work(s: Session) -> Prompt:
-            prompt = s.get(Prompt, prompt_id)
+            prompt = s.get(Prompt, prompt_id, with_for_update=True)
             if prompt is None or prompt.user_id != user_id:
                 raise NotFound('That generation does not exist.')
             if Status(prompt.status).finished:
@@ -244,6 +254,7 @@ class GenerationService:
         task.add_done_callback(lambda _t: self._jobs.pop(prompt_id, None))
 
     async def _drive(self, prompt_id: int, wake: asyncio.Event) -> None:
+        current_prompt_id.set(prompt_id)  # this task's own context: every log line of the job carries its id
         try:
             prompt = await self.db.run(lambda s: s.get(Prompt, prompt_id))
             if prompt is None or Status(prompt.status).finished:
@@ -291,13 +302,27 @@ class GenerationService:
                 self._publish_message(prompt, f'{exc.user_message} Retrying in {int(delay)} s.')
                 await asyncio.sleep(delay * (0.5 + random.random()))
                 delay = min(delay * 2, self.settings.poll_max_s * 4)
-        if await self._status(pid) == Status.CANCELLED.value:
+        updated = await self._save_task_id(pid, task_id)
+        if updated is None:
             return None
-        now = self.clock()
-        updated = await self._update(pid, provider_task_id=task_id, status=Status.PROCESSING.value, submitted_at=now)
         log.info('prompt %s submitted as task %s', pid, task_id)
         self._publish(updated, 'Generating')
         return updated
+
+    async def _save_task_id(self, pid: int, task_id: str) -> Prompt | None:
+        """The provider has accepted (and billed) the task: its id must reach the database, or a resume would submit
+        the prompt again. So a busy or restarting database is waited out here instead of pausing the job."""
+        delay = 0.5
+        while True:
+            try:
+                # Conditional on PENDING inside the write lock: a cancel that lands meanwhile wins.
+                return await self._update(pid, expect_status=Status.PENDING.value, provider_task_id=task_id,
+                                          status=Status.PROCESSING.value, submitted_at=self.clock())
+            except sa.exc.OperationalError as exc:
+                log.warning('prompt %s: task %s accepted but not saved yet (database unavailable: %s); retrying in '
+                            '%.1f s', pid, task_id, type(exc.orig).__name__, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
 
     async def _wait_and_finish(self, prompt: Prompt, wake: asyncio.Event) -> None:
         assert prompt.id is not None and prompt.provider_task_id
@@ -365,7 +390,7 @@ class GenerationService:
             return
 
         def save(s: Session) -> Prompt | None:
-            row = s.get(Prompt, pid)
+            row = s.get(Prompt, pid, with_for_update=True)
             if row is None or row.status != Status.PROCESSING.value:
                 return None
             images = [Image(user_id=row.user_id, prompt_id=pid, position=n, key=k[0], original_key=k[1],
@@ -453,9 +478,11 @@ class GenerationService:
         try:
             await self.storage.delete(key)
         except StorageError as exc:
+            message = exc.user_message
+
             def remember(s: Session) -> None:
                 if s.exec(select(PendingDelete).where(PendingDelete.key == key)).first() is None:
-                    s.add(PendingDelete(key=key, last_error=exc.user_message[:500]))
+                    s.add(PendingDelete(key=key, last_error=message[:500]))
                     s.commit()
             await self.db.write(remember)
 
@@ -463,11 +490,19 @@ class GenerationService:
     async def _status(self, pid: int) -> str | None:
         return await self.db.run(lambda s: s.exec(select(Prompt.status).where(Prompt.id == pid)).first())
 
-    async def _update(self, pid: int, **values: Any) -> Prompt:
-        def work(s: Session) -> Prompt:
-            row = s.get(Prompt, pid)
+    @overload
+    async def _update(self, pid: int, *, expect_status: None = None, **values: Any) -> Prompt: ...
+    @overload
+    async def _update(self, pid: int, *, expect_status: str, **values: Any) -> Prompt | None: ...
+
+    async def _update(self, pid: int, *, expect_status: str | None = None, **values: Any) -> Prompt | None:
+        """Set columns on a prompt; with `expect_status`, only if it still has that status (else None)."""
+        def work(s: Session) -> Prompt | None:
+            row = s.get(Prompt, pid, with_for_update=True)
             if row is None:
                 raise NotFound('That generation does not exist.')
+            if expect_status is not None and row.status != expect_status:
+                return None
             for k, v in values.items():
                 setattr(row, k, v)
             row.updated_at = self.clock()
@@ -478,7 +513,7 @@ class GenerationService:
 
     async def _fail(self, pid: int, message: str, *, billed: bool = False) -> None:
         def work(s: Session) -> Prompt | None:
-            row = s.get(Prompt, pid)
+            row = s.get(Prompt, pid, with_for_update=True)
             if row is None or Status(row.status).finished:
                 return None
             now = self.clock()

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from sqlmodel import Session, col, select
@@ -14,7 +13,7 @@ from sqlmodel import Session, col, select
 from .config import Settings
 from .db import Database
 from .errors import NotFound, StorageError
-from .models import Image, PendingDelete, Prompt, User, utcnow
+from .models import Image, PendingDelete, Prompt
 from .storage import Storage
 
 log = logging.getLogger(__name__)
@@ -36,6 +35,8 @@ class Library:
         self.settings = settings
         self.secret_key = secret_key
         self._task: asyncio.Task[None] | None = None
+        # Other services' periodic clean-ups, run by the purge loop (e.g. the gallery's soft-deleted images).
+        self.sweeps: list[Callable[[], Awaitable[Any]]] = []
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._purge_loop(), name='library-purge')
@@ -92,15 +93,19 @@ class Library:
     async def delete_image(self, user_id: int, image_id: int) -> None:
         """Remove the image's objects and its row; an object that will not go is remembered and retried."""
         image = await self.get_image(user_id, image_id)
+        await self.purge(image)
+
+    async def purge(self, image: Image) -> None:
+        """Objects, then the row, whatever state the row is in (soft-deleted images end here too)."""
         await self._delete_keys([image.key, image.original_key, image.thumb_key])
 
         def work(s: Session) -> None:
-            row = s.get(Image, image_id)
+            row = s.get(Image, image.id)
             if row is not None:
                 s.delete(row)
                 s.commit()
         await self.db.write(work)
-        log.info('image %s of prompt %s deleted', image_id, image.prompt_id)
+        log.info('image %s of prompt %s deleted', image.id, image.prompt_id)
 
     async def _delete_keys(self, keys: list[str]) -> None:
         for key in keys:
@@ -150,22 +155,13 @@ class Library:
                 raise
             except Exception:
                 log.warning('pending-delete retry round failed', exc_info=True)
-
-    # ------------------------------------------------------------------ tokens (filled in by the API tokens work)
-    async def user_for_token(self, token: str) -> User | None:
-        from .models import ApiToken
-        digest = hashlib.sha256(token.encode()).hexdigest()
-
-        def work(s: Session) -> User | None:
-            row = s.exec(select(ApiToken).where(ApiToken.token_hash == digest)).first()
-            now: datetime = utcnow()
-            if row is None or row.revoked_at is not None or (row.expires_at and row.expires_at <= now):
-                return None
-            row.last_used_at = now
-            s.add(row)
-            s.commit()
-            return s.get(User, row.user_id)
-        return await self.db.write(work)
+            for sweep in list(self.sweeps):
+                try:
+                    await sweep()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.warning('sweep %s failed', getattr(sweep, '__qualname__', sweep), exc_info=True)
 
 
 def file_ref(image: Image, variant: str) -> FileRef:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .auth import Identity, SessionAuth, safe_redirect
 from .errors import AuthError, NanogenError, NotFound, ProviderBadResponse
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
     from .bootstrap import Services
 
 log = logging.getLogger(__name__)
+READY_PROVIDER_TIMEOUT_S = 3.0
 
 
 def envelope_error(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
@@ -98,7 +100,7 @@ def build_router(services: Services) -> APIRouter:
             name, email = services.local_sign_in.redeem(t)
             user = await services.users.sign_in(subject=f'local:{email}', email=email, name=name)
         except AuthError as exc:
-            return RedirectResponse(f'/login?error={exc.user_message}', status_code=303)
+            return RedirectResponse(f'/login?error={quote(exc.user_message, safe="")}', status_code=303)
         SessionAuth.log_in(request.session, user)
         log.info('user %s signed in locally', user.id)
         return RedirectResponse(safe_redirect(redirect_to), status_code=303)
@@ -125,6 +127,11 @@ def build_router(services: Services) -> APIRouter:
             checks['storage'] = 'ok'
         except Exception:
             checks['storage'] = 'unreachable'
+        try:  # the credit balance is the provider's cheapest authenticated call (the demo fake answers it too)
+            await asyncio.wait_for(services.client.credit(), timeout=READY_PROVIDER_TIMEOUT_S)
+            checks['provider'] = 'ok'
+        except Exception:
+            checks['provider'] = 'unreachable'
         ok = all(v == 'ok' for v in checks.values())
         return JSONResponse({'success': ok, 'data': checks,
                              'error': None if ok else {'code': 'not_ready', 'message': 'A dependency is unreachable.'}},

@@ -90,19 +90,22 @@ def frame(ctx: PageContext | None, title: str) -> Iterator[ui.column]:
     """Header with navigation, demo badge, dark mode and the user's menu; then the page's column."""
     ui.colors(primary='#6d28d9', secondary='#0f766e', accent='#db2777')
     dark = ui.dark_mode(value=app.storage.user.get('dark', None) if _has_user_storage() else None)
+    drawer = _nav_drawer(ctx) if ctx else None
     with ui.header(elevated=True).classes('items-center gap-2 px-4 py-2 bg-primary'):
+        if drawer is not None:  # phones and narrow windows: the nav row is hidden, the hamburger opens the drawer
+            ui.button(icon='menu', on_click=drawer.toggle).props('flat round dense color=white').classes(
+                'lg:hidden').mark('nav-menu')
         ui.link('nanogen', '/dashboard' if ctx else '/').classes(
             'text-xl font-bold text-white no-underline mr-2')
         if _services is not None and _services.settings.demo_mode:
             ui.badge('Demo provider', color='amber').props('text-color=black').tooltip(
                 'No NANOBANANA_API_KEY is set: images come from the built-in demo provider, not the real service.')
         if ctx:
-            with ui.row().classes('gap-1 max-sm:hidden'):
-                for path, (label, icon, admin_only) in NAV.items():
-                    if admin_only and not ctx.user.is_admin:
-                        continue
+            current = ctx.request.url.path
+            with ui.row().classes('gap-1 max-lg:hidden'):
+                for path, label, icon in nav_items(ctx):
                     ui.button(label, icon=icon, on_click=lambda p=path: ui.navigate.to(p)).props(
-                        'flat color=white no-caps dense')
+                        'flat color=white no-caps dense').classes('bg-white/20' if path == current else '')
         ui.space()
 
         def toggle_dark() -> None:
@@ -118,15 +121,40 @@ def frame(ctx: PageContext | None, title: str) -> Iterator[ui.column]:
                     ui.avatar(ctx.user.name[:1].upper() or '?', color='white', text_color='primary', size='md')
                 with ui.menu():
                     ui.label(ctx.user.email).classes('px-4 py-2 text-sm opacity-70')
-                    for path, (label, icon, admin_only) in NAV.items():
-                        if admin_only and not ctx.user.is_admin:
-                            continue
+                    for path, label, _icon in nav_items(ctx):
                         ui.menu_item(label, on_click=lambda p=path: ui.navigate.to(p))
                     ui.separator()
                     ui.menu_item('Sign out', on_click=lambda: ui.navigate.to('/auth/logout'))
     with ui.column().classes('w-full max-w-7xl mx-auto p-4 gap-4') as column:
         ui.label(title).classes('text-2xl font-semibold')
         yield column
+
+
+NAV_ORDER = ('/dashboard', '/generator', '/gallery', '/history', '/analytics')  # the studio first; others follow
+
+
+def nav_items(ctx: PageContext) -> list[tuple[str, str, str]]:
+    """(path, label, icon) of the pages this user may open, in a stable, sensible order."""
+    items = [(path, label, icon) for path, (label, icon, admin_only) in NAV.items()
+             if not admin_only or ctx.user.is_admin]
+    rank = {path: n for n, path in enumerate(NAV_ORDER)}
+    return sorted(items, key=lambda item: (rank.get(item[0], len(rank)), item[1]))
+
+
+def _nav_drawer(ctx: PageContext) -> ui.left_drawer:
+    """The navigation as a left drawer; it overlays the page and starts closed, so it never squeezes a phone."""
+    current = ctx.request.url.path
+    with ui.left_drawer(value=False, bordered=True).props('behavior=mobile overlay width=240') as drawer:
+        ui.label(ctx.user.name).classes('text-lg font-semibold px-2')
+        ui.label(ctx.user.email).classes('text-xs opacity-70 px-2 pb-2')
+        with ui.list().classes('w-full'):
+            for path, label, icon in nav_items(ctx):
+                with ui.item(on_click=lambda p=path: ui.navigate.to(p)).props(
+                        'clickable' + (' active' if path == current else '')).mark(f'drawer-{path.strip("/")}'):
+                    with ui.item_section().props('avatar'):
+                        ui.icon(icon)
+                    ui.item_section(label)
+    return drawer
 
 
 def _has_user_storage() -> bool:

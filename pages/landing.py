@@ -9,6 +9,7 @@ from nicegui import ui
 
 from nanogen.auth import safe_redirect
 from nanogen.errors import InvalidInput
+from nanogen.oidc import login_error_text
 
 from .frame import frame, services
 
@@ -37,7 +38,7 @@ def login_page(request: Request, redirect_to: str = '/dashboard', error: str = '
         with ui.card().classes('w-full max-w-md mx-auto p-6 gap-4'):
             ui.label('Sign in to nanogen').classes('text-2xl font-semibold')
             if error:
-                ui.label(error[:200]).classes('text-negative')
+                ui.label(login_error_text(error)).classes('text-negative').mark('login-refusal')
             if svc.local_sign_in is None:
                 ui.button('Sign in with Google', icon='login',
                           on_click=lambda: ui.navigate.to(f'/auth/oidc/login?redirect_to={quote(target, safe="")}')

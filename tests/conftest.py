@@ -35,6 +35,16 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return data
 
 
+@pytest.fixture(autouse=True)
+def fresh_app_lifespan() -> Iterator[None]:
+    """FastAPI's include_router nests the app's lifespan once per call, and NiceGUI's reset between `user` tests
+    does not undo it: without this, every app.py load deepens the nesting until a RecursionError ~100 tests in."""
+    from nicegui import app
+    original = app.router.lifespan_context
+    yield
+    app.router.lifespan_context = original
+
+
 def _pg_database() -> Iterator[str]:
     if not PG_ADMIN_URL:
         pytest.skip('NANOGEN_TEST_POSTGRES_URL is not set')

@@ -21,8 +21,15 @@ from typing import Any, TypeVar
 import httpx
 
 from ..config import ASPECT_RATIOS
-from ..errors import (ConfigError, InvalidInput, ProviderBadResponse, ProviderError, ProviderRateLimited,
-                      ProviderRejected, ProviderUnavailable)
+from ..errors import (
+    ConfigError,
+    InvalidInput,
+    ProviderBadResponse,
+    ProviderError,
+    ProviderRateLimited,
+    ProviderRejected,
+    ProviderUnavailable,
+)
 
 log = logging.getLogger(__name__)
 T = TypeVar('T')

@@ -18,7 +18,6 @@ from starlette.routing import Route
 from nanogen.bootstrap import Services
 from nanogen.events import PromptEvent
 from nanogen.models import Image, Prompt, Status, User
-from nanogen.provider.fake import FakeProvider
 from nanogen.validation import validate_request
 from tests.conftest import make_settings
 from tests.support.inloop import serve_in_loop

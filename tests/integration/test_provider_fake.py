@@ -15,7 +15,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from nanogen.errors import ProviderBadResponse, ProviderError, ProviderRateLimited, ProviderRejected, ProviderUnavailable
+from nanogen.errors import (
+    ProviderBadResponse,
+    ProviderError,
+    ProviderRateLimited,
+    ProviderRejected,
+    ProviderUnavailable,
+)
 from nanogen.provider.client import GenerateRequest, NanobananaClient, TaskRecord, TaskState
 from nanogen.provider.fake import FakeConfig, FakeProvider
 from tests.support.servers import SwappableApp, serve_asgi

@@ -6,15 +6,22 @@ import base64
 import json
 import logging
 from collections.abc import AsyncIterator, Callable
-from email.utils import format_datetime
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from typing import Any
 
 import httpx
 import pytest
 
-from nanogen.errors import (ConfigError, InvalidInput, ProviderBadResponse, ProviderError, ProviderRateLimited,
-                            ProviderRejected, ProviderUnavailable)
+from nanogen.errors import (
+    ConfigError,
+    InvalidInput,
+    ProviderBadResponse,
+    ProviderError,
+    ProviderRateLimited,
+    ProviderRejected,
+    ProviderUnavailable,
+)
 from nanogen.provider.client import GenerateRequest, NanobananaClient, TaskState
 
 KEY = 'sk-live-S3CRET-key-0123456789'

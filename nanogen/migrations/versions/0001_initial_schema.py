@@ -7,12 +7,11 @@ Create Date: 2026-11-24
 prompts.image_id and images.prompt_id point at each other: SQLite accepts the forward reference inline,
 PostgreSQL gets that foreign key once both tables exist.
 """
-from alembic import op
 import sqlalchemy as sa
 import sqlmodel
+from alembic import op
 
 import nanogen.models
-
 
 revision = '0001'
 down_revision = None

@@ -1,0 +1,230 @@
+"""Capacity: one app process (2 cores) with 500 generations in flight and 100 connected browsers.
+
+`python -m bench.capacity` starts the real app (`python -m bench.lag_app`: app.py plus an event-loop lag monitor)
+with the contract fake (its own process) at a fixed latency, signs in N users through the local sign-in ticket flow, opens
+browser clients on /generator (page GET with the session cookie, then NiceGUI's socket.io connection with the
+implicit handshake its JavaScript does), starts the generations through the REST API, and while they run keeps one
+user browsing pages. Targets: event-loop lag p99 < 50 ms, RSS < 400 MB, every generation completes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import socketio
+
+from bench.common import percentile, quiet_logs, report, rss_mb, summary_ms, verdict
+from nanogen.auth import LocalSignIn
+from tests.drills.app_process import AppProcess
+from tests.support.inloop import free_port
+
+T0 = [time.monotonic()]
+ackers: set[asyncio.Task[None]] = set()
+disconnects: list[tuple[float, str]] = []  # (seconds since the generations started, reason) of each socket drop
+SECRET = 'capacity-bench-secret-key-0123456789abcdef'
+PROVIDER_KEY = 'capacity-bench-provider-key'
+QUERY_RE = re.compile(r'query:\s*(\{.*?\}),\s*\n', re.S)
+FIELD_RE = re.compile(r'["\']?(client_id|next_message_id|implicit_handshake)["\']?\s*:\s*["\']?([\w-]+)')
+
+
+@contextmanager
+def provider_process(latency: float) -> Iterator[str]:
+    """The contract fake in its own process, as the real provider is: its image drawing is not the app's load."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, '-m', 'nanogen.provider.fake', '--port', str(port), '--latency',
+                             str(latency), '--no-callbacks', '--credits', '1000000', '--api-key', PROVIDER_KEY],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f'http://127.0.0.1:{port}'
+    try:
+        for _ in range(300):
+            try:
+                httpx.get(f'{url}/_fake/stats', timeout=1)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+async def sign_in(base: str, n: int) -> httpx.AsyncClient:
+    http = httpx.AsyncClient(base_url=base, timeout=60)
+    ticket = LocalSignIn(SECRET).ticket(f'Bench {n}', f'bench{n}@example.com')
+    answer = await http.get('/auth/local', params={'t': ticket, 'redirect_to': '/generator'})
+    assert answer.status_code == 303 and 'session' in http.cookies, answer.text[:200]
+    return http
+
+
+async def open_browser(http: httpx.AsyncClient, base: str, received: list[int]) -> socketio.AsyncClient:
+    """What a browser tab does: GET the page, then connect its socket with the ids the page carries."""
+    page = await http.get('/generator')
+    assert page.status_code == 200, page.status_code
+    match = QUERY_RE.search(page.text)
+    assert match, 'no socket.io query in the page'
+    query = dict(FIELD_RE.findall(match.group(1)))  # the page renders it as a Python/JS literal, not JSON
+    query.update(document_id=str(uuid.uuid4()), tab_id=str(uuid.uuid4()), old_tab_id='')
+    query['implicit_handshake'] = str(query.get('implicit_handshake', '')).lower()
+    sio = socketio.AsyncClient(reconnection=False)
+
+    @sio.event
+    async def disconnect(*reason: Any) -> None:
+        disconnects.append((round(time.monotonic() - T0[0], 1), str(reason)))
+
+    state = {'next': int(query.get('next_message_id') or 0), 'acked': -1}
+
+    @sio.on('*')
+    async def any_event(event: str, *args: Any) -> None:
+        received.append(1)
+        if args and isinstance(args[0], dict) and isinstance(args[0].get('_id'), int):
+            state['next'] = max(state['next'], args[0]['_id'] + 1)
+
+    async def ack_every_3s() -> None:  # nicegui.js acks what it received every 3 s, so the server prunes its history
+        while True:
+            await asyncio.sleep(3)
+            if sio.connected and state['acked'] < state['next']:
+                await sio.emit('ack', {'client_id': query['client_id'], 'next_message_id': state['next']})
+                state['acked'] = state['next']
+
+    cookie = '; '.join(f'{k}={v}' for k, v in http.cookies.items())
+    qs = '&'.join(f'{k}={v}' for k, v in query.items())
+    await sio.connect(f'{base}/?{qs}', socketio_path='/_nicegui_ws/socket.io', transports=['websocket'],
+                      headers={'Cookie': cookie}, wait_timeout=30)
+    ackers.add(asyncio.create_task(ack_every_3s()))
+    return sio
+
+
+async def browse(http: httpx.AsyncClient, stop: asyncio.Event, times: list[float], failures: list[str]) -> None:
+    """One person clicking around while the load runs: page GETs and API reads, timed."""
+    paths = ['/generator', '/dashboard', '/gallery', '/history', '/api/v1/prompts?limit=50', '/api/v1/images']
+    n = 0
+    while not stop.is_set():
+        path = paths[n % len(paths)]
+        started = time.perf_counter()
+        answer = await http.get(path)
+        times.append(time.perf_counter() - started)
+        if answer.status_code >= 400:
+            failures.append(f'{path}: {answer.status_code}')
+        n += 1
+        await asyncio.sleep(0.5)
+
+
+async def run(generations: int, browsers: int, users: int, latency: float, ramp: float, diagnose: bool = False
+              ) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp, provider_process(latency) as provider_url:
+        app = AppProcess(Path(tmp) / 'data', command=('-m', 'bench.lag_app'), NANOGEN_SECRET_KEY=SECRET,
+                         NANOBANANA_API_KEY=PROVIDER_KEY, NANOBANANA_BASE_URL=provider_url,
+                         NANOGEN_MAX_CONCURRENT_PER_USER=generations,
+                         NANOGEN_API_RATE_PER_MINUTE=100_000, NANOGEN_LOG_LEVEL='WARNING',
+                         # --diagnose: print where the loop thread is whenever it is blocked over 100 ms
+                         **({'NANOGEN_BENCH_STALLS': '1'} if diagnose else {}))
+        await asyncio.to_thread(app.start)
+        assert app.proc is not None
+        base = app.url
+        try:
+            clients = [await sign_in(base, n) for n in range(users)]
+            received: list[int] = []
+            sockets = []
+            connect_started = time.perf_counter()
+            for n in range(browsers):
+                sockets.append(await open_browser(clients[n % users], base, received))
+            connect_s = time.perf_counter() - connect_started
+            await clients[0].get('/debug/lag', params={'reset': True})  # measure the load, not the start-up
+
+            stop = asyncio.Event()
+            page_times: list[float] = []
+            page_failures: list[str] = []
+            browsing = asyncio.create_task(browse(clients[0], stop, page_times, page_failures))
+            rss: list[float] = []
+            ids: list[int] = []
+            create_times: list[float] = []
+            started = T0[0] = time.monotonic()
+            for n in range(generations):
+                t0 = time.perf_counter()
+                answer = await clients[n % users].post('/api/v1/images/generate', json={
+                    'prompt': f'capacity bench user {n % users}', 'size': 1024})
+                create_times.append(time.perf_counter() - t0)
+                assert answer.status_code == 202, answer.text[:300]
+                ids.append((n % users, answer.json()['data']['id']))
+                rss.append(rss_mb(app.proc.pid))
+                await asyncio.sleep(max(0.0, started + ramp * (n + 1) / generations - time.monotonic()))
+            in_flight_peak = generations  # all created before the first can finish (ramp < latency)
+            pending = dict.fromkeys(ids)
+            statuses: dict[str, int] = {}
+            deadline = time.monotonic() + latency + 600
+            connected_samples: list[int] = []
+            while pending and time.monotonic() < deadline:
+                await asyncio.sleep(2)
+                rss.append(rss_mb(app.proc.pid))
+                connected_samples.append(sum(1 for s in sockets if s.connected))
+                for uid in range(users):
+                    page = await clients[uid].get('/api/v1/prompts', params={'limit': 200})
+                    for item in page.json()['data']['items']:
+                        key = (uid, item['id'])
+                        if key in pending and item['status'] in ('COMPLETED', 'FAILED', 'CANCELLED'):
+                            pending.pop(key)
+                            statuses[item['status']] = statuses.get(item['status'], 0) + 1
+            elapsed = time.monotonic() - started
+            stop.set()
+            await browsing
+            lag = (await clients[0].get('/debug/lag')).json()
+            connected = sum(1 for s in sockets if s.connected)
+            dropped = list(disconnects)  # before our own disconnects below
+            for task in ackers:
+                task.cancel()
+            for s in sockets:
+                await s.disconnect()
+            for c in clients:
+                await c.aclose()
+        finally:
+            await asyncio.to_thread(app.stop)
+            if diagnose:
+                log = app.log_tail(2_000_000)
+                print(log[log.find('STALL'):][:20000] if 'STALL' in log else 'no stalls over 100 ms')
+    figures: dict[str, Any] = {
+        'generations': generations, 'browsers_connected_at_end': f'{connected}/{browsers}',
+        'browsers_connected_min_during_run': min(connected_samples, default=0),
+        'socket_drops': len(dropped), 'first_socket_drops_at_s': dropped[:3], 'users': users,
+        'demo_latency_s': latency, 'created_over_s': ramp, 'peak_in_flight': in_flight_peak,
+        'browser_connect_s': round(connect_s, 1), 'socket_messages_received': len(received),
+        'outcomes': statuses, 'never_finished': len(pending), 'all_done_after_s': round(elapsed, 1),
+        'event_loop_lag': lag, 'rss_mb_max': round(max(rss), 1), 'rss_mb_p50': round(percentile(rss, 50), 1),
+        'api_generate_request': summary_ms(create_times), 'browsing_page_loads': summary_ms(page_times),
+        'browsing_failures': page_failures[:10],
+    }
+    figures['targets'] = {
+        'event-loop lag p99 < 50 ms': verdict(lag['p99_ms'], 50),
+        'RSS < 400 MB': verdict(max(rss), 400),
+        'every generation completes': 'PASS' if statuses.get('COMPLETED') == generations else 'MISS',
+    }
+    return figures
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--generations', type=int, default=500)
+    parser.add_argument('--browsers', type=int, default=100)
+    parser.add_argument('--users', type=int, default=10)
+    parser.add_argument('--latency', type=float, default=90.0, help='demo provider seconds per task')
+    parser.add_argument('--ramp', type=float, default=80.0, help='seconds over which the generations are started')
+    parser.add_argument('--diagnose', action='store_true', help='log slow loop callbacks to the app log (slower)')
+    args = parser.parse_args(argv)
+    quiet_logs()
+    figures = asyncio.run(run(args.generations, args.browsers, args.users, args.latency, args.ramp, args.diagnose))
+    report('capacity-diagnose' if args.diagnose else 'capacity', figures)
+
+
+if __name__ == '__main__':
+    main()

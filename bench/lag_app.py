@@ -1,0 +1,89 @@
+"""`python -m bench.lag_app`: runs app.py unchanged, plus an event-loop lag monitor for the capacity benchmark.
+
+The monitor is a task that asks to sleep 50 ms and records how late it wakes up: any stretch of work that holds
+the loop (a blocking call, a long page render) shows as lag. It lives here, not in the product, so production
+never carries it. GET /debug/lag (signed in, like every non-public path) answers p50/p99/max and the process RSS;
+`?reset=1` starts a new window.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import runpy
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+INTERVAL_S = 0.05
+MAX_SAMPLES = 200_000
+
+
+def install() -> None:
+    from nicegui import app
+
+    from bench.common import percentile, rss_mb
+    samples: list[float] = []
+
+    async def monitor() -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            started = loop.time()
+            await asyncio.sleep(INTERVAL_S)
+            samples.append(max(0.0, loop.time() - started - INTERVAL_S))
+            if len(samples) > MAX_SAMPLES:
+                del samples[: MAX_SAMPLES // 2]
+
+    tasks: list[asyncio.Task[None]] = []
+    app.on_startup(lambda: tasks.append(asyncio.create_task(monitor())))
+    if os.environ.get('NANOGEN_BENCH_STALLS') == '1':
+        app.on_startup(start_stall_sampler)
+
+    @app.get('/debug/lag')
+    def lag(reset: bool = False) -> dict[str, Any]:
+        ms = [s * 1000 for s in samples]
+        out = {'n': len(ms), 'p50_ms': round(percentile(ms, 50), 2), 'p99_ms': round(percentile(ms, 99), 2),
+               'max_ms': round(max(ms), 2) if ms else None, 'rss_mb': round(rss_mb(os.getpid()), 1)}
+        if reset:
+            samples.clear()
+        return out
+
+
+def start_stall_sampler() -> None:
+    """--diagnose: a thread that, whenever the loop has not ticked for 100 ms, prints where the loop thread is."""
+    import collections
+    import threading
+    import time
+    import traceback
+
+    loop = asyncio.get_running_loop()
+    loop_thread = threading.get_ident()
+    beat = [time.monotonic()]
+    seen: collections.Counter[str] = collections.Counter()
+
+    def tick() -> None:
+        beat[0] = time.monotonic()
+        loop.call_later(0.01, tick)
+    tick()
+
+    def sample() -> None:
+        while True:
+            time.sleep(0.02)
+            if time.monotonic() - beat[0] > 0.1:
+                frame = sys._current_frames().get(loop_thread)
+                if frame is not None:
+                    stack = ''.join(traceback.format_stack(frame, limit=14)[:-1])
+                    seen[stack] += 1
+                    if seen[stack] in (1, 10, 100):
+                        sys.stderr.write(f'STALL x{seen[stack]} (loop blocked {time.monotonic() - beat[0]:.2f} s)\n'
+                                         f'{stack}\n')
+    threading.Thread(target=sample, daemon=True, name='stall-sampler').start()
+
+
+if __name__ == '__main__':
+    sys.path.insert(0, str(ROOT))
+    os.chdir(ROOT)
+    install()
+    sys.argv = [str(ROOT / 'app.py')]
+    runpy.run_path(str(ROOT / 'app.py'), run_name='__main__')

@@ -1,0 +1,34 @@
+"""Small display helpers the studio pages share (money, durations, status colours); no page lives here."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from nanogen.models import Prompt, utcnow
+
+STATUS_COLORS = {'PENDING': 'grey', 'PROCESSING': 'blue', 'COMPLETED': 'positive', 'FAILED': 'negative',
+                 'CANCELLED': 'orange'}
+
+
+def money(value: Decimal | float | int) -> str:
+    """Dollars with cents; small amounts keep enough digits to not read as $0.00."""
+    amount = Decimal(str(value))
+    return f'${amount:,.2f}' if amount >= 1 or amount == 0 else f'${amount:.4f}'
+
+
+def duration(ms: int | None) -> str:
+    if ms is None:
+        return '–'
+    seconds = ms / 1000
+    return f'{seconds:.1f} s' if seconds < 60 else f'{int(seconds // 60)} min {int(seconds % 60)} s'
+
+
+def elapsed(prompt: Prompt, now: datetime | None = None) -> str:
+    end = prompt.completed_at or now or utcnow()
+    seconds = max(0, int((end - prompt.created_at).total_seconds()))
+    return f'{seconds // 60}:{seconds % 60:02d}'
+
+
+def when(value: datetime) -> str:
+    return value.strftime('%Y-%m-%d %H:%M')

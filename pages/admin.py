@@ -1,0 +1,144 @@
+"""The admin console: spend and health per user, budgets, disabling, stuck jobs, failures, exports, audit trail."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+
+from nicegui import ui
+
+from nanogen.admin import UserUsage
+from nanogen.budget import WARN_RATIO, usd
+from nanogen.errors import NanogenError
+
+from .frame import PageContext, frame, guarded_page, notify_error
+
+
+def when(at: datetime | None) -> str:
+    return at.strftime('%Y-%m-%d %H:%M UTC') if at else '—'
+
+
+def budget_text(u: UserUsage) -> str:
+    if u.limit is None:
+        return f'{usd(u.spent)} (no limit)'
+    return f'{usd(u.spent)} of {usd(u.limit)}'
+
+
+@guarded_page('/admin', title='Admin', nav='Admin', icon='admin_panel_settings', admin=True)
+async def admin_page(ctx: PageContext) -> None:
+    admin = ctx.services.admin
+    me = ctx.user.id
+
+    async def act(action: Callable[[], Awaitable[object]], done: str) -> None:
+        """Run one admin action; a refused one shows its message, and the page re-reads the database."""
+        try:
+            await action()
+        except NanogenError as exc:
+            notify_error(exc.user_message)
+            return
+        ui.notify(done, type='positive')
+        content.refresh()
+
+    def confirm_delete(u: UserUsage) -> None:
+        with ui.dialog() as dialog, ui.card():
+            ui.label(f'Delete {u.email} with all their prompts and images? This cannot be undone.')
+            with ui.row():
+                ui.button('Cancel', on_click=dialog.close).props('flat')
+
+                async def go() -> None:
+                    dialog.close()
+                    await act(lambda: admin.delete_user(me, u.id), f'{u.email} deleted.')
+                ui.button('Delete', color='negative', on_click=go).mark('confirm-delete')
+        dialog.open()
+
+    @ui.refreshable
+    async def content() -> None:
+        users = await admin.users_overview()
+        team_spent, team_cap = await admin.team_spend()
+        near = [u for u in users if u.near_limit]
+        if near or (team_cap and team_spent >= team_cap * WARN_RATIO):
+            with ui.card().classes('w-full bg-amber-100 text-black').mark('budget-banner'):
+                ui.label('Budget warning').classes('font-semibold')
+                for u in near:
+                    ui.label(f'{u.email} has used {budget_text(u)} this month.')
+                if team_cap and team_spent >= team_cap * WARN_RATIO:
+                    ui.label(f'The team has used {usd(team_spent)} of its {usd(team_cap)} monthly cap.')
+
+        with ui.row().classes('w-full gap-4 items-stretch'):
+            with ui.card().classes('grow'):
+                ui.label('Provider credits').classes('text-sm opacity-70')
+                credits = ui.label('checking…').classes('text-2xl').mark('credits')
+
+                async def load_credits(label: ui.label = credits) -> None:
+                    # After the page is shown: a slow provider must not hold up the console.
+                    amount = await admin.credits()
+                    label.text = 'unavailable right now' if amount is None else f'{amount:,.2f}'
+                ui.timer(0.01, load_credits, once=True)
+            with ui.card().classes('grow'):
+                ui.label('Team spend this month').classes('text-sm opacity-70')
+                ui.label(usd(team_spent) + (f' of {usd(team_cap)}' if team_cap else ' (no cap)')).classes('text-2xl')
+            with ui.card().classes('grow'):
+                ui.label('Exports').classes('text-sm opacity-70')
+                ui.link('Usage per user per month (CSV)', '/admin/usage.csv').mark('usage-csv')
+
+        ui.label('Users').classes('text-lg font-semibold')
+        with ui.column().classes('w-full gap-1'):
+            for u in users:
+                with ui.row().classes('w-full items-center gap-3 border-b py-1').mark(f'user-{u.id}'):
+                    with ui.column().classes('gap-0 min-w-[220px]'):
+                        ui.label(u.email + (' (admin)' if u.is_admin else '') + (' — disabled' if u.disabled else ''))
+                        ui.label(f'last active {when(u.last_activity)}').classes('text-xs opacity-60')
+                    ui.label(budget_text(u)).classes('min-w-[160px]').mark(f'spend-{u.id}')
+                    rate = '—' if u.failure_rate is None else f'{u.failure_rate:.0%}'
+                    ui.label(f'{u.generations} this month · {rate} failed').classes('min-w-[170px] text-sm')
+                    budget = ui.input('Budget $', value='' if u.budget_override is None else str(u.budget_override),
+                                      placeholder='default').props('dense outlined').classes('w-28').mark(
+                        f'budget-{u.id}')
+                    ui.button('Set', on_click=lambda u=u, b=budget: act(
+                        lambda: admin.set_budget(me, u.id, b.value), f'Budget of {u.email} saved.')).props(
+                        'flat dense').mark(f'save-budget-{u.id}')
+                    if u.id != me:
+                        ui.button('Enable' if u.disabled else 'Disable', on_click=lambda u=u: act(
+                            lambda: admin.set_disabled(me, u.id, not u.disabled),
+                            f'{u.email} {"enabled" if u.disabled else "disabled"}.')).props(
+                            'flat dense').mark(f'toggle-{u.id}')
+                    ui.button('Export', icon='download', on_click=lambda u=u: ui.download(
+                        f'/admin/users/{u.id}/export.zip')).props('flat dense').mark(f'export-{u.id}')
+                    if u.id != me:
+                        ui.button('Delete', icon='delete', color='negative',
+                                  on_click=lambda u=u: confirm_delete(u)).props('flat dense').mark(f'delete-{u.id}')
+
+        ui.label('In flight').classes('text-lg font-semibold')
+        jobs = await admin.in_flight()
+        if not jobs:
+            ui.label('Nothing is generating right now.').classes('opacity-60').mark('no-jobs')
+        for job in jobs:
+            with ui.row().classes('w-full items-center gap-3').mark(f'job-{job.prompt_id}'):
+                ui.badge('stuck' if job.stuck else job.status.title(), color='negative' if job.stuck else 'blue')
+                ui.label(f'#{job.prompt_id} {job.email} since {when(job.since)}').classes('text-sm')
+                ui.label(job.prompt).classes('text-sm opacity-70 truncate max-w-[360px]')
+                ui.button('Cancel', on_click=lambda j=job: act(lambda: admin.cancel(me, j.prompt_id),
+                                                               f'Generation #{j.prompt_id} cancelled.')).props(
+                    'flat dense color=negative').mark(f'cancel-{job.prompt_id}')
+
+        ui.label('Failures (30 days)').classes('text-lg font-semibold')
+        failures = await admin.failures()
+        if not failures:
+            ui.label('No failures.').classes('opacity-60')
+        for f in failures:
+            with ui.row().classes('w-full gap-3').mark('failure'):
+                ui.badge(str(f.count), color='negative').mark('failure-count')
+                ui.label(f.message).classes('text-sm grow')
+                ui.label(when(f.last_at)).classes('text-xs opacity-60')
+
+        ui.label('Recent admin actions').classes('text-lg font-semibold')
+        with ui.column().classes('w-full gap-0').mark('audit'):
+            entries = await admin.recent_actions()
+            if not entries:
+                ui.label('None yet.').classes('opacity-60')
+            for e in entries:
+                ui.label(f'{when(e.at)} · {e.actor} · {e.action} {e.target} {e.detail}'.strip()).classes('text-sm')
+
+    with frame(ctx, 'Admin'):
+        ui.button('Refresh', icon='refresh', on_click=lambda: content.refresh()).props('flat dense')
+        await content()

@@ -1,0 +1,34 @@
+"""Budget widgets other pages can drop in: what is left of this month's budget, read-only and live."""
+
+from __future__ import annotations
+
+from nicegui import ui
+
+from nanogen.budget import BudgetStatus, usd
+from nanogen.events import PromptEvent
+
+from .frame import PageContext, user_events
+
+
+def describe(status: BudgetStatus) -> str:
+    if status.remaining is None:
+        return 'No monthly budget limit.'
+    if status.limit is not None and max(status.limit - status.spent, 0) <= status.remaining:
+        return f'Budget left this month: {usd(status.remaining)} of {usd(status.limit)}.'
+    return f'Team budget left this month: {usd(status.remaining)}.'
+
+
+async def budget_left_text(ctx: PageContext) -> str:
+    """One line saying what the signed-in user may still spend this month."""
+    return describe(await ctx.services.budget.remaining(ctx.user.id))
+
+
+async def budget_label(ctx: PageContext) -> ui.label:
+    """A small read-only label (marker 'budget-left') that follows the user's generations as they are queued and
+    end (a reservation becomes the real cost, or nothing for an unbilled failure)."""
+    label = ui.label(await budget_left_text(ctx)).classes('text-sm opacity-80').mark('budget-left')
+
+    async def refresh(_event: PromptEvent) -> None:
+        label.text = await budget_left_text(ctx)
+    user_events(ctx.user.id).subscribe(refresh)
+    return label

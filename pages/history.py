@@ -1,0 +1,158 @@
+"""History: every prompt as a table, filtered, sorted and paged on the server, with retry and CSV export."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from nicegui import ui
+
+from nanogen.config import SIZES
+from nanogen.errors import NanogenError
+from nanogen.events import PromptEvent
+from nanogen.history_routes import history_query
+from nanogen.models import Prompt, Status
+from nanogen.queries import count_prompts, list_prompts
+
+from ._format import duration, money, when
+from .frame import PageContext, frame, guarded_page, notify_error, user_events
+
+PAGE_SIZE = 25
+SORTS = {'newest': 'Newest first', 'oldest': 'Oldest first', 'cost': 'Most expensive', 'duration': 'Slowest'}
+COLUMNS: list[dict[str, Any]] = [
+    {'name': 'status', 'label': 'Status', 'field': 'status', 'align': 'left'},
+    {'name': 'prompt', 'label': 'Prompt', 'field': 'prompt', 'align': 'left',
+     'classes': 'max-w-[360px] truncate', 'headerClasses': 'max-w-[360px]'},
+    {'name': 'size', 'label': 'Size', 'field': 'size', 'align': 'right'},
+    {'name': 'cost', 'label': 'Cost', 'field': 'cost', 'align': 'right'},
+    {'name': 'duration', 'label': 'Duration', 'field': 'duration', 'align': 'right'},
+    {'name': 'error', 'label': 'Error', 'field': 'error', 'align': 'left', 'classes': 'max-w-[260px] truncate'},
+    {'name': 'date', 'label': 'Date (UTC)', 'field': 'date', 'align': 'left'},
+    {'name': 'actions', 'label': '', 'field': 'id'},
+]
+STATUS_SLOT = r'''
+<q-td :props="props">
+  <q-badge :color="{PENDING:'grey',PROCESSING:'blue',COMPLETED:'positive',FAILED:'negative',CANCELLED:'orange'}[props.value]"
+           :label="props.value.charAt(0) + props.value.slice(1).toLowerCase()" />
+</q-td>'''
+ACTIONS_SLOT = r'''
+<q-td :props="props">
+  <q-btn v-if="props.row.retryable" flat dense no-caps icon="refresh" label="Retry"
+         @click="() => $parent.$emit('retry', props.row.id)" />
+  <q-btn v-if="props.row.image_id" flat dense no-caps icon="photo_library" label="Open"
+         @click="() => $parent.$emit('open', props.row.image_id)" />
+</q-td>'''
+
+
+def table_row(p: Prompt) -> dict[str, Any]:
+    return {'id': p.id, 'status': p.status, 'prompt': p.prompt, 'size': f'{p.image_size}px', 'cost': money(p.cost),
+            'duration': duration(p.duration_ms), 'error': p.error_message or '', 'date': when(p.created_at),
+            'image_id': p.image_id, 'retryable': p.status in (Status.FAILED.value, Status.CANCELLED.value)}
+
+
+@guarded_page('/history', title='History', nav='History', icon='history')
+async def history_page(ctx: PageContext) -> None:
+    uid = ctx.user.id
+    cursors: list[str | None] = [None]  # cursors[i] opens page i; the last entry is the page on screen
+    next_cursor: list[str | None] = [None]  # the cursor after the page on screen, if there is more
+
+    with frame(ctx, 'History'):
+        with ui.row().classes('w-full items-end gap-2'):
+            status = ui.select({'': 'Any status', **{s.value: s.value.title() for s in Status}}, value='',
+                               label='Status').props('outlined dense').classes('w-36').mark('filter-status')
+            size = ui.select({0: 'Any size', **{s: f'{s}px' for s in SIZES}}, value=0, label='Size').props(
+                'outlined dense').classes('w-32').mark('filter-size')
+            search = ui.input('Search prompts').props('outlined dense clearable debounce=400').classes(
+                'w-56').mark('filter-search')
+            date_from = ui.input('From').props('outlined dense type=date stack-label').classes('w-40').mark(
+                'filter-from')
+            date_to = ui.input('To').props('outlined dense type=date stack-label').classes('w-40').mark('filter-to')
+            sort = ui.select(SORTS, value='newest', label='Sort').props('outlined dense').classes('w-40').mark(
+                'filter-sort')
+            ui.space()
+            export = ui.button('Export CSV', icon='download').props('outline').mark('export-csv')
+        error = ui.label().classes('text-negative text-sm').mark('history-error')
+        table = ui.table(columns=COLUMNS, rows=[], row_key='id').props(
+            'flat bordered hide-pagination :rows-per-page-options="[0]"').classes(
+            'w-full').mark('history-table')
+        table.add_slot('body-cell-status', STATUS_SLOT)
+        table.add_slot('body-cell-actions', ACTIONS_SLOT)
+        empty = ui.label().classes('opacity-70').mark('history-empty')
+        with ui.row().classes('w-full items-center gap-2'):
+            summary = ui.label().classes('text-sm opacity-70').mark('history-summary')
+            ui.space()
+            prev_button = ui.button('Previous', icon='chevron_left').props('flat dense').mark('page-prev')
+            next_button = ui.button('Next').props('flat dense icon-right=chevron_right').mark('page-next')
+
+    def filters() -> dict[str, Any]:
+        return {'status': status.value or None, 'size': size.value or None, 'search': (search.value or '').strip()
+                or None, 'date_from': date_from.value or None, 'date_to': date_to.value or None, 'sort': sort.value}
+
+    async def load() -> None:
+        """Show the page `cursors[-1]` opens; bad filters get a message, and the table keeps what it had."""
+        try:
+            query = history_query(**filters())
+            page = await list_prompts(ctx.services.db, uid, query, cursor=cursors[-1], limit=PAGE_SIZE)
+            total = await count_prompts(ctx.services.db, uid, query)
+        except NanogenError as exc:
+            error.text = exc.user_message
+            return
+        error.text = ''
+        table.rows = [table_row(p) for p in page.items]
+        table.update()
+        first = (len(cursors) - 1) * PAGE_SIZE
+        summary.text = f'{first + 1}–{first + len(page.items)} of {total}' if page.items else f'0 of {total}'
+        any_filter = any(v for k, v in filters().items() if k != 'sort')
+        empty.text = ('' if page.items else 'No prompts match these filters. Clear a filter to see more.'
+                      if any_filter else 'No prompts yet. Your generations will be listed here.')
+        empty.set_visibility(not page.items)
+        table.set_visibility(bool(page.items))
+        prev_button.set_enabled(len(cursors) > 1)
+        next_button.set_enabled(page.next_cursor is not None)
+        next_cursor[0] = page.next_cursor
+
+    async def restart() -> None:
+        cursors[:] = [None]
+        await load()
+
+    async def go_next() -> None:
+        if next_cursor[0]:
+            cursors.append(next_cursor[0])
+            await load()
+
+    async def go_prev() -> None:
+        if len(cursors) > 1:
+            cursors.pop()
+            await load()
+
+    async def retry(e: Any) -> None:
+        try:
+            created = await ctx.services.generation.retry(uid, int(e.args))
+        except (NanogenError, TypeError, ValueError) as exc:
+            notify_error(getattr(exc, 'user_message', 'That generation cannot be retried.'))
+            return
+        ui.notify(f'Queued again as #{created.id} with the same settings.', type='info')
+        await restart()
+
+    def export_csv() -> None:
+        try:
+            history_query(**filters())
+        except NanogenError as exc:
+            error.text = exc.user_message
+            return
+        params = {k: v for k, v in filters().items() if v not in (None, '')}
+        ui.download(f'/history.csv?{urlencode(params)}')
+        ui.notify('Exporting your history as CSV…')
+
+    for element in (status, size, search, date_from, date_to, sort):
+        element.on_value_change(restart)
+    next_button.on_click(go_next)
+    prev_button.on_click(go_prev)
+    export.on_click(export_csv)
+    table.on('retry', retry)
+    table.on('open', lambda e: ui.navigate.to(f'/gallery?image={int(e.args)}'))
+    await load()
+
+    async def on_event(_event: PromptEvent) -> None:
+        await load()  # the page on screen, re-read: statuses, costs and new prompts show up by themselves
+    user_events(uid).subscribe(on_event)

@@ -1,0 +1,97 @@
+"""Reference images: validation, where they are stored, and the URL the provider fetches (R2 presigned or signed)."""
+
+from __future__ import annotations
+
+import io
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from PIL import Image
+
+from nanogen.config import Settings
+from nanogen.errors import ImageError, InvalidInput, NotFound
+from nanogen.references import ReferenceStore
+from nanogen.storage import LocalStorage, S3Storage
+from tests.support.s3 import TEST_ACCESS_KEY_ID, TEST_REGION, TEST_SECRET_ACCESS_KEY, moto_s3_server
+
+
+def png(size: tuple[int, int] = (40, 30)) -> bytes:
+    buf = io.BytesIO()
+    Image.new('RGB', size, (10, 120, 200)).save(buf, format='PNG')
+    return buf.getvalue()
+
+
+def store(tmp_path: Path, **env: str) -> ReferenceStore:
+    settings = Settings(NANOGEN_DATA_DIR=str(tmp_path), **env)  # type: ignore[arg-type]
+    return ReferenceStore(storage=LocalStorage(tmp_path / 'images'), settings=settings, secret_key='k' * 40)
+
+
+async def test_upload_is_re_encoded_and_served_back_through_a_signed_url(tmp_path: Path) -> None:
+    refs = store(tmp_path, NANOBANANA_API_KEY='real', NANOGEN_PUBLIC_URL='https://studio.example.com')
+    assert refs.available
+    jpeg = io.BytesIO()
+    Image.new('RGB', (50, 20), (1, 2, 3)).save(jpeg, format='JPEG')
+    ref = await refs.save(7, jpeg.getvalue())
+    assert ref.key.startswith('users/7/refs/') and ref.key.endswith('.png') and (ref.width, ref.height) == (50, 20)
+    assert ref.preview.startswith('data:image/jpeg;base64,')
+    url = await refs.url_for(7, ref.key)
+    assert url.startswith('https://studio.example.com/refs/')
+    data = await refs.open(url.rsplit('/', 1)[1])
+    assert Image.open(io.BytesIO(data)).format == 'PNG'
+
+
+async def test_bad_uploads_say_what_is_wrong_and_store_nothing(tmp_path: Path) -> None:
+    refs = store(tmp_path)
+    with pytest.raises(ImageError, match='not an image'):
+        await refs.save(1, b'%PDF-1.7 not a picture')
+    with pytest.raises(ImageError, match='empty'):
+        await refs.save(1, b'')
+    with pytest.raises(ImageError, match='too large'):
+        await refs.save(1, png((9000, 9000))[:30] + b'\x00' * (11 * 1024 * 1024))
+    assert await refs.storage.list_keys('users/') == []
+
+
+async def test_urls_only_for_your_own_keys_and_tokens_are_checked(tmp_path: Path, monkeypatch) -> None:
+    refs = store(tmp_path, NANOGEN_PUBLIC_URL='https://studio.example.com')
+    ref = await refs.save(3, png())
+    with pytest.raises(NotFound):
+        await refs.url_for(4, ref.key)  # another user's reference
+    with pytest.raises(NotFound):
+        await refs.url_for(3, 'users/3/1/0.png')  # not a reference key
+    token = (await refs.url_for(3, ref.key)).rsplit('/', 1)[1]
+    with pytest.raises(NotFound):
+        await refs.open(token[:-2] + 'xx')
+    other = ReferenceStore(storage=refs.storage, settings=refs.settings, secret_key='x' * 40)
+    with pytest.raises(NotFound):
+        await other.open(token)  # signed with another key
+    real_time = time.time
+    monkeypatch.setattr(time, 'time', lambda: real_time() + 3601)
+    with pytest.raises(NotFound, match='expired'):
+        await refs.open(token)
+
+
+async def test_without_public_url_presigning_or_demo_uploads_are_refused_with_the_reason(tmp_path: Path) -> None:
+    refs = store(tmp_path, NANOBANANA_API_KEY='a-real-key')
+    assert not refs.available
+    with pytest.raises(InvalidInput, match='NANOGEN_PUBLIC_URL'):
+        await refs.save(1, png())
+
+
+async def test_with_r2_the_provider_gets_a_presigned_url_it_can_fetch(tmp_path: Path) -> None:
+    with moto_s3_server() as endpoint:
+        s3 = S3Storage(bucket='nanogen-refs', endpoint_url=endpoint, access_key_id=TEST_ACCESS_KEY_ID,
+                       secret_access_key=TEST_SECRET_ACCESS_KEY, region=TEST_REGION)
+        await s3.ensure_bucket()
+        settings = Settings(NANOGEN_DATA_DIR=str(tmp_path), NANOBANANA_API_KEY='real')  # type: ignore[call-arg]
+        refs = ReferenceStore(storage=s3, settings=settings, secret_key='k' * 40)
+        assert refs.available  # no public URL needed
+        ref = await refs.save(5, png())
+        url = await refs.url_for(5, ref.key)
+        assert url.startswith(endpoint)
+        async with httpx.AsyncClient() as http:
+            response = await http.get(url)
+        assert response.status_code == 200
+        assert Image.open(io.BytesIO(response.content)).size == (40, 30)
+        s3.close()

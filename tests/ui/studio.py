@@ -1,0 +1,37 @@
+"""Helpers for the studio pages' `user`-fixture tests: reach the running app's services, read marked labels."""
+
+from __future__ import annotations
+
+import asyncio
+
+from nicegui.testing import User
+
+from nanogen.bootstrap import Services
+
+
+def app_services() -> Services:
+    """The services app.py built for this test (pages.frame holds them)."""
+    from pages.frame import services
+    return services()
+
+
+async def user_id(services: Services, email: str) -> int:
+    """The id of the user with this email, signing them in (creating them) as local sign-in would."""
+    user = await services.users.sign_in(subject=f'local:{email}', email=email, name=email.split('@')[0].title())
+    assert user.id is not None
+    return user.id
+
+
+async def wait_finished(services: Services, uid: int, prompt_id: int, timeout: float = 15) -> str:
+    for _ in range(int(timeout / 0.05)):
+        prompt = await services.library.get_prompt(uid, prompt_id)
+        if prompt.status in ('COMPLETED', 'FAILED', 'CANCELLED'):
+            return prompt.status
+        await asyncio.sleep(0.05)
+    raise AssertionError(f'prompt {prompt_id} never finished')
+
+
+def text_of(user: User, marker: str) -> str:
+    found = list(user.find(marker=marker).elements)
+    assert len(found) == 1, f'{len(found)} elements marked {marker!r}'
+    return str(getattr(found[0], 'text', ''))

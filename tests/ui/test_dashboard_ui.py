@@ -1,0 +1,65 @@
+"""The dashboard as a person sees it: empty states, numbers, recent images, and live updates with no reload."""
+
+from __future__ import annotations
+
+from nicegui.testing import User
+
+from nanogen.validation import validate_request
+from tests.ui.helpers import elements, eventually, sign_in
+from tests.ui.studio import app_services, text_of, user_id, wait_finished
+
+
+async def test_empty_dashboard_says_what_to_do(user: User) -> None:
+    await sign_in(user)
+    await user.should_see('Welcome, Ada', retries=20)
+    await user.should_see('No images yet: your first one is a prompt away.', retries=20)
+    await user.should_see('Nothing is running right now.', retries=20)
+    assert text_of(user, 'stat-images') == '0'
+    assert text_of(user, 'stat-success') == '–'
+    assert text_of(user, 'stat-spend-month') == '$0.00'
+    user.find(marker='dashboard-generate').click()
+    await user.should_see('Ctrl+Enter generates', retries=20)
+
+
+async def test_open_dashboard_updates_live_when_a_generation_finishes(user: User) -> None:
+    await sign_in(user)
+    await user.should_see('No images yet', retries=20)
+    services = app_services()
+    uid = await user_id(services, 'ada@example.com')
+    services.demo.config.latency_s = 1.5  # long enough to see it in flight
+    prompt = await services.generation.create(uid, validate_request(prompt='a live lighthouse', size=512))
+    await eventually(lambda: elements(user, marker=f'in-flight-{prompt.id}'))
+    assert text_of(user, 'stat-in-flight') == '1'
+    await eventually(lambda: elements(user, marker='recent-image'))  # no reload: the event rebuilt the section
+    await eventually(lambda: text_of(user, 'stat-images') == '1')
+    assert text_of(user, 'stat-in-flight') == '0'
+    assert text_of(user, 'stat-success') == '100%'
+    assert text_of(user, 'stat-spend-total') == '$0.0050'
+    await user.should_see('a live lighthouse', retries=20)
+    await user.should_see('Nothing is running right now.', retries=20)
+
+
+async def test_cancel_from_the_dashboard(user: User) -> None:
+    await sign_in(user)
+    services = app_services()
+    services.demo.config.latency_s = 30
+    uid = await user_id(services, 'ada@example.com')
+    prompt = await services.generation.create(uid, validate_request(prompt='a slow mountain'))
+    await eventually(lambda: elements(user, marker=f'cancel-{prompt.id}'))
+    user.find(marker=f'cancel-{prompt.id}').click()
+    await user.should_see('Generation cancelled.', retries=20)
+    await eventually(lambda: not elements(user, marker=f'in-flight-{prompt.id}'))
+    assert (await services.library.get_prompt(uid, prompt.id)).status == 'CANCELLED'
+
+
+async def test_another_users_generations_never_show(user: User) -> None:
+    await sign_in(user)
+    services = app_services()
+    bob = await user_id(services, 'bob@example.com')
+    prompt = await services.generation.create(bob, validate_request(prompt="bob's secret sketch"))
+    await wait_finished(services, bob, prompt.id)
+    await user.open('/dashboard')
+    await user.should_see('No images yet', retries=20)
+    await user.should_not_see("bob's secret sketch")
+    assert text_of(user, 'stat-images') == '0'
+    assert text_of(user, 'stat-spend-total') == '$0.00'

@@ -1,0 +1,129 @@
+"""The generator's studio features: presets, several jobs at once, cancel, failures and retry, live messages."""
+
+from __future__ import annotations
+
+import asyncio
+
+from nicegui import ui
+from nicegui.testing import User
+
+from nanogen.validation import validate_request
+from tests.ui.helpers import elements, eventually, sign_in
+from tests.ui.studio import app_services, text_of, user_id, wait_finished
+
+
+def result_images(user: User) -> list:
+    return elements(user, marker='result-image')
+
+
+async def the_only_prompt(uid: int):
+    """The one prompt the page queued (the click runs as a background task, so wait for it)."""
+    for _ in range(100):
+        prompts = await app_services().library.recent_prompts(uid)
+        if prompts:
+            (prompt,) = prompts
+            return prompt
+        await asyncio.sleep(0.05)
+    raise AssertionError('the page never queued a prompt')
+
+
+async def test_empty_generator_explains_itself(user: User) -> None:
+    await sign_in(user, then='/generator')
+    await user.should_see('Your generations appear here, live. Write a prompt and press Generate.', retries=20)
+    assert not elements(user, marker='preset')  # no history yet: no preset chips
+
+
+async def test_several_jobs_run_at_once_and_each_finishes_with_its_images(user: User) -> None:
+    await sign_in(user, then='/generator')
+    app_services().demo.config.latency_s = 1.0
+    uid = await user_id(app_services(), 'ada@example.com')
+    for n, text in enumerate(('a red kite over the sea', 'a green door in a wall'), start=1):
+        user.find(marker='prompt').clear().type(text)
+        user.find(marker='generate').click()
+        await eventually(lambda n=n: len(elements(user, kind=ui.button, content='Cancel')) == n)
+    prompts = await app_services().library.recent_prompts(uid)
+    assert len(prompts) == 2
+    running = [p.id for p in prompts if text_of(user, f'status-{p.id}') in ('Pending', 'Processing')]
+    assert len(running) == 2  # the second was queued while the first still ran
+    await eventually(lambda: len(result_images(user)) == 2)
+    assert {text_of(user, f'status-{p.id}') for p in prompts} == {'Completed'}
+    await user.should_see('Download', retries=20)
+    await user.should_see('Open in gallery', retries=20)
+
+
+async def test_recent_prompts_are_one_click_presets(user: User) -> None:
+    await sign_in(user)
+    services = app_services()
+    uid = await user_id(services, 'ada@example.com')
+    await services.generation.create(uid, validate_request(prompt='a teapot shaped like a whale'))
+    bob = await user_id(services, 'bob@example.com')
+    await services.generation.create(bob, validate_request(prompt="bob's private prompt"))
+    await user.open('/generator')
+    chips = elements(user, marker='preset')
+    assert [c.text for c in chips] == ['a teapot shaped like a …']  # shortened; never another user's prompts
+    await user.should_not_see("bob's private prompt")
+    user.find(marker='preset').click()
+    assert user.find(marker='prompt').elements.pop().value == 'a teapot shaped like a whale'
+
+
+async def test_ctrl_enter_generates(user: User) -> None:
+    await sign_in(user, then='/generator')
+    user.find(marker='prompt').type('a keyboard shortcut made of light').trigger('keydown.ctrl.enter')
+    await user.should_see('Queued: you can start another while this one runs.', retries=20)
+
+
+async def test_cancel_a_running_job(user: User) -> None:
+    await sign_in(user, then='/generator')
+    app_services().demo.config.latency_s = 30
+    user.find(marker='prompt').type('a painting that takes forever')
+    user.find(marker='generate').click()
+    uid = await user_id(app_services(), 'ada@example.com')
+    await eventually(lambda: bool(elements(user, kind=ui.button, content='Cancel')))
+    prompt = await the_only_prompt(uid)
+    user.find(marker=f'cancel-{prompt.id}').click()
+    await user.should_see('Generation cancelled.', retries=20)
+    await eventually(lambda: text_of(user, f'status-{prompt.id}') == 'Cancelled')
+    assert elements(user, marker=f'retry-{prompt.id}')
+
+
+async def test_a_refused_prompt_says_why_and_what_to_do_and_retry_works(user: User) -> None:
+    await sign_in(user, then='/generator')
+    user.find(marker='prompt').type('something forbidden here')  # the demo refuses it as a content-policy breach
+    user.find(marker='generate').click()
+    uid = await user_id(app_services(), 'ada@example.com')
+    prompt = await the_only_prompt(uid)
+    await eventually(lambda: elements(user, marker=f'error-{prompt.id}'))
+    assert 'content policy' in text_of(user, f'error-{prompt.id}')
+    await user.should_see('Change the prompt or settings if the message asks for it, then press Retry.', retries=20)
+    app_services().demo.config.content_policy_words = ()
+    user.find(marker=f'retry-{prompt.id}').click()
+    await user.should_see('Queued again with the same settings.', retries=20)
+    await eventually(lambda: len(result_images(user)) == 1)
+
+
+async def test_provider_rate_limit_messages_are_shown_live(user: User) -> None:
+    await sign_in(user, then='/generator')
+    services = app_services()
+    services.client._backoff_base = 0.01  # the client's own retries, sped up for the test
+    services.demo.config.rate_limit_rate = 1.0
+    user.find(marker='prompt').type('a crowded waiting room')
+    user.find(marker='generate').click()
+    uid = await user_id(services, 'ada@example.com')
+    prompt = await the_only_prompt(uid)
+
+    def says_rate_limited() -> bool:
+        shown = elements(user, marker=f'message-{prompt.id}')
+        return bool(shown) and shown[0].text.startswith('The provider is rate-limiting us. Retrying in')
+    await eventually(says_rate_limited, timeout=20)
+    services.demo.config.rate_limit_rate = 0.0
+    await eventually(lambda: len(result_images(user)) == 1, timeout=15)
+
+
+async def test_a_job_queued_elsewhere_appears_on_an_open_generator(user: User) -> None:
+    await sign_in(user, then='/generator')
+    services = app_services()
+    uid = await user_id(services, 'ada@example.com')
+    prompt = await services.generation.create(uid, validate_request(prompt='queued from another tab'))
+    await eventually(lambda: elements(user, marker=f'job-{prompt.id}'))
+    await wait_finished(services, uid, prompt.id)
+    await eventually(lambda: len(result_images(user)) == 1)

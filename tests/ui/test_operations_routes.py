@@ -1,0 +1,138 @@
+"""Operations over the app's real routes: /metrics access, /readyz, and no secret in any log after a full flow."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from nicegui import ui
+from nicegui.testing import User
+from prometheus_client.parser import text_string_to_metric_families
+
+from nanogen.provider.fake import FakeConfig, FakeProvider
+from tests.support.inloop import free_port
+from tests.support.s3 import TEST_REGION, moto_s3_server
+from tests.support.servers import serve_asgi
+from tests.ui.helpers import elements, eventually, sign_in
+
+METRICS_TOKEN = 'metrics-token-6b1f0e2a9c'
+PROVIDER_KEY = 'nb-live-key-93e1c0ffee42'
+SECRET_KEY = 'secret-key-for-the-log-test-0123456789abcdef'
+R2_KEY_ID = 'r2-key-id-77aa1c'
+R2_SECRET = 'r2-secret-5f0c1a9e7d31b2'
+
+
+def services() -> Any:
+    from pages.frame import services as current
+    return current()
+
+
+@pytest.fixture
+def metrics_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv('NANOGEN_METRICS_TOKEN', METRICS_TOKEN)
+
+
+async def test_metrics_token_is_required_when_set(metrics_token: None, user: User) -> None:
+    assert (await user.http_client.get('/metrics')).status_code == 401
+    wrong = await user.http_client.get('/metrics', headers={'Authorization': 'Bearer nope'})
+    assert wrong.status_code == 401 and wrong.json()['error']['code'] == 'unauthorized'
+    await sign_in(user, email='ada@example.com')  # an admin session is not enough once a token is configured
+    assert (await user.http_client.get('/metrics')).status_code == 401
+    ok = await user.http_client.get('/metrics', headers={'Authorization': f'Bearer {METRICS_TOKEN}'})
+    assert ok.status_code == 200 and ok.headers['content-type'].startswith('text/plain')
+    names = {f.name for f in text_string_to_metric_families(ok.text)}
+    assert {'nanogen_generations', 'nanogen_provider_request_seconds', 'nanogen_generations_in_flight',
+            'nanogen_storage_errors', 'nanogen_spend_usd_month'} <= names
+
+
+async def test_without_a_token_only_signed_in_admins_read_metrics(user: User, create_user: Any) -> None:
+    await sign_in(user, email='ada@example.com')  # first user: admin
+    assert (await user.http_client.get('/metrics')).status_code == 200
+    bob: User = create_user()
+    await sign_in(bob, name='Bob', email='bob@example.com')
+    assert (await bob.http_client.get('/metrics')).status_code == 403
+
+
+async def test_readyz_checks_database_storage_and_provider(user: User) -> None:
+    ready = await user.http_client.get('/readyz')
+    assert ready.status_code == 200
+    assert ready.json()['data'] == {'database': 'ok', 'storage': 'ok', 'provider': 'ok'}  # the demo fake answers
+
+
+@pytest.fixture
+def dead_provider(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv('NANOBANANA_API_KEY', PROVIDER_KEY)
+    monkeypatch.setenv('NANOBANANA_BASE_URL', f'http://127.0.0.1:{free_port()}')  # nothing listens there
+    monkeypatch.setenv('NANOGEN_PROVIDER_RETRIES', '0')
+
+
+async def test_readyz_says_which_dependency_is_down(dead_provider: None, user: User) -> None:
+    ready = await user.http_client.get('/readyz')
+    assert ready.status_code == 503
+    body = ready.json()
+    assert body['data'] == {'database': 'ok', 'storage': 'ok', 'provider': 'unreachable'}
+    assert body['error']['code'] == 'not_ready' and PROVIDER_KEY not in ready.text
+
+
+@pytest.fixture
+def secrets_everywhere(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeProvider]:
+    """A real provider that wants a key, a real S3 with a secret, a real signing key and a metrics token."""
+    provider = FakeProvider(FakeConfig(latency_s=0.3, send_callbacks=False, api_key=PROVIDER_KEY))
+    with serve_asgi(provider.app) as url, moto_s3_server() as s3:
+        for name, value in {'NANOBANANA_API_KEY': PROVIDER_KEY, 'NANOBANANA_BASE_URL': url,
+                            'NANOGEN_SECRET_KEY': SECRET_KEY, 'NANOGEN_METRICS_TOKEN': METRICS_TOKEN,
+                            'R2_BUCKET': 'nanogen-logs', 'R2_ACCESS_KEY_ID': R2_KEY_ID, 'R2_SECRET_ACCESS_KEY': R2_SECRET,
+                            'NANOGEN_S3_ENDPOINT_URL': s3, 'NANOGEN_S3_REGION': TEST_REGION,
+                            'NANOGEN_LOG_LEVEL': 'DEBUG'}.items():
+            monkeypatch.setenv(name, value)
+        yield provider
+
+
+async def test_no_log_record_carries_a_secret_after_a_full_flow(secrets_everywhere: FakeProvider, user: User,
+                                                                caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    await sign_in(user, email='ada@example.com', then='/generator')
+    cookie = user.http_client.cookies.get('session')
+    assert cookie and len(cookie) > 20
+    user.find(marker='prompt').type('a harbour at night in the rain')
+    user.find(marker='generate').click()
+    await eventually(lambda: [e for e in elements(user, kind=ui.image) if '/files/' in str(e.source)])
+    assert secrets_everywhere.submissions == 1
+    assert (await user.http_client.get('/files/1/image')).status_code == 307  # presigned: signed with R2_SECRET
+
+    svc = services()
+    token = (await svc.tokens.create(1, 'ci script')).secret
+    api = await user.http_client.get('/admin/usage.csv', headers={'Authorization': f'Bearer {token}'})
+    assert api.status_code == 200 and 'ada@example.com' in api.text
+    bad = await user.http_client.get('/admin/usage.csv', headers={'Authorization': f'Bearer {token}x',
+                                                                  'Accept': 'application/json'})
+    assert bad.status_code in (401, 403)
+    assert (await user.http_client.get('/metrics', headers={'Authorization': f'Bearer {METRICS_TOKEN}'})).status_code \
+        == 200
+    # Careless lines someone might write one day: the scrubbing must catch every one of them.
+    careless = logging.getLogger('nanogen.careless')
+    careless.warning('calling the provider with api_key=%s', PROVIDER_KEY)
+    careless.warning('request headers: Authorization: Bearer %s', token)
+    careless.warning('the browser sent Cookie: session=%s', cookie)
+    careless.warning('settings: %s %s %s %s', SECRET_KEY, R2_SECRET, R2_KEY_ID, METRICS_TOKEN)
+    careless.warning('token in a url: /x?token=%s', token)
+    try:
+        raise RuntimeError(f'upload failed with secret {R2_SECRET} and key {PROVIDER_KEY}')
+    except RuntimeError:
+        careless.warning('an exception with secrets in it', exc_info=True)
+
+    secrets = {'provider key': PROVIDER_KEY, 'api token': token, 'session cookie': cookie,
+               'secret key': SECRET_KEY, 'r2 secret': R2_SECRET, 'r2 key id': R2_KEY_ID,
+               'metrics token': METRICS_TOKEN}
+    texts = [caplog.text]
+    for when in ('setup', 'call'):
+        for record in caplog.get_records(when):  # type: ignore[arg-type]
+            texts += [record.getMessage(), str(record.msg), str(record.args), record.exc_text or '',
+                      str(getattr(record, 'stack_info', '') or '')]
+    everything = '\n'.join(texts)
+    assert everything.count('[redacted]') >= 7  # the careless lines were logged, and cleaned
+    assert 'nanogen.careless' in caplog.text and 'RuntimeError: upload failed' in caplog.text
+    leaked = [name for name, value in secrets.items() if value in everything]
+    assert leaked == []
