@@ -27,7 +27,8 @@ from .config import Settings
 from .db import Database
 from .errors import InvalidInput, NanogenError, NotFound, ProviderError, StorageError
 from .generation import GenerationService
-from .models import UNFINISHED, AuditEvent, Image, PendingDelete, Prompt, Status, User, utcnow
+from .library import delete_objects
+from .models import UNFINISHED, AuditEvent, Image, Prompt, Status, User, utcnow
 from .provider.client import NanobananaClient
 from .storage import Storage
 
@@ -330,15 +331,7 @@ class AdminService:
             keys += [k for k in await self.storage.list_keys(f'users/{user_id}/') if k not in keys]
         except StorageError:
             log.warning('could not list the objects of user %s; deleting the known ones', user_id)
-        for key in keys:
-            try:
-                await self.storage.delete(key)
-            except StorageError as exc:
-                def remember(s: Session, key: str = key, message: str = exc.user_message) -> None:
-                    if s.exec(select(PendingDelete).where(PendingDelete.key == key)).first() is None:
-                        s.add(PendingDelete(key=key, last_error=message[:500]))
-                        s.commit()
-                await self.db.write(remember)
+        await delete_objects(self.db, self.storage, keys)
 
         def remove(s: Session) -> None:
             # Unlink the prompt -> image pointers first: the two tables point at each other.

@@ -38,8 +38,9 @@ from .errors import (
     StorageError,
 )
 from .events import EventBus, PromptEvent
+from .library import delete_objects
 from .logs import current_prompt_id
-from .models import UNFINISHED, Image, PendingDelete, Prompt, Status, utcnow
+from .models import UNFINISHED, Image, Prompt, Status, utcnow
 from .provider.client import GenerateRequest, NanobananaClient, TaskRecord, TaskState
 from .storage import Storage, object_key
 from .validation import GenerationRequest
@@ -412,7 +413,7 @@ class GenerationService:
         done = await self.db.write(save)
         if done is None:  # cancelled while we were downloading: drop what we stored
             for triple in keys:
-                await self._delete_objects(triple)
+                await delete_objects(self.db, self.storage, triple)
             return
         log.info('prompt %s completed with %d image(s) in %s ms', pid, len(processed), done.duration_ms)
         ids = await self.db.run(lambda s: tuple(i for i in s.exec(
@@ -447,8 +448,7 @@ class GenerationService:
                     put.append(key)
                 keys.append(triple)
         except StorageError:
-            for key in put:
-                await self._delete_object(key)
+            await delete_objects(self.db, self.storage, put)
             raise
         return keys
 
@@ -469,22 +469,6 @@ class GenerationService:
                 self._publish_message(prompt, f'{exc.user_message} Retrying in {int(delay)} s.')
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 15.0)
-
-    async def _delete_objects(self, keys: tuple[str, ...]) -> None:
-        for key in keys:
-            await self._delete_object(key)
-
-    async def _delete_object(self, key: str) -> None:
-        try:
-            await self.storage.delete(key)
-        except StorageError as exc:
-            message = exc.user_message
-
-            def remember(s: Session) -> None:
-                if s.exec(select(PendingDelete).where(PendingDelete.key == key)).first() is None:
-                    s.add(PendingDelete(key=key, last_error=message[:500]))
-                    s.commit()
-            await self.db.write(remember)
 
     # ------------------------------------------------------------------ persistence helpers
     async def _status(self, pid: int) -> str | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -97,7 +97,7 @@ class Library:
 
     async def purge(self, image: Image) -> None:
         """Objects, then the row, whatever state the row is in (soft-deleted images end here too)."""
-        await self._delete_keys([image.key, image.original_key, image.thumb_key])
+        await delete_objects(self.db, self.storage, [image.key, image.original_key, image.thumb_key])
 
         def work(s: Session) -> None:
             row = s.get(Image, image.id)
@@ -106,19 +106,6 @@ class Library:
                 s.commit()
         await self.db.write(work)
         log.info('image %s of prompt %s deleted', image.id, image.prompt_id)
-
-    async def _delete_keys(self, keys: list[str]) -> None:
-        for key in keys:
-            try:
-                await self.storage.delete(key)
-            except StorageError as exc:
-                log.warning('delete of an object failed; queued for retry: %s', exc.user_message)
-
-                def remember(s: Session, key: str = key, message: str = exc.user_message) -> None:
-                    if s.exec(select(PendingDelete).where(PendingDelete.key == key)).first() is None:
-                        s.add(PendingDelete(key=key, last_error=message[:500]))
-                        s.commit()
-                await self.db.write(remember)
 
     async def retry_pending_deletes(self) -> int:
         pending = await self.db.run(lambda s: list(s.exec(select(PendingDelete).limit(200))))
@@ -162,6 +149,22 @@ class Library:
                     raise
                 except Exception:
                     log.warning('sweep %s failed', getattr(sweep, '__qualname__', sweep), exc_info=True)
+
+
+async def delete_objects(db: Database, storage: Storage, keys: Iterable[str]) -> None:
+    """Delete objects; one that will not go is queued in pending_deletes, which the library's sweep retries."""
+    for key in keys:
+        try:
+            await storage.delete(key)
+        except StorageError as exc:
+            log.warning('delete of an object failed; queued for retry: %s', exc.user_message)
+            message = exc.user_message
+
+            def remember(s: Session, key: str = key) -> None:
+                if s.exec(select(PendingDelete).where(PendingDelete.key == key)).first() is None:
+                    s.add(PendingDelete(key=key, last_error=message[:500]))
+                    s.commit()
+            await db.write(remember)
 
 
 def file_ref(image: Image, variant: str) -> FileRef:

@@ -12,8 +12,8 @@ from sqlmodel import Session, col, select
 
 from .config import Settings
 from .db import Database
-from .errors import StorageError
-from .models import Image, PendingDelete, Prompt, utcnow
+from .library import delete_objects
+from .models import Image, Prompt, utcnow
 from .storage import Storage
 
 log = logging.getLogger(__name__)
@@ -57,8 +57,7 @@ class RetentionService:
             if not batch:
                 break
             for image in batch:
-                for key in (image.key, image.original_key, image.thumb_key):
-                    await self._delete_object(key)
+                await delete_objects(self.db, self.storage, (image.key, image.original_key, image.thumb_key))
             ids = [i.id for i in batch]
 
             def remove(s: Session) -> None:
@@ -70,18 +69,6 @@ class RetentionService:
         if removed:
             log.info('retention removed %d image(s) older than %d days', removed, self.settings.retention_days)
         return removed
-
-    async def _delete_object(self, key: str) -> None:
-        try:
-            await self.storage.delete(key)
-        except StorageError as exc:
-            message = exc.user_message
-
-            def remember(s: Session) -> None:
-                if s.exec(select(PendingDelete).where(PendingDelete.key == key)).first() is None:
-                    s.add(PendingDelete(key=key, last_error=message[:500]))
-                    s.commit()
-            await self.db.write(remember)
 
     async def _loop(self) -> None:
         while True:
