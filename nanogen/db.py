@@ -67,15 +67,22 @@ class Database:
 
     @contextmanager
     def write_lock_session(self) -> Iterator[Session]:
-        """A session whose transaction takes the write lock at once (SQLite: BEGIN IMMEDIATE)."""
+        """A session whose transaction takes the write lock at once (SQLite: BEGIN IMMEDIATE; PostgreSQL locks rows
+        as they are written, and callers lock what they read-then-write with FOR UPDATE)."""
+        if not self.is_sqlite:
+            with self.session() as session:
+                yield session
+            return
         with self.engine.connect() as conn:
-            if self.is_sqlite:
-                conn.info['immediate'] = True
+            conn.info['immediate'] = True  # read by the 'begin' listener in make_engine
             try:
                 with Session(bind=conn, expire_on_commit=False) as session:
                     yield session
             finally:
-                conn.info.pop('immediate', None)
+                try:
+                    conn.info.pop('immediate', None)  # so a later read on this pooled connection begins plainly
+                except sa.exc.SQLAlchemyError:
+                    pass  # an invalidated connection is discarded by the pool anyway
 
     async def run(self, fn: Callable[[Session], T]) -> T:
         """Run `fn(session)` in a worker thread, so the event loop never waits on the database."""

@@ -23,14 +23,12 @@ import sqlalchemy as sa
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlmodel import Session, col, func, select
 
-from . import imaging
 from .config import Settings
 from .db import Database
 from .errors import (
     AuthError,
     ImageError,
     InvalidInput,
-    NanogenError,
     NotFound,
     ProviderError,
     ProviderRejected,
@@ -38,16 +36,22 @@ from .errors import (
     StorageError,
 )
 from .events import EventBus, PromptEvent
-from .library import delete_objects
 from .logs import current_prompt_id
 from .models import UNFINISHED, Image, Prompt, Status, utcnow
 from .provider.client import GenerateRequest, NanobananaClient, TaskRecord, TaskState
-from .storage import Storage, object_key
+from .results import ResultSaver
+from .storage import Storage
 from .validation import GenerationRequest
 
 log = logging.getLogger(__name__)
 LEASE = timedelta(seconds=45)
-STORAGE_RETRY_WINDOW_S = 120.0
+# The database is away or busy. PendingRollbackError is how a connection dropped mid-transaction (e.g. a PostgreSQL
+# restart) can surface when the session is closed, masking the OperationalError underneath.
+DB_UNAVAILABLE = (sa.exc.OperationalError, sa.exc.PendingRollbackError)
+
+
+def _db_reason(exc: Exception) -> str:
+    return type(getattr(exc, 'orig', None) or exc).__name__
 
 
 @dataclass
@@ -70,6 +74,7 @@ class GenerationService:
         self.worker_id = worker_id or uuid.uuid4().hex[:16]
         self.clock = clock
         self.budget_check = budget_check
+        self.results = ResultSaver(client=client, storage=storage, db=db, settings=settings)
         self.housekeeping_interval_s = housekeeping_interval_s  # drills shorten it to see recovery sooner
         self._signer = URLSafeSerializer(secret_key, salt='nanogen.callback')
         self._jobs: dict[int, _Job] = {}
@@ -267,9 +272,9 @@ class GenerationService:
             await self._wait_and_finish(prompt, wake)
         except asyncio.CancelledError:
             raise
-        except sa.exc.OperationalError as exc:  # database away or busy: leave the job as it is, housekeeping resumes it
+        except DB_UNAVAILABLE as exc:  # database away or busy: leave the job as it is, housekeeping resumes it
             log.warning('prompt %s paused: database unavailable (%s); it will be resumed', prompt_id,
-                        type(exc.orig).__name__)
+                        _db_reason(exc))
         except Exception as exc:  # the last line of defence: the job ends FAILED with a message, never vanishes
             log.warning('prompt %s failed unexpectedly: %r', prompt_id, exc, exc_info=True)
             await self._fail(prompt_id, 'Something went wrong on our side while generating. Try again.')
@@ -319,9 +324,9 @@ class GenerationService:
                 # Conditional on PENDING inside the write lock: a cancel that lands meanwhile wins.
                 return await self._update(pid, expect_status=Status.PENDING.value, provider_task_id=task_id,
                                           status=Status.PROCESSING.value, submitted_at=self.clock())
-            except sa.exc.OperationalError as exc:
+            except DB_UNAVAILABLE as exc:
                 log.warning('prompt %s: task %s accepted but not saved yet (database unavailable: %s); retrying in '
-                            '%.1f s', pid, task_id, type(exc.orig).__name__, delay)
+                            '%.1f s', pid, task_id, _db_reason(exc), delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
 
@@ -372,25 +377,18 @@ class GenerationService:
         if not record.result_urls and not record.origin_urls:
             await self._fail(pid, 'The provider reported success but sent no image. Try again.')
             return
-        count = max(len(record.result_urls), len(record.origin_urls))
-        processed: list[imaging.ProcessedImage] = []
-        for n in range(min(count, prompt.num_images)):
-            try:
-                data = await self._download(record, n)
-                processed.append(await asyncio.to_thread(
-                    imaging.process, data, size=prompt.image_size, aspect_ratio=prompt.aspect_ratio,
-                    watermark=prompt.watermark, max_bytes=self.settings.download_max_bytes,
-                    max_pixels=self.settings.max_image_pixels))
-            except (ProviderError, ImageError) as exc:
-                await self._fail(pid, f'{exc.user_message} The provider billed this attempt.', billed=True)
-                return
         try:
-            keys = await self._store_all(prompt, processed)
+            processed = await self.results.process(prompt, record)
+        except (ProviderError, ImageError) as exc:
+            await self._fail(pid, f'{exc.user_message} The provider billed this attempt.', billed=True)
+            return
+        try:
+            keys = await self.results.store(prompt, processed, lambda text: self._publish_message(prompt, text))
         except StorageError as exc:
             await self._fail(pid, f'{exc.user_message} The image could not be saved; try again.', billed=True)
             return
 
-        def save(s: Session) -> Prompt | None:
+        def save(s: Session) -> tuple[Prompt, tuple[int, ...]] | None:
             row = s.get(Prompt, pid, with_for_update=True)
             if row is None or row.status != Status.PROCESSING.value:
                 return None
@@ -409,66 +407,14 @@ class GenerationService:
             row.lease_owner = None
             s.add(row)
             s.commit()
-            return row
-        done = await self.db.write(save)
-        if done is None:  # cancelled while we were downloading: drop what we stored
-            for triple in keys:
-                await delete_objects(self.db, self.storage, triple)
+            return row, tuple(i.id for i in images if i.id is not None)
+        saved = await self.db.write(save)
+        if saved is None:  # cancelled while we were downloading: drop what we stored
+            await self.results.discard(keys)
             return
+        done, ids = saved
         log.info('prompt %s completed with %d image(s) in %s ms', pid, len(processed), done.duration_ms)
-        ids = await self.db.run(lambda s: tuple(i for i in s.exec(
-            select(Image.id).where(Image.prompt_id == pid).order_by(col(Image.position))) if i is not None))
         self._publish(done, 'Done', image_ids=ids)
-
-    async def _download(self, record: TaskRecord, n: int) -> bytes:
-        urls = [u for u in (record.result_urls[n:n + 1] + record.origin_urls[n:n + 1]) if u]
-        last: NanogenError | None = None
-        for url in urls:
-            try:
-                return await self.client.download(url, max_bytes=self.settings.download_max_bytes)
-            except ProviderError as exc:
-                last = exc
-        raise last or ProviderRejected('The provider sent no image address.')
-
-    async def _store_all(self, prompt: Prompt, processed: list[imaging.ProcessedImage]) -> list[tuple[str, str, str]]:
-        """Put every object; on failure remove what was put, so no row can point at a missing object."""
-        assert prompt.id is not None
-        keys: list[tuple[str, str, str]] = []
-        put: list[str] = []
-        try:
-            for n, p in enumerate(processed):
-                orig_ext = imaging.extension_for(p.original_content_type)
-                triple = (object_key(prompt.user_id, prompt.id, n, 'image', 'png'),
-                          object_key(prompt.user_id, prompt.id, n, 'original', orig_ext),
-                          object_key(prompt.user_id, prompt.id, n, 'thumb', 'webp'))
-                for key, data, ctype in ((triple[0], p.image, p.content_type),
-                                         (triple[1], p.original, p.original_content_type),
-                                         (triple[2], p.thumbnail, 'image/webp')):
-                    await self._put_with_patience(prompt, key, data, ctype)
-                    put.append(key)
-                keys.append(triple)
-        except StorageError:
-            await delete_objects(self.db, self.storage, put)
-            raise
-        return keys
-
-    async def _put_with_patience(self, prompt: Prompt, key: str, data: bytes, ctype: str) -> None:
-        """Storage outages are usually short: keep the bytes in memory and keep trying for a while."""
-        loop = asyncio.get_running_loop()
-        give_up = loop.time() + STORAGE_RETRY_WINDOW_S
-        delay = 1.0
-        while True:
-            try:
-                await self.storage.put(key, data, content_type=ctype)
-                return
-            except StorageError as exc:
-                if loop.time() + delay > give_up:
-                    raise
-                log.warning('prompt %s: storage put failed (%s); retrying in %.0f s', prompt.id, exc.user_message,
-                            delay)
-                self._publish_message(prompt, f'{exc.user_message} Retrying in {int(delay)} s.')
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 15.0)
 
     # ------------------------------------------------------------------ persistence helpers
     async def _status(self, pid: int) -> str | None:

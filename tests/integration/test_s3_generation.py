@@ -16,7 +16,7 @@ from nicegui import ui
 from nicegui.testing import User
 from sqlmodel import select
 
-from nanogen import generation
+from nanogen import results
 from nanogen.models import Image, Prompt
 from nanogen.storage import S3Storage
 from nanogen.validation import validate_request
@@ -97,7 +97,7 @@ async def test_generating_in_the_app_stores_three_objects_in_the_bucket_for_the_
 async def test_a_store_that_keeps_failing_ends_the_prompt_failed_with_no_dangling_rows_or_objects(
         fake, make_services, isolated_env: Path, endpoint: str, bucket: str, monkeypatch: pytest.MonkeyPatch) -> None:
     _provider, url = fake
-    monkeypatch.setattr(generation, 'STORAGE_RETRY_WINDOW_S', 1.0)
+    monkeypatch.setattr(results, 'STORAGE_RETRY_WINDOW_S', 1.0)
     storage = S3Storage(bucket=bucket, endpoint_url=endpoint, access_key_id=TEST_ACCESS_KEY_ID,
                         secret_access_key=TEST_SECRET_ACCESS_KEY, region=TEST_REGION, retries=1, backoff_base=0.01)
     puts = {'n': 0}
