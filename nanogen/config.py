@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 from decimal import Decimal
 from pathlib import Path
@@ -21,6 +22,21 @@ GOOGLE_METADATA_URL = 'https://accounts.google.com/.well-known/openid-configurat
 
 def _env(name: str) -> AliasChoices:
     return AliasChoices(name)
+
+
+def parse_model_prices(text: str) -> dict[str, dict[int, Decimal]]:
+    """NANOGEN_MODEL_PRICES: JSON like {"nanobanana-pro": {"1024": 0.09, "1536": 0.12}} (USD per image)."""
+    try:
+        data = json.loads(text)
+        table = {str(model): {int(size): Decimal(str(price)) for size, price in sizes.items()}
+                 for model, sizes in data.items()}
+    except (ValueError, TypeError, AttributeError, ArithmeticError) as exc:
+        raise ValueError('NANOGEN_MODEL_PRICES must be JSON like {"nanobanana-pro": {"1024": 0.09}}') from exc
+    for sizes in table.values():
+        for size, price in sizes.items():
+            if size not in SIZES or price < 0:
+                raise ValueError(f'NANOGEN_MODEL_PRICES: sizes are {", ".join(map(str, SIZES))} and prices >= 0')
+    return table
 
 
 class Settings(BaseSettings):
@@ -76,6 +92,7 @@ class Settings(BaseSettings):
     price_768: Decimal = Field(DEFAULT_PRICES[768], validation_alias=_env('NANOGEN_PRICE_768'))
     price_1024: Decimal = Field(DEFAULT_PRICES[1024], validation_alias=_env('NANOGEN_PRICE_1024'))
     price_1536: Decimal = Field(DEFAULT_PRICES[1536], validation_alias=_env('NANOGEN_PRICE_1536'))
+    model_prices: str = Field('', validation_alias=_env('NANOGEN_MODEL_PRICES'))
     monthly_budget_usd: Decimal = Field(Decimal('0'), validation_alias=_env('NANOGEN_MONTHLY_BUDGET'))
     team_monthly_cap_usd: Decimal = Field(Decimal('0'), validation_alias=_env('NANOGEN_TEAM_MONTHLY_CAP'))
 
@@ -91,6 +108,13 @@ class Settings(BaseSettings):
     def _strip_slash(cls, value: str) -> str:
         return value.rstrip('/')
 
+    @field_validator('model_prices')
+    @classmethod
+    def _check_model_prices(cls, value: str) -> str:
+        if value.strip():
+            parse_model_prices(value)  # refuse a malformed table at start, with the reason
+        return value
+
     @model_validator(mode='after')
     def _check(self) -> Settings:
         if self.poll_initial_s <= 0 or self.poll_max_s < self.poll_initial_s:
@@ -100,6 +124,10 @@ class Settings(BaseSettings):
         return self
 
     # --- derived values
+    @property
+    def model_price_table(self) -> dict[str, dict[int, Decimal]]:
+        return parse_model_prices(self.model_prices) if self.model_prices.strip() else {}
+
     @property
     def is_production(self) -> bool:
         return self.env == 'production'
@@ -138,7 +166,11 @@ class Settings(BaseSettings):
     def https(self) -> bool:
         return self.public_url.startswith('https://')
 
-    def price_for(self, size: int) -> Decimal:
+    def price_for(self, size: int, model: str = 'nanobanana') -> Decimal:
+        """USD per image: the model's own price for this size when NANOGEN_MODEL_PRICES names one, else by size."""
+        own = self.model_price_table.get(model, {}).get(size)
+        if own is not None:
+            return own
         return {512: self.price_512, 768: self.price_768, 1024: self.price_1024, 1536: self.price_1536}[size]
 
     def resolved_database_url(self) -> str:

@@ -400,7 +400,7 @@ class GenerationService:
             now = self.clock()
             row.image_id = images[0].id
             row.status = Status.COMPLETED.value
-            row.cost = self.settings.price_for(row.image_size) * len(images)
+            row.cost = self.settings.price_for(row.image_size, row.model) * len(images)
             row.completed_at = row.updated_at = now
             row.duration_ms = int((now - row.created_at).total_seconds() * 1000)
             row.error_message = None

@@ -100,7 +100,7 @@ def assert_costs(services: Services | Settings, rows: list[Prompt]) -> None:
     settings = services if isinstance(services, Settings) else services.settings
     for row in rows:
         if row.status == Status.COMPLETED.value:
-            assert row.cost == settings.price_for(row.image_size) * row.num_images, row.id
+            assert row.cost == settings.price_for(row.image_size, row.model) * row.num_images, row.id
             assert row.image_id is not None
         elif row.status == Status.FAILED.value:
             assert row.error_message, f'prompt {row.id} failed without a message'

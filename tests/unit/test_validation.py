@@ -54,3 +54,13 @@ def test_the_prompt_limit_follows_the_setting() -> None:
     assert validate_request(prompt='x' * 50, max_prompt_length=50).prompt == 'x' * 50
     with pytest.raises(InvalidInput, match='51 characters, the limit is 50'):
         validate_request(prompt='x' * 51, max_prompt_length=50)
+
+
+def test_model_prices_override_size_prices_and_bad_tables_are_refused() -> None:
+    settings = Settings(NANOGEN_MODEL_PRICES='{"nanobanana-pro": {"1024": 0.09}}')  # type: ignore[call-arg]
+    assert settings.price_for(1024, 'nanobanana-pro') == Decimal('0.09')
+    assert settings.price_for(512, 'nanobanana-pro') == Decimal('0.005')  # not named: the size price
+    assert settings.price_for(1024) == Decimal('0.0125')
+    for bad in ('{"pro": {"1000": 1}}', 'not json', '{"pro": {"512": -1}}', '[1, 2]'):
+        with pytest.raises(ValueError, match='NANOGEN_MODEL_PRICES'):
+            Settings(NANOGEN_MODEL_PRICES=bad)  # type: ignore[call-arg]
