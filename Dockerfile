@@ -1,6 +1,6 @@
 FROM python:3.11-slim
 
-ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 MALLOC_ARENA_MAX=2 \
     NANOGEN_DATA_DIR=/data PORT=8080
 
 RUN useradd --create-home --uid 10001 nanogen && mkdir -p /data && chown nanogen:nanogen /data

@@ -81,6 +81,8 @@ class Services:
         if self.relay is not None:
             await self.relay.stop()
         await self.http.aclose()
+        if self.demo is not None:
+            await self.demo.aclose()  # its callback client (the ASGI transport runs no lifespan for it)
         self.db.dispose()
 
 

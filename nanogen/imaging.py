@@ -11,6 +11,7 @@ import hashlib
 import io
 import logging
 import struct
+import zlib
 from dataclasses import dataclass
 from typing import Literal
 
@@ -174,17 +175,36 @@ def decode(data: bytes, *, max_bytes: int, max_pixels: int, source: Source = 'pr
         if width * height > max_pixels:
             raise too_many_pixels(width, height)
         try:
-            # verify() walks the chunks and checksums (catching a PNG cut short after its pixel data);
-            # it leaves the image unusable, so the pixels come from a second open.
-            img.verify()
-            with Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS) as fresh:
-                fresh.load()  # animated GIF/WebP: the first frame
-                return _normalise(fresh)
+            # One decode pass: load() refuses pixel data cut short (LOAD_TRUNCATED_IMAGES stays off); a PNG cut
+            # after its pixels, or with a corrupt chunk, is caught by the chunk walk below, which is what verify()
+            # checked, without verify()'s second decompression.
+            img.load()  # animated GIF/WebP: the first frame
+            if img.format == 'PNG' and not _png_chunks_intact(data):
+                raise ImageError(_DAMAGED[source], detail='PNG chunk structure or checksum broken')
+            return _normalise(img)
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
             raise too_many_pixels(width, height) from exc
         except (OSError, SyntaxError, ValueError, EOFError, IndexError) as exc:
             # Pillow reports truncation and corrupt streams through a mix of these.
             raise ImageError(_DAMAGED[source], detail=f'{type(exc).__name__}: {exc}') from exc
+
+
+def _png_chunks_intact(data: bytes) -> bool:
+    """Every chunk is whole with a matching CRC, up to and including IEND (a walk over lengths: no decoding)."""
+    pos, end, view = 8, len(data), memoryview(data)  # the view: checksumming IDAT copies nothing
+    while pos + 12 <= end:
+        (length,) = struct.unpack('>I', data[pos:pos + 4])
+        body_end = pos + 8 + length
+        if body_end + 4 > end:
+            return False
+        kind = data[pos + 4:pos + 8]
+        (crc,) = struct.unpack('>I', data[body_end:body_end + 4])
+        if zlib.crc32(view[pos + 4:body_end]) != crc:
+            return False
+        if kind == b'IEND':
+            return True
+        pos = body_end + 4
+    return False
 
 
 def _normalise(img: Image.Image) -> Image.Image:
@@ -269,8 +289,10 @@ def draw_watermark(img: Image.Image, text: str) -> Image.Image:
 
 def make_thumbnail(img: Image.Image) -> bytes:
     """A small WebP preview, long edge THUMBNAIL_EDGE (never upscaled)."""
-    thumb = img.copy()
-    thumb.thumbnail((THUMBNAIL_EDGE, THUMBNAIL_EDGE), Image.Resampling.LANCZOS)
+    scale = min(1.0, THUMBNAIL_EDGE / max(img.size))
+    size = (max(1, round(img.width * scale)), max(1, round(img.height * scale)))
+    # Straight from the finished image (no copy); reducing_gap lets Pillow shrink by whole factors first.
+    thumb = img if size == img.size else img.resize(size, Image.Resampling.LANCZOS, reducing_gap=2.0)
     if thumb.mode not in ('RGB', 'RGBA'):
         thumb = thumb.convert('RGB')
     buf = io.BytesIO()
@@ -280,7 +302,9 @@ def make_thumbnail(img: Image.Image) -> bytes:
 
 def _png_bytes(img: Image.Image) -> bytes:
     buf = io.BytesIO()
-    img.save(buf, format='PNG', compress_level=6)
+    # Level 1 is about 3x faster to encode than the default 6 for ~15 % more bytes; this runs once per image on the
+    # critical path between the provider finishing and the page being told.
+    img.save(buf, format='PNG', compress_level=1)
     return buf.getvalue()
 
 

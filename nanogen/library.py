@@ -53,6 +53,33 @@ class Library:
             raise NotFound('That generation does not exist.')
         return prompt
 
+    async def prompts_by_id(self, user_id: int, prompt_ids: Iterable[int]) -> dict[int, Prompt]:
+        """This user's prompts among `prompt_ids` in one read (another user's or missing ids are left out)."""
+        ids = list(set(prompt_ids))
+        if not ids:
+            return {}
+
+        def work(s: Session) -> dict[int, Prompt]:
+            rows = s.exec(select(Prompt).where(Prompt.user_id == user_id, col(Prompt.id).in_(ids)))
+            return {p.id: p for p in rows if p.id is not None}
+        return await self.db.run(work)
+
+    async def image_ids_of_prompts(self, user_id: int, prompt_ids: Iterable[int]) -> dict[int, list[int]]:
+        """The live image ids of each of these prompts of this user, in position order, in one read."""
+        ids = list(set(prompt_ids))
+        if not ids:
+            return {}
+
+        def work(s: Session) -> dict[int, list[int]]:
+            found: dict[int, list[int]] = {}
+            for prompt_id, image_id in s.exec(
+                    select(Image.prompt_id, Image.id).where(col(Image.prompt_id).in_(ids), Image.user_id == user_id,
+                                                            col(Image.deleted_at).is_(None))
+                    .order_by(col(Image.prompt_id), col(Image.position))):
+                found.setdefault(prompt_id, []).append(image_id)
+            return found
+        return await self.db.run(work)
+
     async def images_of_prompt(self, user_id: int, prompt_id: int) -> list[Image]:
         def work(s: Session) -> list[Image]:
             return list(s.exec(select(Image).where(Image.prompt_id == prompt_id, Image.user_id == user_id,

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from nicegui import ui
 
 from nanogen.errors import NanogenError
+from nanogen.events import PromptEvent
 from nanogen.models import Prompt, Status
 
 from ._format import STATUS_COLORS, duration, elapsed, money
@@ -16,54 +17,91 @@ FAILURE_HINT = 'Change the prompt or settings if the message asks for it, then p
 
 
 class JobCard:
-    """Rebuilt from the database whenever its prompt changes, so a missed event cannot leave it wrong."""
+    """Built once; an event changes only the parts it concerns (badge, buttons, message, results), so a burst of
+    events costs a few property updates per tab, not a card rebuilt per event. The page rebuilds from the database
+    on every load, so a missed event cannot leave a reloaded tab wrong."""
 
     def __init__(self, ctx: PageContext, prompt: Prompt, container: ui.element,
-                 on_retried: Callable[[Prompt], None]) -> None:
+                 on_retried: Callable[[Prompt], None], *, first: bool = True) -> None:
         self.ctx = ctx
         self.prompt = prompt
         self.on_retried = on_retried
+        self.status = prompt.status
         self.message = ''
         self.images: list[int] = []
-        self.elapsed: ui.label | None = None
+        pid = self.pid
         with container:
-            self.card = ui.card().classes('w-full gap-2').props(f'data-prompt-id={prompt.id}').mark(f'job-{prompt.id}')
-        self.card.move(container, target_index=0)
-        self.render()
+            with ui.card().classes('w-full gap-2').props(f'data-prompt-id={pid}').mark(f'job-{pid}') as self.card:
+                with ui.row().classes('w-full items-center gap-2'):
+                    self.badge = ui.badge().mark(f'status-{pid}')
+                    self.elapsed = ui.label(elapsed(prompt)).classes('font-mono text-sm opacity-70').mark(
+                        f'elapsed-{pid}')
+                    self.spinner = ui.spinner(size='sm')
+                    ui.space()
+                    self.cost = ui.label().classes('text-sm opacity-70')
+                    self.actions = ui.row().classes('gap-0')
+                ui.label(prompt.prompt).classes('text-sm whitespace-pre-wrap break-words')
+                self.details = ui.column().classes('gap-1 w-full')
+        if first:
+            self.card.move(container, target_index=0)
+        self._show_status()
+        self._show_details()
 
     @property
     def pid(self) -> int:
         assert self.prompt.id is not None
         return self.prompt.id
 
-    def render(self) -> None:
+    @property
+    def running(self) -> bool:
+        return not Status(self.status).finished
+
+    def apply(self, event: PromptEvent, fresh: Prompt | None = None) -> None:
+        """Show what `event` says. `fresh` is the prompt re-read after it finished (final cost, time, error)."""
+        status_changed = event.status != self.status
+        if fresh is not None:
+            self.prompt = fresh
+        self.status = event.status
+        message = event.message if self.running else ''
+        images = list(event.image_ids) if event.status == Status.COMPLETED.value and event.image_ids else self.images
+        if status_changed or fresh is not None:
+            self._show_status()
+        if status_changed or fresh is not None or message != self.message or images != self.images:
+            self.message, self.images = message, images
+            self._show_details()
+
+    def show_images(self, image_ids: Sequence[int]) -> None:
+        self.images = list(image_ids)
+        self._show_details()
+
+    def _show_status(self) -> None:
         p = self.prompt
-        running = not Status(p.status).finished
-        self.card.clear()
-        with self.card:
-            with ui.row().classes('w-full items-center gap-2'):
-                ui.badge(p.status.title(), color=STATUS_COLORS.get(p.status, 'grey')).mark(f'status-{p.id}')
-                self.elapsed = ui.label(elapsed(p)).classes('font-mono text-sm opacity-70').mark(f'elapsed-{p.id}')
-                if running:
-                    ui.spinner(size='sm')
-                ui.space()
-                cost = p.cost if p.status == Status.COMPLETED.value else p.estimated_cost
-                ui.label(f'{p.image_size}px · {p.aspect_ratio} · {p.num_images}× · {money(cost)}').classes(
-                    'text-sm opacity-70')
-                if running:
-                    ui.button('Cancel', icon='close', on_click=self.cancel).props(
-                        'flat dense color=negative').mark(f'cancel-{p.id}')
-                elif p.status in (Status.FAILED.value, Status.CANCELLED.value):
-                    ui.button('Retry', icon='refresh', on_click=self.retry).props('flat dense').mark(f'retry-{p.id}')
-            ui.label(p.prompt).classes('text-sm whitespace-pre-wrap break-words')
-            if self.message and running:
-                ui.label(self.message).classes('text-sm text-info').mark(f'message-{p.id}')
-            if p.status == Status.FAILED.value:
+        self.badge.text = self.status.title()
+        self.badge.props(f'color={STATUS_COLORS.get(self.status, "grey")}')
+        self.spinner.set_visibility(self.running)
+        self.elapsed.text = elapsed(p)
+        cost = p.cost if self.status == Status.COMPLETED.value else p.estimated_cost
+        self.cost.text = f'{p.image_size}px · {p.aspect_ratio} · {p.num_images}× · {money(cost)}'
+        self.actions.clear()
+        with self.actions:
+            if self.running:
+                ui.button('Cancel', icon='close', on_click=self.cancel).props(
+                    'flat dense color=negative').mark(f'cancel-{self.pid}')
+            elif self.status in (Status.FAILED.value, Status.CANCELLED.value):
+                ui.button('Retry', icon='refresh', on_click=self.retry).props('flat dense').mark(f'retry-{self.pid}')
+
+    def _show_details(self) -> None:
+        p, pid = self.prompt, self.pid
+        self.details.clear()
+        with self.details:
+            if self.message and self.running:
+                ui.label(self.message).classes('text-sm text-info').mark(f'message-{pid}')
+            if self.status == Status.FAILED.value:
                 with ui.column().classes('gap-0'):
                     ui.label(p.error_message or 'The generation failed.').classes('text-sm text-negative').mark(
-                        f'error-{p.id}')
+                        f'error-{pid}')
                     ui.label(FAILURE_HINT).classes('text-xs opacity-70')
-            if p.status == Status.COMPLETED.value:
+            if self.status == Status.COMPLETED.value:
                 ui.label(f'Finished in {duration(p.duration_ms)}').classes('text-xs opacity-60')
             if self.images:
                 with ui.row().classes('gap-3'):
@@ -76,14 +114,6 @@ class JobCard:
                                     f'/files/{i}/image?download=true')).props('flat dense')
                                 ui.button('Open in gallery', icon='photo_library', on_click=lambda i=image_id:
                                           ui.navigate.to(f'/gallery?image={i}')).props('flat dense')
-
-    async def refresh(self, message: str = '') -> None:
-        self.message = message
-        self.prompt = await self.ctx.services.library.get_prompt(self.ctx.user.id, self.pid)
-        if self.prompt.status == Status.COMPLETED.value:
-            self.images = [i.id for i in await self.ctx.services.library.images_of_prompt(self.ctx.user.id, self.pid)
-                           if i.id is not None]
-        self.render()
 
     async def cancel(self) -> None:
         try:
@@ -103,5 +133,8 @@ class JobCard:
         ui.notify('Queued again with the same settings.', type='info')
 
     def tick(self) -> None:
-        if self.elapsed is not None and not Status(self.prompt.status).finished:
+        if self.running:
             self.elapsed.text = elapsed(self.prompt)
+
+    def delete(self) -> None:
+        self.card.delete()

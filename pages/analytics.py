@@ -11,7 +11,8 @@ from nanogen.events import PromptEvent
 from nanogen.models import utcnow
 
 from ._format import duration, money
-from .frame import PageContext, frame, guarded_page, user_events
+from ._live import on_prompt_events
+from .frame import PageContext, frame, guarded_page
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 731  # two years of daily points is still a readable chart
@@ -134,7 +135,6 @@ async def analytics_page(ctx: PageContext) -> None:
     end.on_value_change(render)
     await render()
 
-    async def on_event(event: PromptEvent) -> None:
-        if event.status in ('COMPLETED', 'FAILED', 'CANCELLED', 'PENDING'):
-            await render()
-    user_events(uid).subscribe(on_event)
+    async def on_events(_batch: list[PromptEvent]) -> None:
+        await render()
+    on_prompt_events(uid, on_events, statuses=('COMPLETED', 'FAILED', 'CANCELLED', 'PENDING'))

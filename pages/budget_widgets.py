@@ -7,7 +7,8 @@ from nicegui import ui
 from nanogen.budget import BudgetStatus, usd
 from nanogen.events import PromptEvent
 
-from .frame import PageContext, user_events
+from ._live import on_prompt_events
+from .frame import PageContext
 
 
 def describe(status: BudgetStatus) -> str:
@@ -28,7 +29,8 @@ async def budget_label(ctx: PageContext) -> ui.label:
     end (a reservation becomes the real cost, or nothing for an unbilled failure)."""
     label = ui.label(await budget_left_text(ctx)).classes('text-sm opacity-80').mark('budget-left')
 
-    async def refresh(_event: PromptEvent) -> None:
+    async def refresh(_batch: list[PromptEvent]) -> None:
         label.text = await budget_left_text(ctx)
-    user_events(ctx.user.id).subscribe(refresh)
+    # Coalesced per tab, and only when a reservation is made or settled: one read per burst, not per event.
+    on_prompt_events(ctx.user.id, refresh, statuses=('PENDING', 'COMPLETED', 'FAILED', 'CANCELLED'))
     return label

@@ -7,30 +7,69 @@ from nicegui import ui
 from nanogen import stats
 from nanogen.errors import NanogenError
 from nanogen.events import PromptEvent
-from nanogen.models import Prompt
+from nanogen.models import Prompt, Status
 from nanogen.queries import ImageQuery, list_images
 
 from ._format import STATUS_COLORS, elapsed, money
-from .frame import PageContext, frame, guarded_page, notify_error, user_events
+from ._live import on_prompt_events
+from .frame import PageContext, frame, guarded_page, notify_error
 
 RECENT_IMAGES = 6
+IN_FLIGHT = 20  # running generations shown; the numbers above count them all
 
 
-def stat_card(label: str, value: str, icon: str, marker: str, hint: str = '') -> None:
+def stat_card(label: str, icon: str, marker: str) -> tuple[ui.label, ui.label]:
+    """A number card; returns (value, hint) labels, so live updates set their text instead of rebuilding."""
     with ui.card().classes('gap-1'):
         with ui.row().classes('items-center gap-2 opacity-70'):
             ui.icon(icon)
             ui.label(label).classes('text-sm')
-        ui.label(value).classes('text-2xl font-semibold').mark(marker)
-        if hint:
-            ui.label(hint).classes('text-xs opacity-60')
+        value = ui.label().classes('text-2xl font-semibold').mark(marker)
+        hint = ui.label().classes('text-xs opacity-60')
+    return value, hint
+
+
+class InFlightRow:
+    """One running generation: its badge and message change in place; it is removed when it ends."""
+
+    def __init__(self, prompt: Prompt, container: ui.element, on_cancel: object) -> None:
+        assert prompt.id is not None
+        self.prompt = prompt
+        pid = prompt.id
+        with container:
+            with ui.card().classes('w-full py-2').mark(f'in-flight-{pid}') as self.card:
+                with ui.row().classes('w-full items-center gap-2 no-wrap'):
+                    self.badge = ui.badge(prompt.status.title(), color=STATUS_COLORS.get(prompt.status, 'grey')).mark(
+                        f'status-{pid}')
+                    ui.spinner(size='sm')
+                    self.clock = ui.label(elapsed(prompt)).classes('font-mono text-sm opacity-70')
+                    ui.label(prompt.prompt).classes('text-sm truncate grow')
+                    ui.button(icon='close', on_click=lambda: on_cancel(pid)).props(  # type: ignore[operator]
+                        'flat round dense color=negative').tooltip('Cancel').mark(f'cancel-{pid}')
+                self.message = ui.label().classes('text-xs text-info')
+                self.message.set_visibility(False)
+
+    def show(self, status: str, message: str) -> None:
+        self.badge.text = status.title()
+        self.badge.props(f'color={STATUS_COLORS.get(status, "grey")}')
+        self.message.text = message
+        self.message.set_visibility(bool(message))
 
 
 @guarded_page('/dashboard', title='Dashboard', nav='Dashboard', icon='dashboard')
 async def dashboard_page(ctx: PageContext) -> None:
     uid = ctx.user.id
-    running: dict[int, tuple[Prompt, ui.label]] = {}
+    client = ui.context.client
+    running: dict[int, InFlightRow] = {}
     messages: dict[int, str] = {}
+
+    async def cancel(prompt_id: int) -> None:
+        try:
+            await ctx.services.generation.cancel(uid, prompt_id)
+        except NanogenError as exc:
+            notify_error(exc.user_message)
+            return
+        ui.notify('Generation cancelled.')
 
     with frame(ctx, f'Welcome, {ctx.user.name}'):
         with ui.row().classes('w-full items-center gap-4'):
@@ -38,38 +77,58 @@ async def dashboard_page(ctx: PageContext) -> None:
                 'size=xl unelevated').classes('px-8').mark('dashboard-generate')
             ui.label('Write a prompt, get images in seconds.').classes('opacity-70')
 
-        @ui.refreshable
-        async def cards() -> None:
-            s = await stats.summary(ctx.services.db, uid)
-            rate = '–' if s.success_rate is None else f'{s.success_rate:.0%}'
-            with ui.grid().classes('w-full grid-cols-2 md:grid-cols-5 gap-3'):
-                stat_card('Images made', str(s.images_made), 'photo_library', 'stat-images')
-                stat_card('Spent this month', money(s.spend_month), 'calendar_month', 'stat-spend-month')
-                stat_card('Spent in total', money(s.spend_total), 'payments', 'stat-spend-total')
-                stat_card('In flight', str(s.in_flight), 'hourglass_top', 'stat-in-flight')
-                stat_card('Success rate', rate, 'verified', 'stat-success',
-                          f'{s.completed} done · {s.failed} failed' if s.success_rate is not None else 'nothing yet')
+        with ui.grid().classes('w-full grid-cols-2 md:grid-cols-5 gap-3'):
+            numbers = {
+                'images': stat_card('Images made', 'photo_library', 'stat-images'),
+                'month': stat_card('Spent this month', 'calendar_month', 'stat-spend-month'),
+                'total': stat_card('Spent in total', 'payments', 'stat-spend-total'),
+                'in_flight': stat_card('In flight', 'hourglass_top', 'stat-in-flight'),
+                'success': stat_card('Success rate', 'verified', 'stat-success'),
+            }
 
-        @ui.refreshable
-        async def in_flight() -> None:
-            running.clear()
-            prompts = await ctx.services.library.recent_prompts(uid, limit=20, unfinished_only=True)
-            if not prompts:
-                ui.label('Nothing is running right now.').classes('opacity-60').mark('no-in-flight')
+        async def show_numbers() -> None:
+            s = await stats.summary(ctx.services.db, uid)
+            if client.is_deleted:
                 return
-            for p in prompts:
-                assert p.id is not None
-                with ui.card().classes('w-full py-2').mark(f'in-flight-{p.id}'):
-                    with ui.row().classes('w-full items-center gap-2 no-wrap'):
-                        ui.badge(p.status.title(), color=STATUS_COLORS.get(p.status, 'grey')).mark(f'status-{p.id}')
-                        ui.spinner(size='sm')
-                        clock = ui.label(elapsed(p)).classes('font-mono text-sm opacity-70')
-                        ui.label(p.prompt).classes('text-sm truncate grow')
-                        ui.button(icon='close', on_click=lambda pid=p.id: cancel(pid)).props(
-                            'flat round dense color=negative').tooltip('Cancel').mark(f'cancel-{p.id}')
-                    if messages.get(p.id):
-                        ui.label(messages[p.id]).classes('text-xs text-info')
-                running[p.id] = (p, clock)
+            numbers['images'][0].text = str(s.images_made)
+            numbers['month'][0].text = money(s.spend_month)
+            numbers['total'][0].text = money(s.spend_total)
+            numbers['in_flight'][0].text = str(s.in_flight)
+            numbers['success'][0].text = '–' if s.success_rate is None else f'{s.success_rate:.0%}'
+            numbers['success'][1].text = (f'{s.completed} done · {s.failed} failed' if s.success_rate is not None
+                                          else 'nothing yet')
+        for _value, hint in list(numbers.values())[:4]:
+            hint.set_visibility(False)
+
+        ui.label('In flight').classes('text-lg font-semibold')
+        in_flight = ui.column().classes('w-full gap-2')
+
+        async def show_in_flight() -> None:
+            # One read for the list; rows that stay keep their elements, so a burst of events adds and removes
+            # cards instead of rebuilding twenty of them per event.
+            prompts = await ctx.services.library.recent_prompts(uid, limit=IN_FLIGHT, unfinished_only=True)
+            if client.is_deleted:
+                return
+            wanted = {p.id: p for p in prompts if p.id is not None}
+            for pid in [pid for pid in running if pid not in wanted]:
+                running.pop(pid).card.delete()
+                messages.pop(pid, None)
+            for index, (pid, p) in enumerate(wanted.items()):
+                row = running.get(pid)
+                if row is None:
+                    row = running[pid] = InFlightRow(p, in_flight, cancel)
+                    row.card.move(in_flight, target_index=index)
+                row.prompt = p
+                row.show(p.status, messages.get(pid, ''))
+            nothing.set_visibility(not running)
+
+        with in_flight:
+            nothing = ui.label('Nothing is running right now.').classes('opacity-60').mark('no-in-flight')
+
+        with ui.row().classes('w-full items-center'):
+            ui.label('Recent images').classes('text-lg font-semibold')
+            ui.space()
+            ui.link('All images →', '/gallery').classes('text-sm')
 
         @ui.refreshable
         async def recent() -> None:
@@ -87,34 +146,36 @@ async def dashboard_page(ctx: PageContext) -> None:
                             .on('click', lambda i=row.id: ui.navigate.to(f'/gallery?image={i}')):
                         ui.label(row.prompt).classes('absolute-bottom text-xs line-clamp-2 p-2')
 
-        await cards()
-        ui.label('In flight').classes('text-lg font-semibold')
-        await in_flight()
-        with ui.row().classes('w-full items-center'):
-            ui.label('Recent images').classes('text-lg font-semibold')
-            ui.space()
-            ui.link('All images →', '/gallery').classes('text-sm')
+        await show_numbers()
+        await show_in_flight()
         await recent()
 
-    async def cancel(prompt_id: int) -> None:
-        try:
-            await ctx.services.generation.cancel(uid, prompt_id)
-        except NanogenError as exc:
-            notify_error(exc.user_message)
-            return
-        ui.notify('Generation cancelled.')
-
-    async def on_event(event: PromptEvent) -> None:
-        # Everything is re-read from the database: a missed event can never leave the page wrong for long.
-        messages[event.prompt_id] = event.message
-        await cards.refresh()
-        await in_flight.refresh()
-        if event.status == 'COMPLETED' or event.image_ids:
+    async def on_events(batch: list[PromptEvent]) -> None:
+        # Status changes and messages of shown rows need no database; new or ended generations change the list and
+        # the numbers: one read each per batch, not per event.
+        list_changed = numbers_changed = False
+        for event in batch:
+            finished = Status(event.status).finished
+            if finished:
+                messages.pop(event.prompt_id, None)
+            else:
+                messages[event.prompt_id] = event.message
+            row = running.get(event.prompt_id)
+            if row is not None and not finished:
+                row.show(event.status, event.message)
+            else:
+                list_changed = list_changed or row is not None or not finished
+                numbers_changed = True
+        if numbers_changed:
+            await show_numbers()
+        if list_changed and not client.is_deleted:
+            await show_in_flight()
+        if not client.is_deleted and any(e.status == Status.COMPLETED.value and e.image_ids for e in batch):
             await recent.refresh()
 
     def tick() -> None:
-        for prompt, clock in running.values():
-            clock.text = elapsed(prompt)
+        for row in running.values():
+            row.clock.text = elapsed(row.prompt)
 
-    user_events(uid).subscribe(on_event)
+    on_prompt_events(uid, on_events)
     ui.timer(1.0, tick)

@@ -13,7 +13,8 @@ from nanogen.gallery import ZIP_MAX_IMAGES
 from nanogen.models import Status
 from nanogen.queries import ImageQuery, ImageRow, list_images
 
-from .frame import PageContext, frame, guarded_page, notify_error, user_events
+from ._live import on_prompt_events
+from .frame import PageContext, frame, guarded_page, notify_error
 from .gallery_lightbox import Lightbox
 
 PAGE_SIZE = 60
@@ -48,6 +49,7 @@ class GalleryView:
 
     def __init__(self, ctx: PageContext) -> None:
         self.ctx = ctx
+        self.client = ui.context.client
         self.rows: list[ImageRow] = []
         self.tiles: dict[int, ui.element] = {}
         self.selected: set[int] = set()
@@ -204,13 +206,16 @@ class GalleryView:
             self.tiles[row.id].move(self.grid, target_index=index)
 
     # ------------------------------------------------------------------ live updates
-    async def on_event(self, event: PromptEvent) -> None:
-        if event.status != Status.COMPLETED.value or not event.image_ids:
+    async def on_events(self, batch: list[PromptEvent]) -> None:
+        image_ids = [i for e in reversed(batch) if e.status == Status.COMPLETED.value for i in e.image_ids]
+        if not image_ids:
             return
         if self.filtered or self.query.sort != 'newest':
             await self.reload()  # the filters decide where (and whether) the new images belong
             return
-        rows = await self.ctx.services.gallery.image_rows(self.ctx.user.id, event.image_ids)
+        rows = await self.ctx.services.gallery.image_rows(self.ctx.user.id, image_ids)
+        if self.client.is_deleted:
+            return
         for row in reversed(rows):
             if row.id not in self.tiles:
                 self.rows.insert(0, row)
@@ -316,4 +321,4 @@ async def gallery_page(ctx: PageContext, image: str = '') -> None:
             await view.open_by_id(int(image))
         else:
             notify_error('That image does not exist.')
-    user_events(ctx.user.id).subscribe(view.on_event)
+    on_prompt_events(ctx.user.id, view.on_events, statuses=(Status.COMPLETED.value,))

@@ -12,9 +12,12 @@ from nanogen.references import MAX_UPLOAD_BYTES, Reference
 from nanogen.validation import MAX_REFERENCES, validate_request
 
 from ._job_card import JobCard
-from .frame import PageContext, frame, guarded_page, notify_error, user_events
+from ._live import on_prompt_events
+from .budget_widgets import budget_label
+from .frame import PageContext, frame, guarded_page, notify_error
 
 PRESETS = 6
+MAX_CARDS = 20  # job cards one tab keeps
 PRESET_LABEL = 24
 
 
@@ -35,6 +38,7 @@ async def generator_page(ctx: PageContext, prompt: str = '', size: int = 1024, r
     references = ctx.services.references
     uid = ctx.user.id
     cards: dict[int, JobCard] = {}
+    dropped: set[int] = set()
     refs: list[Reference] = []
 
     with frame(ctx, 'Generate'):
@@ -122,6 +126,7 @@ async def generator_page(ctx: PageContext, prompt: str = '', size: int = 1024, r
                             f'That file is too large: the limit is {MAX_UPLOAD_BYTES // (1024 * 1024)} MB.')))
 
                 estimate = ui.label().classes('text-sm opacity-80').mark('estimate')
+                await budget_label(ctx)  # what is left of this month's budget, kept current
                 error = ui.label().classes('text-negative text-sm').mark('form-error')
 
                 def update_estimate() -> None:
@@ -170,21 +175,43 @@ async def generator_page(ctx: PageContext, prompt: str = '', size: int = 1024, r
         if p.id is not None and p.id not in cards:
             empty.set_visibility(False)
             cards[p.id] = JobCard(ctx, p, jobs, on_retried=add_card)
+            dropped.discard(p.id)
+            drop_oldest()
+
+    def drop_oldest() -> None:
+        # A tab keeps the newest cards only (finished ones go first): its memory and its per-event work stay bounded
+        # however many generations the user starts; the history page lists them all.
+        while len(cards) > MAX_CARDS:
+            ids = list(cards)  # oldest first
+            victim = next((i for i in ids if not cards[i].running), ids[0])
+            cards.pop(victim).delete()
+            dropped.add(victim)  # its later events must not bring it back and push a newer one out
 
     # Built from the database on every load, so a tab that slept and reconnects shows the truth.
     for p in reversed(await ctx.services.library.recent_prompts(uid, limit=8)):
         add_card(p)
-    for card in cards.values():
-        if card.prompt.status == Status.COMPLETED.value:
-            await card.refresh()
+    completed = [c.pid for c in cards.values() if c.status == Status.COMPLETED.value]
+    for pid, image_ids in (await ctx.services.library.image_ids_of_prompts(uid, completed)).items():
+        if pid in cards:
+            cards[pid].show_images(image_ids)
 
-    async def on_event(event: PromptEvent) -> None:
-        try:
+    async def on_events(batch: list[PromptEvent]) -> None:
+        # Status, message and image ids come with the event; only new cards and finished ones (final cost, time,
+        # error) need the database, read once for the whole batch.
+        wanted = [e.prompt_id for e in batch
+                  if e.prompt_id not in dropped and (e.prompt_id not in cards or Status(e.status).finished)]
+        fresh = await ctx.services.library.prompts_by_id(uid, wanted)
+        if client.is_deleted:
+            return
+        for event in batch:
             if event.prompt_id not in cards:  # queued from another tab or the API
-                add_card(await ctx.services.library.get_prompt(uid, event.prompt_id))
-            await cards[event.prompt_id].refresh(event.message)
-        except NanogenError:
-            pass  # removed meanwhile (e.g. by the gallery): nothing left to show
+                if event.prompt_id in dropped or event.prompt_id not in fresh:
+                    continue  # removed meanwhile (e.g. by the gallery): nothing left to show
+                add_card(fresh[event.prompt_id])
+            card = cards.get(event.prompt_id)
+            if card is not None:
+                card.apply(event, fresh.get(event.prompt_id))
 
-    user_events(uid).subscribe(on_event)
+    client = ui.context.client
+    on_prompt_events(uid, on_events)
     ui.timer(1.0, lambda: [c.tick() for c in cards.values()])

@@ -15,7 +15,8 @@ from nanogen.models import Prompt, Status
 from nanogen.queries import count_prompts, list_prompts
 
 from ._format import duration, money, when
-from .frame import PageContext, frame, guarded_page, notify_error, user_events
+from ._live import on_prompt_events
+from .frame import PageContext, frame, guarded_page, notify_error
 
 PAGE_SIZE = 25
 SORTS = {'newest': 'Newest first', 'oldest': 'Oldest first', 'cost': 'Most expensive', 'duration': 'Slowest'}
@@ -153,6 +154,6 @@ async def history_page(ctx: PageContext) -> None:
     table.on('open', lambda e: ui.navigate.to(f'/gallery?image={int(e.args)}'))
     await load()
 
-    async def on_event(_event: PromptEvent) -> None:
+    async def on_events(_batch: list[PromptEvent]) -> None:
         await load()  # the page on screen, re-read: statuses, costs and new prompts show up by themselves
-    user_events(uid).subscribe(on_event)
+    on_prompt_events(uid, on_events)

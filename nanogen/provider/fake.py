@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import hashlib
 import hmac
 import io
@@ -14,7 +15,7 @@ import random
 import textwrap
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -145,6 +146,7 @@ class FakeProvider:
         self._clock = clock
         self._rng = random.Random(self.config.seed)
         self._deliveries: set[asyncio.Task[None]] = set()  # strong references: the loop keeps only weak ones
+        self._http: tuple[asyncio.AbstractEventLoop, httpx.AsyncClient] | None = None  # callbacks; see _client()
         self.app = Starlette(routes=[
             Route('/api/v1/nanobanana/generate', self._guarded(self._generate), methods=['POST']),
             Route('/api/v1/nanobanana/generate-pro', self._guarded(self._generate_pro), methods=['POST']),
@@ -154,7 +156,29 @@ class FakeProvider:
             Route('/_fake/config', self._set_config, methods=['POST']),
             Route('/_fake/stats', self._stats, methods=['GET']),
             Route('/_fake/complete/{task_id}', self._complete, methods=['POST']),
-        ])
+        ], lifespan=self._lifespan)
+
+    @contextlib.asynccontextmanager
+    async def _lifespan(self, _app: Starlette) -> AsyncIterator[None]:
+        yield
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the callback client (served stand-alone, the lifespan does this; in-process it may never run)."""
+        if self._http is not None:
+            loop, client = self._http
+            self._http = None
+            if loop is asyncio.get_running_loop():
+                await client.aclose()
+
+    def _client(self) -> httpx.AsyncClient:
+        """One client for all callbacks: a new one per callback costs an SSL context (CA bundle load) each time.
+        No keep-alive, so a client never closed (the in-process demo runs no lifespan) holds no socket to leak;
+        one per event loop, because a client must not outlive the loop it was used on."""
+        loop = asyncio.get_running_loop()
+        if self._http is None or self._http[0] is not loop:
+            self._http = loop, httpx.AsyncClient(timeout=15.0, limits=httpx.Limits(max_keepalive_connections=0))
+        return self._http[1]
 
     def reset_stats(self) -> None:
         """Zero the counters; tasks stay, so work in flight still completes."""
@@ -240,7 +264,9 @@ class FakeProvider:
         n = request.path_params['n']
         if task is None or not self._is_finished(task) or task.outcome != 'success' or n >= task.num_images:
             return Response('not found', status_code=404)
-        return Response(_cached_image(task.params['prompt'], *task.size, variant=n), media_type='image/png')
+        # Drawing is Pillow work (tens of ms): in a thread, so an in-process demo provider never stalls the app's loop.
+        image = await asyncio.to_thread(_cached_image, task.params['prompt'], *task.size, variant=n)
+        return Response(image, media_type='image/png')
 
     # --- task state, computed lazily
     def _is_finished(self, task: FakeTask) -> bool:
@@ -307,14 +333,14 @@ class FakeProvider:
     async def _deliver(self, task: FakeTask, url: str) -> None:
         body = self._callback_body(task)
         host = httpx.URL(url).host  # never log the whole URL: it carries the app's per-task token
-        async with httpx.AsyncClient(timeout=15.0) as client:
-            for _ in range(2 if self.config.duplicate_callbacks else 1):
-                try:
-                    await client.post(url, json=body)
-                    task.callbacks_sent += 1
-                except httpx.HTTPError as exc:
-                    log.warning('fake provider: callback for task %s to %s failed: %s', task.task_id, host,
-                                type(exc).__name__)
+        client = self._client()
+        for _ in range(2 if self.config.duplicate_callbacks else 1):
+            try:
+                await client.post(url, json=body)
+                task.callbacks_sent += 1
+            except httpx.HTTPError as exc:
+                log.warning('fake provider: callback for task %s to %s failed: %s', task.task_id, host,
+                            type(exc).__name__)
 
     # --- test controls
     async def _set_config(self, request: Request) -> Response:

@@ -27,10 +27,12 @@ async def test_spent_budget_gets_a_clear_message_on_the_generator_and_nothing_is
     await sign_in(user, then='/generator')
     ctx = SimpleNamespace(services=services(), user=SimpleNamespace(id=1))
     assert await budget_left_text(ctx) == 'Budget left this month: $0.02 of $0.02.'  # type: ignore[arg-type]
+    await user.should_see('Budget left this month: $0.02 of $0.02.')  # shown before generating
     user.find(marker='prompt').type('a lighthouse at dusk')
     user.find(marker='generate').click()
     await user.should_see('Queued', retries=20)
     assert await budget_left_text(ctx) == 'Budget left this month: $0.0075 of $0.02.'  # type: ignore[arg-type]
+    await user.should_see('Budget left this month: $0.0075 of $0.02.', retries=20)  # follows the queued job
     user.find(marker='prompt').clear().type('a second lighthouse')
     user.find(marker='generate').click()
     await user.should_see('Your monthly budget of $0.02 is spent ($0.0075 left; this costs $0.0125). '
