@@ -32,7 +32,8 @@ SIZES_TO_TEST = (1_000, 10_000, 100_000)
 BATCH = 5_000
 REPEATS = 30
 SEARCHES = {'first page (no search)': None, 'search, common word (5% of rows)': 'lighthouse',
-            'search, rare phrase (0.05% of rows)': 'velvet lighthouse 7', 'search, no match (whole library)': 'zebra'}
+            'search, rare phrase (0.05% of rows)': 'velvet lighthouse 7', 'search, no match (whole library)': 'zebra',
+            'search, word in every row': 'watercolour'}
 
 
 def fill(db: Database, user_id: int, start: int, stop: int, base: datetime) -> None:

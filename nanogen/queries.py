@@ -2,8 +2,8 @@
 
 Pages are cut on (sort key, id), never by OFFSET: a cursor names the last row seen, so rows inserted or removed
 while someone pages neither shift nor repeat what follows. Every query is bounded by `user_id` first and walks the
-(user_id, created_at) indexes; the text search is a LIKE over that user's rows (no full-text index needed at the
-scale of one person's library).
+(user_id, created_at) indexes; the text search is a case-insensitive substring match that trigram indexes serve
+(see prompt_search).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from .config import ASPECT_RATIOS, SIZES
 from .db import Database
 from .errors import InvalidInput
 from .models import Image, Prompt, Status
+from .prompt_search import search_filter, search_page
 
 T = TypeVar('T')
 MAX_LIMIT = 1000
@@ -101,8 +102,6 @@ async def list_images(db: Database, user_id: int, query: ImageQuery, *, cursor: 
             stmt = stmt.where(Prompt.image_size == query.size)
         if query.aspect_ratio is not None:
             stmt = stmt.where(Prompt.aspect_ratio == query.aspect_ratio)
-        if query.search and query.search.strip():
-            stmt = stmt.where(_contains(col(Prompt.prompt), query.search))
         if query.date_from is not None:
             stmt = stmt.where(col(Image.created_at) >= _utc(query.date_from))
         if query.date_to is not None:
@@ -110,8 +109,11 @@ async def list_images(db: Database, user_id: int, query: ImageQuery, *, cursor: 
         key = col(Image.created_at)
         if after is not None:
             stmt = stmt.where(_after(key, col(Image.id), _parse_time(after[0]), after[1], descending))
-        order = (key.desc(), col(Image.id).desc()) if descending else (key.asc(), col(Image.id).asc())
-        rows = list(s.exec(stmt.order_by(*order).limit(limit + 1)))
+        if query.search and query.search.strip():
+            rows = search_page(s, stmt, query.search, key, col(Image.id), descending, limit)
+        else:
+            order = (key.desc(), col(Image.id).desc()) if descending else (key.asc(), col(Image.id).asc())
+            rows = list(s.exec(stmt.order_by(*order).limit(limit + 1)))
         items = [image_row(image, prompt) for image, prompt in rows[:limit]]
         next_cursor = None
         if len(rows) > limit:
@@ -131,12 +133,17 @@ async def list_prompts(db: Database, user_id: int, query: PromptQuery, *, cursor
     descending = query.sort != 'oldest'
 
     def work(s: Session) -> Page[Prompt]:
-        stmt = _filtered_prompts(select(Prompt), user_id, query)
+        by_date = query.sort in ('newest', 'oldest')
+        # Sorted by date, the search goes through search_page (it walks the (user_id, created_at) index).
+        stmt = _filtered_prompts(select(Prompt), user_id, query, s, search=not by_date)
         key = _prompt_sort_key(query.sort)
         if after is not None:
             stmt = stmt.where(_after(key, col(Prompt.id), _cursor_value(query.sort, after[0]), after[1], descending))
-        order = (key.desc(), col(Prompt.id).desc()) if descending else (key.asc(), col(Prompt.id).asc())
-        rows = list(s.exec(stmt.order_by(*order).limit(limit + 1)))
+        if by_date and query.search and query.search.strip():
+            rows = search_page(s, stmt, query.search, key, col(Prompt.id), descending, limit)
+        else:
+            order = (key.desc(), col(Prompt.id).desc()) if descending else (key.asc(), col(Prompt.id).asc())
+            rows = list(s.exec(stmt.order_by(*order).limit(limit + 1)))
         items = rows[:limit]
         next_cursor = None
         if len(rows) > limit:
@@ -153,7 +160,7 @@ async def count_prompts(db: Database, user_id: int, query: PromptQuery) -> int:
     _check_prompt_query(query)
 
     def work(s: Session) -> int:
-        stmt = _filtered_prompts(select(func.count()).select_from(Prompt), user_id, query)
+        stmt = _filtered_prompts(select(func.count()).select_from(Prompt), user_id, query, s)
         return int(s.exec(stmt).one())
 
     return await db.run(work)
@@ -216,25 +223,19 @@ async def usage(db: Database, user_id: int, *, period: Literal['day', 'month'], 
 
 # ---------------------------------------------------------------------------------------------- filters
 
-def _filtered_prompts(stmt: Any, user_id: int, query: PromptQuery) -> Any:
+def _filtered_prompts(stmt: Any, user_id: int, query: PromptQuery, s: Session, *, search: bool = True) -> Any:
     stmt = stmt.where(Prompt.user_id == user_id)
     if query.status is not None:
         stmt = stmt.where(Prompt.status == query.status.upper())
     if query.size is not None:
         stmt = stmt.where(Prompt.image_size == query.size)
-    if query.search and query.search.strip():
-        stmt = stmt.where(_contains(col(Prompt.prompt), query.search))
+    if search and query.search and query.search.strip():
+        stmt = stmt.where(search_filter(s, query.search))
     if query.date_from is not None:
         stmt = stmt.where(col(Prompt.created_at) >= _utc(query.date_from))
     if query.date_to is not None:
         stmt = stmt.where(col(Prompt.created_at) < _utc(query.date_to))
     return stmt
-
-
-def _contains(column: Any, text: str) -> Any:
-    # Escape LIKE's wildcards so a search for "100%" means the characters, not a pattern.
-    escaped = text.strip().replace('\\', '\\\\').replace('%', '\\%').replace('_', '\\_')
-    return column.ilike(f'%{escaped}%', escape='\\')
 
 
 def _after(key: Any, id_col: Any, value: Any, last_id: int, descending: bool) -> Any:
