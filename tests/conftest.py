@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from nanogen.bootstrap import Services, build_services
 from nanogen.config import Settings
+from nanogen.db import Database
 from nanogen.provider.fake import FakeConfig, FakeProvider
 from tests.support.servers import serve_asgi
 
@@ -69,6 +70,15 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield f'sqlite:///{tmp_path / "test.db"}'
     else:
         yield from _pg_database()
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[Database]:
+    """A migrated database on each of SQLite and (when configured) PostgreSQL."""
+    database = Database(database_url)
+    database.migrate()
+    yield database
+    database.dispose()
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -41,14 +40,6 @@ def _fold(text: str, sqlite: bool) -> str:
 
 def _matches(text: str, term: str, sqlite: bool) -> bool:
     return not term.strip() or _fold(term.strip(), sqlite) in _fold(text, sqlite)
-
-
-@pytest.fixture
-def db(database_url: str) -> Iterator[Database]:
-    database = Database(database_url)
-    database.migrate()
-    yield database
-    database.dispose()
 
 
 def alembic(db: Database, action: str, revision: str) -> None:
