@@ -6,6 +6,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -103,12 +104,13 @@ def make_settings(data_dir: Path, database_url: str, base_url: str, **overrides:
 
 
 @pytest.fixture
-async def make_services(isolated_env: Path) -> AsyncIterator[object]:
+async def make_services(isolated_env: Path) -> AsyncIterator[Any]:
     """Builds started Services against whatever settings a test gives; stops them all afterwards."""
     built: list[Services] = []
 
-    async def factory(settings: Settings, *, start: bool = True, **kw: object) -> Services:
-        services = build_services(settings, http=httpx.AsyncClient(timeout=10), **kw)  # type: ignore[arg-type]
+    async def factory(settings: Settings, *, start: bool = True, **kw: Any) -> Services:
+        kw.setdefault('http', httpx.AsyncClient(timeout=settings.provider_timeout_s))  # a real client, not the demo's
+        services = build_services(settings, **kw)
         if start:
             await services.start()
         built.append(services)

@@ -4,39 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import Iterable
 from decimal import Decimal
-from typing import Any
 
-import httpx
-import pytest
 from itsdangerous import URLSafeSerializer
 from sqlmodel import col, select
 
-from nanogen.bootstrap import Services, build_services
+from nanogen.bootstrap import Services
 from nanogen.config import Settings
 from nanogen.models import UNFINISHED, Prompt, Status
 from nanogen.provider.fake import FakeProvider
 
 DRILL_PROMPT = 'a lighthouse in a storm'  # one text for all: the fake draws (and caches) a single picture
-
-
-@pytest.fixture
-async def start_services() -> AsyncIterator[Any]:
-    """Builds and starts Services with a provider HTTP timeout of the drill's choosing; stops them afterwards."""
-    built: list[Services] = []
-
-    async def factory(settings: Settings, *, start: bool = True, **kw: Any) -> Services:
-        kw.setdefault('http', httpx.AsyncClient(timeout=settings.provider_timeout_s))
-        services = build_services(settings, **kw)
-        if start:
-            await services.start()
-        built.append(services)
-        return services
-
-    yield factory
-    for services in built:
-        await services.stop()
 
 
 async def add_user(services: Services, email: str = 'drill@example.com') -> int:

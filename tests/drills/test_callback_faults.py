@@ -21,13 +21,13 @@ GENERATIONS = 24
 
 
 async def test_callbacks_lost_duplicated_reordered_and_forged_leave_every_result_correct(
-        fake, start_services, isolated_env: Path) -> None:
+        fake, make_services, isolated_env: Path) -> None:
     provider, url = fake
     provider.config.latency_s, provider.config.send_callbacks = 1.0, False  # the drill delivers callbacks itself
     # Polling only as the slow safety net, so what the callbacks do is what the drill sees.
     settings = make_settings(isolated_env, f'sqlite:///{isolated_env}/drill.db', url, NANOGEN_POLL_INITIAL=4,
                              NANOGEN_POLL_MAX=4, NANOGEN_MAX_CONCURRENT_PER_USER=GENERATIONS)
-    services = await start_services(settings, start=False)
+    services = await make_services(settings, start=False)
     receiver = FastAPI()
     install_error_handlers(receiver)
     receiver.include_router(build_router(services))  # the app's own callback route

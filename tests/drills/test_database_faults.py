@@ -39,7 +39,7 @@ def hold_exclusive_lock(path: Path, seconds: float, held: threading.Event) -> No
 
 
 async def test_sqlite_locked_mid_submit_and_mid_flight_loses_nothing_and_resends_nothing(
-        fake, start_services, isolated_env: Path) -> None:
+        fake, make_services, isolated_env: Path) -> None:
     provider, url = fake
     # Every submit takes 1 s to answer, so a lock taken meanwhile lands between "provider accepted" and "task id
     # saved": the riskiest moment for double billing.
@@ -49,7 +49,7 @@ async def test_sqlite_locked_mid_submit_and_mid_flight_loses_nothing_and_resends
     settings = make_settings(isolated_env, f'sqlite:///{db_path}', url, NANOGEN_PROVIDER_TIMEOUT=5,
                              NANOGEN_MAX_CONCURRENT_PER_USER=GENERATIONS, NANOGEN_POLL_INITIAL=0.2,
                              NANOGEN_POLL_MAX=0.5)
-    services = await start_services(settings, start=False)
+    services = await make_services(settings, start=False)
     services.generation.housekeeping_interval_s = 1.0
 
     @sa.event.listens_for(services.db.engine, 'connect')
@@ -77,13 +77,13 @@ async def test_sqlite_locked_mid_submit_and_mid_flight_loses_nothing_and_resends
     assert_not_double_billed(services, provider, rows)
 
 
-async def test_postgres_backends_terminated_mid_run_loses_nothing(fake, start_services, isolated_env: Path,
+async def test_postgres_backends_terminated_mid_run_loses_nothing(fake, make_services, isolated_env: Path,
                                                                   postgres_url: str) -> None:
     provider, url = fake
     provider.config.latency_s, provider.config.send_callbacks = 1.5, False
     settings = make_settings(isolated_env, postgres_url, url, NANOGEN_MAX_CONCURRENT_PER_USER=GENERATIONS,
                              NANOGEN_POLL_INITIAL=0.2, NANOGEN_POLL_MAX=0.5)
-    services = await start_services(settings, start=False)
+    services = await make_services(settings, start=False)
     services.generation.housekeeping_interval_s = 1.0
     await services.start()
     uid = await add_user(services)

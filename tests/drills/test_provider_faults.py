@@ -14,7 +14,7 @@ LOST_ANSWER = 'may still have been charged'
 
 
 async def test_hundred_generations_against_a_faulty_provider_all_end_and_none_is_billed_twice(
-        fake, start_services, isolated_env: Path) -> None:
+        fake, make_services, isolated_env: Path) -> None:
     provider, url = fake
     cfg = provider.config
     cfg.latency_s, cfg.send_callbacks, cfg.seed = 0.3, False, 20261124
@@ -24,7 +24,7 @@ async def test_hundred_generations_against_a_faulty_provider_all_end_and_none_is
     settings = make_settings(isolated_env, f'sqlite:///{isolated_env}/drill.db', url, NANOGEN_PROVIDER_TIMEOUT=1.0,
                              NANOGEN_PROVIDER_RETRIES=4, NANOGEN_MAX_CONCURRENT_PER_USER=GENERATIONS,
                              NANOGEN_POLL_INITIAL=0.2, NANOGEN_POLL_MAX=0.5)
-    services = await start_services(settings)
+    services = await make_services(settings)
     services.client._backoff_base = 0.05  # the drill is about outcomes, not about waiting out real backoff
     uid = await add_user(services)
     ids = [(await services.generation.create(uid, validate_request(prompt=DRILL_PROMPT, size=512))).id

@@ -34,13 +34,13 @@ class FlakyStorage(LocalStorage):
         await super().put(key, data, content_type=content_type, **kw)  # type: ignore[arg-type]
 
 
-async def test_generations_wait_out_a_storage_outage_and_all_complete(fake, start_services, isolated_env: Path) -> None:
+async def test_generations_wait_out_a_storage_outage_and_all_complete(fake, make_services, isolated_env: Path) -> None:
     provider, url = fake
     provider.config.latency_s, provider.config.send_callbacks = 0.2, False
     storage = FlakyStorage(isolated_env / 'images')
     settings = make_settings(isolated_env, f'sqlite:///{isolated_env}/drill.db', url,
                              NANOGEN_MAX_CONCURRENT_PER_USER=50)
-    services = await start_services(settings, storage=storage)
+    services = await make_services(settings, storage=storage)
     uid = await add_user(services)
     storage.down_until = time.monotonic() + OUTAGE_S
     ids = [(await services.generation.create(uid, validate_request(prompt=DRILL_PROMPT, size=512))).id

@@ -16,6 +16,7 @@ from nanogen import prompt_search
 from nanogen.db import MIGRATIONS, Database
 from nanogen.models import Image, Prompt, User
 from nanogen.queries import ImageQuery, PromptQuery, count_prompts, list_images, list_prompts
+from tests.support.paging import all_pages
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 LONG = ' '.join(f'word{n} Alpha' for n in range(400))  # ~4,800 characters
@@ -85,16 +86,6 @@ def add_library(db: Database, user_id: int, copies: int = 3) -> dict[int, str]:
         s.commit()
     return live
 
-
-async def all_pages(fetch, limit: int) -> list:
-    items, cursor = [], None
-    for _ in range(500):
-        page = await fetch(cursor=cursor, limit=limit)
-        items.extend(page.items)
-        cursor = page.next_cursor
-        if cursor is None:
-            return items
-    raise AssertionError('pagination never ended')
 
 
 async def check_every_term(db: Database, user_id: int, live: dict[int, str], texts: dict[int, str]) -> int:

@@ -13,6 +13,7 @@ from nanogen.db import Database
 from nanogen.errors import InvalidInput
 from nanogen.models import Image, Prompt, User
 from nanogen.queries import ImageQuery, PromptQuery, count_prompts, list_images, list_prompts
+from tests.support.paging import all_pages
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -42,16 +43,6 @@ def add_prompt(db: Database, user_id: int, text: str, *, at: datetime, size: int
         s.commit()
         return prompt.id, [r.id for r in rows if r.id is not None]
 
-
-async def all_pages(fetch, limit: int) -> list:
-    items, cursor = [], None
-    for _ in range(1000):
-        page = await fetch(cursor=cursor, limit=limit)
-        items.extend(page.items)
-        cursor = page.next_cursor
-        if cursor is None:
-            return items
-    raise AssertionError('pagination never ended')
 
 
 async def test_images_filters_order_and_isolation(db: Database) -> None:
