@@ -185,3 +185,26 @@ async def test_costs_follow_configured_prices_and_billed_failures_count(fake, ma
     assert 'billed' in (billed.error_message or '')
     status = await services.budget.remaining(uid)
     assert status.spent == Decimal('0.08') and status.remaining == Decimal('0.92')
+
+
+async def test_twenty_users_at_once_against_a_team_cap_for_five_make_exactly_five(
+        database_url: str, fake, make_services, isolated_env: Path) -> None:
+    """Issue 13 item 4: the team cap holds under concurrency. Twenty different users (so no user row lock
+    serialises them; on PostgreSQL only the team-cap advisory lock does) submit at the same moment against a team cap
+    of five images: exactly five are recorded and submitted, and the team's spend is exactly the cap."""
+    provider, url = fake
+    services = await make_services(make_settings(isolated_env, database_url, url,
+                                                 NANOGEN_TEAM_MONTHLY_CAP=str(ONE * 5)))
+    uids = [await add_user(services, f'user{n}@example.com') for n in range(20)]
+    req = validate_request(prompt='a paper boat on a pond')
+    results = await asyncio.gather(*(services.generation.create(uid, req) for uid in uids), return_exceptions=True)
+    created = [r for r in results if isinstance(r, Prompt)]
+    refused = [r for r in results if isinstance(r, BudgetExceeded)]
+    assert len(created) == 5 and len(refused) == 15, results
+    assert all("team's monthly cap" in r.user_message for r in refused)
+    for p in created:
+        done = await wait_status(services, p.id, {'COMPLETED', 'FAILED'})
+        assert done.status == 'COMPLETED', done.error_message
+    assert provider.submissions == 5
+    status = await services.budget.remaining(uids[0])
+    assert status.team_spent == ONE * 5 and status.remaining == 0
