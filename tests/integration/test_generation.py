@@ -248,3 +248,35 @@ async def test_pending_prompt_from_a_crash_is_submitted_on_start(fake, make_serv
     assert await services.generation.resume_unfinished() == 1
     done = await wait_status(services, pid, {'COMPLETED', 'FAILED'})
     assert done.status == Status.COMPLETED.value
+
+
+async def test_cancel_after_submit_costs_the_estimate_and_before_submit_nothing(
+        fake, make_services, isolated_env: Path, database_url: str) -> None:
+    """Issue 13 item 4: cancelling a PROCESSING prompt records its estimate as cost (the provider works and bills
+    regardless); cancelling one that was never accepted by the provider records nothing."""
+    provider, url = fake
+    provider.config.latency_s = 30
+    services = await make_services(make_settings(isolated_env, database_url, url))
+    uid = await add_user(services)
+    submitted = await services.generation.create(uid, validate_request(prompt='two cancelled castles', size=512,
+                                                                       num_images=2))
+    running = await wait_status(services, submitted.id, {'PROCESSING'})
+    assert running.provider_task_id and running.estimated_cost == Decimal('0.010')
+    cancelled = await services.generation.cancel(uid, submitted.id)
+    stored = await services.db.run(lambda s: s.get(Prompt, submitted.id))
+    assert cancelled.cost == stored.cost == Decimal('0.010') and stored.status == 'CANCELLED'
+
+    provider.config.rate_limit_rate = 1.0  # the provider refuses every submit: the prompt stays PENDING
+    generate = '/api/v1/nanobanana/generate'
+    tries = provider.calls[generate]
+    unsent = await services.generation.create(uid, validate_request(prompt='a castle never built'))
+    for _ in range(200):  # until the service has tried (and failed) to submit it
+        if provider.calls[generate] > tries:
+            break
+        await asyncio.sleep(0.02)
+    assert provider.calls[generate] > tries
+    cancelled = await services.generation.cancel(uid, unsent.id)
+    stored = await services.db.run(lambda s: s.get(Prompt, unsent.id))
+    assert stored.status == 'CANCELLED' and stored.provider_task_id is None
+    assert cancelled.cost == stored.cost == 0 and stored.estimated_cost == Decimal('0.0125')
+    assert provider.submissions == 1
