@@ -194,3 +194,22 @@ async def test_too_many_running_generations_is_429_with_retry_after(user: User) 
     assert error_of(r, 429)['code'] == 'rate_limited' and r.headers['retry-after'] == '5'
     for prompt in (await api.get('/api/v1/prompts', params={'limit': 200})).json()['data']['items']:
         await api.client.delete(f'/api/v1/prompts/{prompt["id"]}')
+
+
+@pytest.fixture
+def prompt_limit_50(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv('NANOGEN_PROMPT_MAX_LENGTH', '50')  # read when the `user` fixture loads the app
+
+
+async def test_the_api_honours_the_configured_prompt_length_limit(prompt_limit_50: None, user: User) -> None:
+    """Issue 13 item 4: NANOGEN_PROMPT_MAX_LENGTH reaches the API, not just the page: with it at 50, a 51-character
+    prompt is a 422 naming the limit and stores nothing, and a 50-character one is accepted."""
+    api = await api_user(user)
+    r = await api.client.post('/api/v1/images/generate', json={'prompt': 'x' * 51})
+    error = error_of(r, 422)
+    assert error['field'] == 'prompt'
+    assert error['message'] == 'The prompt is too long: 51 characters, the limit is 50.'
+    assert await prompt_count() == 0
+    ok = await api.client.post('/api/v1/images/generate', json={'prompt': 'y' * 50})
+    assert ok.status_code == 202, ok.text
+    assert await prompt_count() == 1
