@@ -105,7 +105,8 @@ def parse_budget(text: str | Decimal | None) -> Decimal | None:
 
 def _csv_cell(value: object) -> str:
     text = str(value)
-    return "'" + text if text[:1] in ('=', '+', '-', '@') else text  # no formulas when opened in a spreadsheet
+    # No formulas when opened in a spreadsheet: tab and CR start one too (the same set as history.csv's).
+    return "'" + text if text[:1] in ('=', '+', '-', '@', '\t', '\r') else text
 
 
 class AdminService:

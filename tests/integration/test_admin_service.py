@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -10,7 +12,7 @@ import pytest
 from sqlmodel import select
 
 from nanogen.errors import InvalidInput, NotFound
-from nanogen.models import AuditEvent, Image, Prompt, User
+from nanogen.models import AuditEvent, Image, Prompt, User, utcnow
 from nanogen.validation import validate_request
 from tests.conftest import make_settings
 from tests.integration.test_generation import add_user, wait_status
@@ -68,3 +70,26 @@ async def test_overview_failures_stuck_jobs_csv_and_delete(database_url: str, fa
     actions = await services.db.run(lambda s: [e.action for e in s.exec(select(AuditEvent).order_by(AuditEvent.id))])
     assert actions == ['generation.cancel', 'user.delete']
     assert [e.action for e in await admin.recent_actions()] == ['user.delete', 'generation.cancel']
+
+
+FORMULA_STARTS = ('=', '+', '-', '@', '\t', '\r')  # what a spreadsheet may run as a formula
+
+
+async def test_usage_csv_neutralises_every_formula_character(database_url: str, fake, make_services,
+                                                             isolated_env: Path) -> None:
+    """Issue 13 item 4: an email (from an identity provider, so anything) starting with any of = + - @ tab CR comes
+    out of usage.csv as text, behind a quote, never as a cell a spreadsheet would run."""
+    _, url = fake
+    services = await make_services(make_settings(isolated_env, database_url, url))
+    emails = [f'{c}cmd|calc{n}@example.com' for n, c in enumerate(FORMULA_STARTS)]
+
+    def seed(s) -> None:  # type: ignore[no-untyped-def]
+        for email in emails:
+            user = User(subject=f'oidc:{email}', email=email)
+            s.add(user)
+            s.flush()
+            s.add(Prompt(user_id=user.id, prompt='p', status='COMPLETED', created_at=utcnow(), updated_at=utcnow()))
+        s.commit()
+    await services.db.write(seed)
+    table = list(csv.DictReader(io.StringIO(await services.admin.usage_csv())))
+    assert sorted(r['email'] for r in table) == sorted("'" + e for e in emails)

@@ -153,3 +153,25 @@ async def test_export_button_downloads_with_the_filters(user: User) -> None:
     assert response.url.path == '/history.csv' and response.url.params['status'] == 'FAILED'
     assert [r['prompt'] for r in csv.DictReader(io.StringIO(response.text))] == ['broken 0']
     await user.should_see('Exporting your history as CSV', retries=20)
+
+
+async def test_csv_export_neutralises_every_formula_character(user: User) -> None:
+    """Issue 13 item 4: a prompt or error message starting with any of = + - @ tab CR comes out of history.csv as
+    text, behind a quote, never as a cell a spreadsheet would run."""
+    await sign_in(user)
+    services = app_services()
+    ada = await user_id(services, 'ada@example.com')
+    starts = ('=', '+', '-', '@', '\t', '\r')
+    for c in starts:
+        await seed(services, ada, 1, text=f'{c}cmd|calc')
+
+    def failure(s) -> None:  # the error column is user-visible text too
+        at = utcnow()
+        s.add(Prompt(user_id=ada, prompt='failed', status='FAILED', error_message='@SUM(A1)', created_at=at,
+                     updated_at=at))
+        s.commit()
+    await services.db.write(failure)
+    table = list(csv.DictReader(io.StringIO((await user.http_client.get('/history.csv')).text)))
+    assert sorted(r['prompt'] for r in table if r['status'] == 'COMPLETED') == sorted(f"'{c}cmd|calc 0"
+                                                                                     for c in starts)
+    assert [r['error'] for r in table if r['status'] == 'FAILED'] == ["'@SUM(A1)"]
