@@ -16,7 +16,14 @@ async def sign_in(user: User, name: str = 'Ada', email: str = 'ada@example.com',
         await asyncio.sleep(0.05)
         if user.back_history and user.back_history[-1].startswith('/auth/local'):
             break
+    else:  # still on the login page: say why, instead of letting the test fail later somewhere puzzling
+        shown = [getattr(e, 'text', '') for e in user.find(marker='login-error').elements]
+        raise AssertionError(f'sign_in({email!r}) never left the login page; it shows {shown!r}')
     await asyncio.sleep(0.1)
+    # Issue 13 item 4: fail loudly here if the sign-in bounced (e.g. back to /login?error=...).
+    identity = getattr(user.client.request.state, 'identity', None)
+    assert identity is not None and identity.email == email.strip().lower(), (
+        f'sign_in({email!r}) ended on {user.client.page.path} as {identity!r}, not signed in as {email!r}')
 
 
 def elements(user: User, **filters: object) -> list:
