@@ -179,24 +179,45 @@ async def test_callback_path_completes_faster_than_polling_and_tolerates_duplica
 
 
 async def test_callback_is_confirmed_with_record_info_before_completion(fake, make_services, isolated_env: Path) -> None:
+    """Issue 13 item 4: a callback claiming success is checked with record-info (seen in the provider's call count,
+    not by sleeping), is not believed while the task still runs, and the real end completes it with the real image."""
     provider, url = fake
     provider.config.latency_s = 30
     provider.config.send_callbacks = False
     services = await make_services(make_settings(isolated_env, f'sqlite:///{isolated_env}/t.db', url,
                                                  NANOGEN_POLL_INITIAL=20, NANOGEN_POLL_MAX=20))
+    events: list[PromptEvent] = []
+    services.bus.subscribe(events.append)
     uid = await add_user(services)
     prompt = await services.generation.create(uid, validate_request(prompt='premature claims'))
     running = await wait_status(services, prompt.id, {'PROCESSING'})
+    task_id = running.provider_task_id
+    assert task_id
+    record_info = '/api/v1/nanobanana/record-info'
+    assert provider.calls[record_info] == 0  # polling waits 20 s: any check before then is the callback's doing
     token = services.generation.callback_url(prompt.id).rsplit('/', 1)[1]
-    lie = {'code': 200, 'msg': 'done', 'data': {'taskId': running.provider_task_id,
+    lie = {'code': 200, 'msg': 'done', 'data': {'taskId': task_id,
                                                 'info': {'resultImageUrl': 'http://evil.example/x.png'}}}
     await services.generation.handle_callback(token, lie)
-    await asyncio.sleep(0.5)
-    row = await services.db.run(lambda s: s.get(Prompt, prompt.id))
-    assert row.status == 'PROCESSING'  # record-info says still generating: the claim is not believed
+    for _ in range(200):
+        if provider.calls[record_info]:
+            break
+        await asyncio.sleep(0.02)
+    assert provider.calls[record_info] == 1  # the claim woke the job, which asked the provider
     # A valid token with another task's id is refused too.
     with pytest.raises(Exception, match='Unknown task'):
         await services.generation.handle_callback(token, {**lie, 'data': {**lie['data'], 'taskId': 'other'}})
+
+    async with httpx.AsyncClient() as http:  # now the task really ends at the provider, and says so
+        assert (await http.post(f'{url}/_fake/complete/{task_id}')).status_code == 200
+    await services.generation.handle_callback(token, provider._callback_body(provider.tasks[task_id]))
+    done = await wait_status(services, prompt.id, {'COMPLETED', 'FAILED'})
+    assert done.status == 'COMPLETED', done.error_message
+    assert provider.calls[record_info] == 2  # one check per callback
+    mine = [e.status for e in events if e.prompt_id == prompt.id]
+    assert mine[-1] == 'COMPLETED' and set(mine[:-1]) == {'PENDING', 'PROCESSING'}, mine  # never ended early
+    (image,) = await services.db.run(lambda s: list(s.exec(select(Image).where(Image.prompt_id == prompt.id))))
+    assert (image.width, image.height) == (1024, 1024)  # the provider's picture, not the claimed URL's
 
 
 async def test_restart_resumes_in_flight_generations_without_resubmitting(fake, make_services, isolated_env: Path,
