@@ -10,6 +10,7 @@ import httpx
 from fastapi import FastAPI
 from sqlmodel import select
 
+from nanogen.events import PromptEvent
 from nanogen.models import Image, Status
 from nanogen.validation import validate_request
 from nanogen.web import build_router, install_error_handlers
@@ -23,7 +24,7 @@ GENERATIONS = 24
 async def test_callbacks_lost_duplicated_reordered_and_forged_leave_every_result_correct(
         fake, make_services, isolated_env: Path) -> None:
     provider, url = fake
-    provider.config.latency_s, provider.config.send_callbacks = 1.0, False  # the drill delivers callbacks itself
+    provider.config.latency_s, provider.config.send_callbacks = 2.0, False  # the drill delivers callbacks itself
     # Polling only as the slow safety net, so what the callbacks do is what the drill sees.
     settings = make_settings(isolated_env, f'sqlite:///{isolated_env}/drill.db', url, NANOGEN_POLL_INITIAL=4,
                              NANOGEN_POLL_MAX=4, NANOGEN_MAX_CONCURRENT_PER_USER=GENERATIONS)
@@ -33,6 +34,8 @@ async def test_callbacks_lost_duplicated_reordered_and_forged_leave_every_result
     receiver.include_router(build_router(services))  # the app's own callback route
     async with serve_in_loop(receiver) as base, httpx.AsyncClient(timeout=10) as http:
         services.settings.public_url = base
+        events: list[PromptEvent] = []
+        services.bus.subscribe(events.append)
         await services.start()
         uid = await add_user(services)
         ids = [(await services.generation.create(uid, validate_request(prompt=f'harbour at dusk {n}', size=512,
@@ -53,12 +56,20 @@ async def test_callbacks_lost_duplicated_reordered_and_forged_leave_every_result
         assert (await http.post(cb_url(ids[0]), json=fake_body)).status_code == 404
         assert (await http.post(cb_url(ids[0]), content=b'{not json')).status_code == 400
         # Early and lying: "success" before the task is done, with an attacker's URL, is checked with record-info
-        # and not believed; the prompt stays PROCESSING.
-        lie = {'code': 200, 'msg': 'ok', 'data': {'taskId': rows[ids[2]].provider_task_id,
+        # (the provider sees the call: polling alone would wait 4 s) and not believed: the prompt ends only once,
+        # completed, after the task really ended (checked on the event sequence at the end).
+        # The lie is told about the last one submitted, whose task surely still runs.
+        liar, record_info = ids[-1], '/api/v1/nanobanana/record-info'
+        checks = provider.calls[record_info]
+        lie = {'code': 200, 'msg': 'ok', 'data': {'taskId': rows[liar].provider_task_id,
                                                   'info': {'resultImageUrl': 'http://evil.example/x.png'}}}
-        assert (await http.post(cb_url(ids[2]), json=lie)).status_code == 200
-        await asyncio.sleep(0.2)
-        assert (await all_prompts(services, [ids[2]]))[0].status == Status.PROCESSING.value
+        assert (await http.post(cb_url(liar), json=lie)).status_code == 200
+        for _ in range(100):
+            if provider.calls[record_info] > checks:
+                break
+            await asyncio.sleep(0.02)
+        assert provider.calls[record_info] > checks, 'the lying callback was not checked with record-info'
+        assert not provider.tasks[rows[liar].provider_task_id or ''].finished  # record-info said: still generating
 
         await asyncio.sleep(provider.config.latency_s)  # now every task is done at the provider
         deliveries: list[tuple[int, dict]] = []
@@ -83,5 +94,8 @@ async def test_callbacks_lost_duplicated_reordered_and_forged_leave_every_result
         images = await services.db.run(lambda s: list(s.exec(select(Image).where(Image.user_id == uid))))
         for n, pid in enumerate(ids):  # exactly the images asked for: duplicates stored nothing twice
             assert sorted(i.position for i in images if i.prompt_id == pid) == list(range(1 + n % 2)), pid
+        lied_to = [e.status for e in events if e.prompt_id == liar]
+        assert lied_to[-1] == Status.COMPLETED.value and Status.FAILED.value not in lied_to, lied_to
+        assert lied_to.count(Status.COMPLETED.value) == 1, lied_to
         assert_costs(services, ended)
         assert_not_double_billed(services, provider, ended)
