@@ -44,6 +44,8 @@ def violations(source: str, filename: str) -> list[str]:
             found.append(f'{filename}:{node.lineno} .{name}() gets a computed string')
         if name in RAW_HTML and not all(_constant(v) for v in node.args[:1]):
             found.append(f'{filename}:{node.lineno} {name}() gets computed markup')
+        if name == 'add_slot' and not all(_constant(v) for v in node.args[1:2]):  # a Vue template: code
+            found.append(f'{filename}:{node.lineno} add_slot() gets a computed template')
     return found
 
 
@@ -61,6 +63,7 @@ def test_pages_pass_only_literals_to_parsed_strings() -> None:
     "ui.label().style(style)",
     "ui.html(prompt, sanitize=False)",
     "ui.card().props(f'data-prompt-id={pid}')",
+    "table.add_slot('body-cell-prompt', f'<q-td>{prompt}</q-td>')",
 ])
 def test_the_scan_catches_computed_strings(code: str) -> None:
     assert violations(code, 'x.py')
@@ -71,6 +74,8 @@ def test_the_scan_catches_computed_strings(code: str) -> None:
     "ui.item().props('clickable active' if current else 'clickable')",
     "button.props(remove='loading')",
     "ui.add_body_html(INFINITE_SCROLL_JS)",
+    "table.add_slot('body-cell-status', STATUS_SLOT)",
+    "search.add_slot('prepend')",
 ])
 def test_the_scan_lets_literals_through(code: str) -> None:
     assert not violations(code, 'x.py')
