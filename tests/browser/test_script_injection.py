@@ -60,3 +60,12 @@ def test_prompts_with_prop_syntax_run_no_script_on_the_card_or_the_share_page(sc
     assert response.status_code == 200
     assert "frame-ancestors 'none'" in response.headers['content-security-policy']
     assert response.headers['x-frame-options'] == 'DENY'
+
+
+def test_swagger_ui_renders_from_local_assets_under_its_csp(screen: Screen) -> None:
+    """Issue 11 finding 1: /api/docs works with no CDN and its stricter policy (no 'unsafe-eval')."""
+    sign_in(screen, '/dashboard')
+    screen.open('/api/docs')
+    screen.wait_for(lambda: 'nanogen API' in screen.selenium.find_element(By.CSS_SELECTOR, '.swagger-ui .title').text)
+    screen.wait_for(lambda: screen.selenium.find_elements(By.CSS_SELECTOR, '.opblock'))  # the operations listed
+    assert not csp_violations(screen), csp_violations(screen)
