@@ -13,6 +13,7 @@ from nanogen.auth import AuthMiddleware
 from nanogen.bootstrap import Services, build_services
 from nanogen.config import Settings
 from nanogen.gallery_routes import build_gallery_router
+from nanogen.headers import SecurityHeadersMiddleware
 from nanogen.history_routes import build_history_router
 from nanogen.logs import setup_logging
 from nanogen.oidc import build_oidc_router
@@ -36,6 +37,7 @@ def create_app(settings: Settings | None = None) -> Services:
                            allow_methods=['GET', 'POST', 'DELETE'],
                            allow_headers=['Authorization', 'Content-Type', 'Idempotency-Key'],
                            expose_headers=['Retry-After', 'Location', 'Idempotent-Replayed'])
+    app.add_middleware(SecurityHeadersMiddleware, settings=settings)  # outermost: every answer carries them
     install_error_handlers(app)
     app.include_router(build_router(services))
     app.include_router(build_admin_router(services))

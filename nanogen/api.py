@@ -13,13 +13,13 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, File, Form, Header, Path, Query, Request, Security, UploadFile
 from fastapi.encoders import jsonable_encoder
-from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.security import HTTPBearer
 from sqlmodel import select
 
 from . import queries
+from .api_docs import add_asset_route, swagger_ui_page
 from .api_models import (
     DeletedOut,
     Envelope,
@@ -376,7 +376,9 @@ def build_api(services: 'Services') -> APIRouter:
 
     @root.get('/api/docs')
     async def docs() -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url='/api/openapi.json', title='nanogen API')
+        return swagger_ui_page('/api/openapi.json', 'nanogen API')
+
+    add_asset_route(root)
 
     return root
 

@@ -11,6 +11,7 @@ from nanogen.events import PromptEvent
 from nanogen.models import Prompt, Status
 
 from ._format import STATUS_COLORS, duration, elapsed, money
+from ._text import set_attr
 from .frame import PageContext, notify_error
 
 FAILURE_HINT = 'Change the prompt or settings if the message asks for it, then press Retry.'
@@ -31,7 +32,7 @@ class JobCard:
         self.images: list[int] = []
         pid = self.pid
         with container:
-            with ui.card().classes('w-full gap-2').props(f'data-prompt-id={pid}').mark(f'job-{pid}') as self.card:
+            with set_attr(ui.card(), 'data-prompt-id', pid).classes('w-full gap-2').mark(f'job-{pid}') as self.card:
                 with ui.row().classes('w-full items-center gap-2'):
                     self.badge = ui.badge().mark(f'status-{pid}')
                     self.elapsed = ui.label(elapsed(prompt)).classes('font-mono text-sm opacity-70').mark(
@@ -77,7 +78,7 @@ class JobCard:
     def _show_status(self) -> None:
         p = self.prompt
         self.badge.text = self.status.title()
-        self.badge.props(f'color={STATUS_COLORS.get(self.status, "grey")}')
+        self.badge.props['color'] = STATUS_COLORS.get(self.status, 'grey')
         self.spinner.set_visibility(self.running)
         self.elapsed.text = elapsed(p)
         cost = p.cost if self.status == Status.COMPLETED.value else p.estimated_cost
@@ -107,8 +108,8 @@ class JobCard:
                 with ui.row().classes('gap-3'):
                     for image_id in self.images:
                         with ui.column().classes('gap-1'):
-                            ui.image(f'/files/{image_id}/image').classes('w-56 max-w-full rounded').props(
-                                f'alt="{p.prompt[:80]}" data-image-id={image_id}').mark('result-image')
+                            set_attr(set_attr(ui.image(f'/files/{image_id}/image'), 'alt', p.prompt), 'data-image-id',
+                                     image_id).classes('w-56 max-w-full rounded').mark('result-image')
                             with ui.row().classes('gap-1'):
                                 ui.button('Download', icon='download', on_click=lambda i=image_id: ui.download(
                                     f'/files/{i}/image?download=true')).props('flat dense')

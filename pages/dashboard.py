@@ -12,6 +12,7 @@ from nanogen.queries import ImageQuery, list_images
 
 from ._format import STATUS_COLORS, elapsed, money
 from ._live import on_prompt_events
+from ._text import set_attr
 from .frame import PageContext, frame, guarded_page, notify_error
 
 RECENT_IMAGES = 6
@@ -51,7 +52,7 @@ class InFlightRow:
 
     def show(self, status: str, message: str) -> None:
         self.badge.text = status.title()
-        self.badge.props(f'color={STATUS_COLORS.get(status, "grey")}')
+        self.badge.props['color'] = STATUS_COLORS.get(status, 'grey')
         self.message.text = message
         self.message.set_visibility(bool(message))
 
@@ -141,8 +142,9 @@ async def dashboard_page(ctx: PageContext) -> None:
                 return
             with ui.grid().classes('w-full grid-cols-2 sm:grid-cols-3 lg:grid-cols-6 gap-3'):
                 for row in page.items:
-                    with ui.image(f'/files/{row.id}/thumb').classes('w-full aspect-square rounded-lg cursor-pointer') \
-                            .props(f'alt="{row.prompt[:80]}" data-image-id={row.id}').mark('recent-image') \
+                    thumb = set_attr(ui.image(f'/files/{row.id}/thumb'), 'alt', row.prompt)
+                    set_attr(thumb, 'data-image-id', row.id)
+                    with thumb.classes('w-full aspect-square rounded-lg cursor-pointer').mark('recent-image') \
                             .on('click', lambda i=row.id: ui.navigate.to(f'/gallery?image={i}')):
                         ui.label(row.prompt).classes('absolute-bottom text-xs line-clamp-2 p-2')
 

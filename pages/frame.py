@@ -150,7 +150,7 @@ def _nav_drawer(ctx: PageContext) -> ui.left_drawer:
         with ui.list().classes('w-full'):
             for path, label, icon in nav_items(ctx):
                 with ui.item(on_click=lambda p=path: ui.navigate.to(p)).props(
-                        'clickable' + (' active' if path == current else '')).mark(f'drawer-{path.strip("/")}'):
+                        'clickable active' if path == current else 'clickable').mark(f'drawer-{path.strip("/")}'):
                     with ui.item_section().props('avatar'):
                         ui.icon(icon)
                     ui.item_section(label)

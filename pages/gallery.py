@@ -14,6 +14,7 @@ from nanogen.models import Status
 from nanogen.queries import ImageQuery, ImageRow, list_images
 
 from ._live import on_prompt_events
+from ._text import set_attr
 from .frame import PageContext, frame, guarded_page, notify_error
 from .gallery_lightbox import Lightbox
 
@@ -165,9 +166,8 @@ class GalleryView:
     def add_tile(self, row: ImageRow, *, first: bool = False) -> None:
         with self.grid:
             with ui.element('div').classes('relative group aspect-square rounded overflow-hidden bg-gray-200') as tile:
-                ui.image(f'/files/{row.id}/thumb').props(
-                    f'fit=cover loading=lazy no-spinner data-image-id={row.id} '
-                    f'alt="{row.prompt[:80].replace(chr(34), chr(39))}"').classes(
+                set_attr(set_attr(ui.image(f'/files/{row.id}/thumb').props('fit=cover loading=lazy no-spinner'),
+                                  'data-image-id', row.id), 'alt', row.prompt).classes(
                     'w-full h-full cursor-pointer').on('click', lambda r=row: self.open(r.id)).mark(f'tile-{row.id}')
                 ui.checkbox(value=row.id in self.selected,
                             on_change=lambda e, i=row.id: self.select(i, bool(e.value))).props('dense').classes(

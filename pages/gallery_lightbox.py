@@ -14,6 +14,7 @@ from nanogen.gallery import ShareLink
 from nanogen.models import utcnow
 from nanogen.queries import ImageRow
 
+from ._text import set_attr
 from .frame import PageContext, notify_error
 
 EXPIRY_CHOICES = {0: 'Never expires', 1: 'Expires in 1 day', 7: 'Expires in 7 days', 30: 'Expires in 30 days'}
@@ -92,7 +93,7 @@ class Lightbox:
         with self.body:
             with ui.element('div').classes('relative grow h-full min-h-[50vh] bg-black flex items-center '
                                            'justify-center'):
-                ui.image(f'/files/{row.id}/image').props(f'fit=contain alt="{_attr(row.prompt)}"').classes(
+                set_attr(ui.image(f'/files/{row.id}/image').props('fit=contain'), 'alt', row.prompt).classes(
                     'w-full h-full').mark('lightbox-image')
                 ui.button(icon='chevron_left', on_click=lambda: self.step(-1)).props(
                     'round flat color=white size=lg').classes('absolute left-2 top-1/2').mark('prev').set_enabled(
@@ -210,7 +211,3 @@ class Lightbox:
 
 def _with(row: ImageRow, **changes: object) -> ImageRow:
     return replace(row, **changes)  # type: ignore[arg-type]
-
-
-def _attr(text: str) -> str:
-    return text[:120].replace('"', "'")

@@ -45,8 +45,8 @@ async def generator_page(ctx: PageContext, prompt: str = '', size: int = 1024, r
         with ui.row().classes('w-full gap-6 items-start no-wrap max-md:flex-col'):
             with ui.card().classes('w-full md:w-[440px] md:shrink-0 gap-3'):
                 text = ui.textarea('Prompt', value=prompt, placeholder='A watercolor fox reading a newspaper…').props(
-                    f'outlined autogrow counter maxlength={settings.prompt_max_length} autofocus').classes(
-                    'w-full').mark('prompt')
+                    'outlined autogrow counter autofocus').classes('w-full').mark('prompt')
+                text.props['maxlength'] = settings.prompt_max_length
 
                 @ui.refreshable
                 async def presets() -> None:

@@ -84,7 +84,7 @@ async def profile_page(ctx: PageContext) -> None:
                         expiry = 'No expiry'
                     else:
                         expiry = f'{"Expired" if info.expired else "Expires"} {when(info.expires_at)}'
-                    ui.label(expiry).classes('text-sm' + (' text-negative' if info.expired else ''))
+                    ui.label(expiry).classes('text-sm text-negative' if info.expired else 'text-sm')
                     ui.button('Revoke', icon='block', on_click=lambda i=info: revoke(i)).props(
                         'flat dense color=negative').mark(f'revoke-{info.id}')
 

@@ -7,6 +7,7 @@ from nicegui import ui
 from nanogen.errors import NotFound
 from nanogen.gallery import SHARE_GONE
 
+from ._text import set_attr
 from .frame import frame, services
 
 
@@ -26,8 +27,8 @@ async def shared_page(token: str) -> None:
         return
     with frame(None, 'Shared image'):
         with ui.column().classes('w-full items-center gap-4'):
-            ui.image(f'/s/{token}/image').props(f'fit=contain alt="{shared.prompt[:120].replace(chr(34), chr(39))}"'
-                                                ).classes('w-full max-w-4xl max-h-[75vh]').mark('shared-image')
+            set_attr(ui.image(f'/s/{token}/image').props('fit=contain'), 'alt', shared.prompt).classes(
+                'w-full max-w-4xl max-h-[75vh]').mark('shared-image')
             ui.label(shared.prompt).classes('text-lg max-w-4xl whitespace-pre-wrap break-words').mark('shared-prompt')
             ui.label(f'{shared.width}×{shared.height} · {shared.aspect_ratio} · made with nanogen on '
                      f'{shared.created_at:%Y-%m-%d}').classes('text-sm opacity-60')
