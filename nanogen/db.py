@@ -103,9 +103,20 @@ class Database:
         """Bring the schema to the newest revision (never drops data)."""
         cfg = Config()
         cfg.set_main_option('script_location', str(MIGRATIONS))
-        with self.engine.begin() as conn:
-            cfg.attributes['connection'] = conn
-            command.upgrade(cfg, 'head')
+        with self.engine.connect() as conn:
+            # SQLite can only change some table options by recreating the table (0003); with foreign keys on, dropping
+            # `users` would cascade-delete every row that points at it. The pragma is a no-op inside a transaction,
+            # so it is set on the driver connection before the migration's transaction begins.
+            raw = conn.connection.driver_connection if self.is_sqlite else None
+            if raw is not None:
+                raw.execute('PRAGMA foreign_keys=OFF')
+            try:
+                with conn.begin():
+                    cfg.attributes['connection'] = conn
+                    command.upgrade(cfg, 'head')
+            finally:
+                if raw is not None:
+                    raw.execute('PRAGMA foreign_keys=ON')
         log.info('database schema is up to date')
 
     def ping(self) -> bool:
