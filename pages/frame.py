@@ -92,14 +92,13 @@ class PageContext:
         sign in, and the action stops before it changes anything."""
         identity = await self.current()
         if identity is None:
-            signed_out()
+            # The tab's own client, not ui.navigate: timers and pushes also run actions, outside any click.
+            ui.context.client.open(SIGNED_OUT_PATH)
             raise SignedOut()
         return identity
 
 
-def signed_out() -> None:
-    ui.notify(SIGNED_OUT_MESSAGE, type='warning')
-    ui.navigate.to('/login')
+SIGNED_OUT_PATH = f'/login?error={quote(SIGNED_OUT_MESSAGE, safe="")}'  # the sign-in page tells them why
 
 
 class _CheckedService:
@@ -164,9 +163,11 @@ def guarded_page(path: str, *, title: str, nav: str | None = None, icon: str = '
                     ui.label('This page is for admins only.').classes('text-lg')
                 return
 
+            client = ui.context.client
+
             async def recheck() -> None:  # pushed when this user is disabled, signed out, demoted or deleted
                 if await ctx.current() is None:
-                    signed_out()
+                    client.open(SIGNED_OUT_PATH)  # this tab's own client, whoever's action caused the push
             account_events(identity.id).subscribe(recheck)
             await fn(ctx, **kwargs)
 
