@@ -99,8 +99,8 @@ class Database:
                 return fn(session)
         return await asyncio.to_thread(work)
 
-    def migrate(self) -> None:
-        """Bring the schema to the newest revision (never drops data)."""
+    def migrate(self, revision: str = 'head') -> None:
+        """Bring the schema to the newest revision (never drops data); tests may stop at an older `revision`."""
         cfg = Config()
         cfg.set_main_option('script_location', str(MIGRATIONS))
         with self.engine.connect() as conn:
@@ -113,7 +113,7 @@ class Database:
             try:
                 with conn.begin():
                     cfg.attributes['connection'] = conn
-                    command.upgrade(cfg, 'head')
+                    command.upgrade(cfg, revision)
             finally:
                 if raw is not None:
                     raw.execute('PRAGMA foreign_keys=ON')

@@ -92,7 +92,6 @@ async def test_a_deleted_share_link_never_shows_the_next_shared_image(studio: Se
     [ada_image] = await make_images(services, ada.id, 'ada private sunrise')
     old = await services.gallery.create_share(ada.id, ada_image)
     old_token = old.path.removeprefix('/s/')
-    assert str(old.id) not in old_token.split('.')[0]
     stored = await services.db.run(lambda s: s.get(Share, old.id))
     assert stored.token_hash == hashlib.sha256(old_token.encode()).hexdigest()
     assert old_token not in (stored.salt or '')  # the link itself is not in the database
