@@ -260,6 +260,32 @@ class AdminService:
         self.auth.forget(user_id)  # the session cache must not keep a disabled user in
         await self.record(actor_id, 'user.disable' if disabled else 'user.enable', f'user:{user_id} {user.email}')
 
+    async def set_admin(self, actor_id: int, user_id: int, admin: bool) -> None:
+        """Promote or demote (issue 11, finding 10). A promoted admin stays one until demoted here; someone listed in
+        NANOGEN_ADMIN_EMAILS is demoted by editing the list; the last admin cannot be demoted."""
+        listed = set(self.settings.admin_email_list)
+
+        def work(s: Session) -> str:
+            user = s.get(User, user_id)
+            if user is None:
+                raise NotFound('That user does not exist.')
+            if not admin and user.is_admin:
+                if user.email in listed:
+                    raise InvalidInput(f'{user.email} is listed in NANOGEN_ADMIN_EMAILS: remove them there.',
+                                       field='user')
+                # FOR UPDATE (PostgreSQL; SQLite's write lock already serialises): two admins demoting each other at
+                # once cannot both succeed.
+                admins = s.exec(select(User.id).where(User.is_admin, ~col(User.disabled)).with_for_update()).all()
+                if not [a for a in admins if a != user_id]:
+                    raise InvalidInput('That would leave no admin: promote someone else first.', field='user')
+            user.is_admin, user.admin_source = admin, 'manual' if admin else ''
+            s.add(user)
+            s.commit()
+            return user.email
+        email = await self.db.write(work)
+        self.users.changed(user_id)  # drops cached sessions and tells their open tabs
+        await self.record(actor_id, 'user.promote' if admin else 'user.demote', f'user:{user_id} {email}')
+
     async def cancel(self, actor_id: int, prompt_id: int) -> None:
         prompt = await self.db.run(lambda s: s.get(Prompt, prompt_id))
         if prompt is None:
@@ -344,5 +370,5 @@ class AdminService:
                 s.delete(row)
             s.commit()
         await self.db.write(remove)
-        self.auth.forget(user_id)
+        self.users.changed(user_id)  # drops cached sessions and tells their open tabs
         await self.record(actor_id, 'user.delete', f'user:{user_id} {user.email}', f'{len(keys)} objects removed')

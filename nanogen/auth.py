@@ -2,28 +2,38 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
+import secrets
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlmodel import Session, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, func, select
 
 from .config import Settings
 from .db import Database
 from .errors import AuthError, InvalidInput
-from .models import User, utcnow
+from .models import UsedTicket, User, UserSession, new_epoch, utcnow
 
 log = logging.getLogger(__name__)
 DISABLED_MESSAGE = 'Your account is disabled. Ask an admin to enable it.'
 EXPIRED_LINK_MESSAGE = 'That sign-in link has expired. Sign in again.'
 INVALID_LINK_MESSAGE = 'That sign-in link is not valid. Sign in again.'
-LOCAL_SIGN_IN_MESSAGES = (DISABLED_MESSAGE, EXPIRED_LINK_MESSAGE, INVALID_LINK_MESSAGE)
+USED_LINK_MESSAGE = 'That sign-in link was already used. Sign in again.'
+SIGNED_OUT_MESSAGE = 'You were signed out. Sign in again to continue.'
+TICKET_MAX_AGE_S = 120
+SAFE_METHODS = ('GET', 'HEAD', 'OPTIONS')
+# Messages /login?error= may show (nanogen.oidc.login_error_text); SIGNED_OUT_MESSAGE is where stale tabs land.
+LOCAL_SIGN_IN_MESSAGES = (DISABLED_MESSAGE, EXPIRED_LINK_MESSAGE, INVALID_LINK_MESSAGE, USED_LINK_MESSAGE,
+                          SIGNED_OUT_MESSAGE)
 EMAIL_RE = re.compile(r'^[^@\s]+@[^@\s]+\.[^@\s]+$')
 
 # Paths anyone may reach. Everything else needs a session (pages) or a session/token (API).
@@ -58,12 +68,37 @@ class Identity:
     avatar_url: str
     is_admin: bool
     via_token: bool = False
+    scope: str | None = None  # a token's scope (read / generate / admin); None for a browser session
 
 
-def _identity(user: User, *, via_token: bool = False) -> Identity:
+def _identity(user: User, *, scope: str | None = None) -> Identity:
     assert user.id is not None
+    # A token acts as an admin only when it was made with the admin scope (and its owner still is one).
+    admin = user.is_admin and (scope is None or scope == 'admin')
     return Identity(id=user.id, email=user.email, name=user.name or user.email.split('@')[0],
-                    avatar_url=user.avatar_url, is_admin=user.is_admin, via_token=via_token)
+                    avatar_url=user.avatar_url, is_admin=admin, via_token=scope is not None, scope=scope)
+
+
+def hash_sid(sid: str) -> str:
+    return hashlib.sha256(sid.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class SessionKey:
+    """What a session cookie names: the user, their session epoch, and this browser's server-side session."""
+
+    user_id: int
+    epoch: str
+    sid: str
+
+    @classmethod
+    def of(cls, session: MutableMapping[str, Any] | None) -> SessionKey | None:
+        if not session or not all(k in session for k in ('uid', 'ep', 'sid')):
+            return None  # also every cookie from before 0003 (uid + sv): those sign in again
+        try:
+            return cls(int(session['uid']), str(session['ep']), str(session['sid']))
+        except (TypeError, ValueError):
+            return None
 
 
 class UserService:
@@ -77,21 +112,38 @@ class UserService:
         """Create on first sign-in (keyed by subject); keep name, email and avatar up to date after that."""
         email = email.strip().lower()
         user = s.exec(select(User).where(User.subject == subject)).first()
-        admin = email in self.settings.admin_email_list
         if user is None:
             first = s.exec(select(func.count()).select_from(User)).one() == 0
+            user = User(subject=subject, email=email, name=name.strip(), avatar_url=avatar_url)
             # Without a configured admin list, the first person on a development install runs it.
-            admin = admin or (first and not self.settings.admin_email_list and not self.settings.is_production)
-            user = User(subject=subject, email=email, name=name.strip(), avatar_url=avatar_url, is_admin=admin)
+            if first and not self.settings.admin_email_list and not self.settings.is_production:
+                user.is_admin, user.admin_source = True, 'first'
         else:
             user.email, user.name = email, name.strip() or user.name
             user.avatar_url = avatar_url or user.avatar_url
-            user.is_admin = user.is_admin or admin
+        self.apply_admin_list(user)
         user.last_seen_at = utcnow()
         s.add(user)
         s.commit()
         s.refresh(user)
         return user
+
+    def apply_admin_list(self, user: User) -> bool:
+        """Bring `user.is_admin` in line with NANOGEN_ADMIN_EMAILS; True when it changed (the caller saves it).
+
+        Listed: admin. Admin only because the list named them ('config'), or from before sources were recorded
+        ('legacy') while a list is set: no longer admin once the list drops them. Promoted in /admin ('manual') or
+        the dev install's first user ('first'): stays admin until demoted in /admin.
+        """
+        listed = user.email in self.settings.admin_email_list
+        before = (user.is_admin, user.admin_source)
+        if listed:
+            user.is_admin, user.admin_source = True, 'manual' if user.admin_source == 'manual' else 'config'
+        elif user.is_admin and (user.admin_source == 'config'
+                                or (user.admin_source == 'legacy' and self.settings.admin_email_list)):
+            user.is_admin, user.admin_source = False, ''
+            log.info('user %s is no longer an admin: not in NANOGEN_ADMIN_EMAILS', user.id)
+        return before != (user.is_admin, user.admin_source)
 
     async def sign_in(self, *, subject: str, email: str, name: str = '', avatar_url: str = '') -> User:
         user = await self.db.write(lambda s: self.upsert(s, subject=subject, email=email, name=name,
@@ -103,12 +155,70 @@ class UserService:
     async def get(self, user_id: int) -> User | None:
         return await self.db.run(lambda s: s.get(User, user_id))
 
+    async def open_session(self, user_id: int) -> str:
+        """A new server-side session for one browser; the returned random id goes into its cookie."""
+        sid = secrets.token_urlsafe(24)
+        cutoff = utcnow() - timedelta(seconds=self.settings.session_max_age_s)
+
+        def work(s: Session) -> None:
+            for old in s.exec(select(UserSession).where(UserSession.user_id == user_id,
+                                                        col(UserSession.created_at) < cutoff)):
+                s.delete(old)  # expired with their cookie: nothing can present them any more
+            s.add(UserSession(sid_hash=hash_sid(sid), user_id=user_id))
+            s.commit()
+        await self.db.write(work)
+        return sid
+
+    async def end_session(self, key: SessionKey) -> None:
+        """Plain sign-out: this browser's session stops working on every replica, even if its cookie is replayed."""
+        def work(s: Session) -> None:
+            row = s.exec(select(UserSession).where(UserSession.sid_hash == hash_sid(key.sid))).first()
+            if row is not None and row.user_id == key.user_id and row.revoked_at is None:
+                row.revoked_at = utcnow()
+                s.add(row)
+                s.commit()
+        await self.db.write(work)
+        self._changed(key.user_id)
+
+    async def session_user(self, key: SessionKey) -> User | None:
+        """The user a session cookie still belongs to, or None: gone, disabled, signed out (everywhere or here).
+
+        Also applies NANOGEN_ADMIN_EMAILS, so an admin the list dropped is demoted at their next request.
+        """
+        def read(s: Session) -> User | None:
+            user = s.get(User, key.user_id)
+            if user is None or user.disabled or not secrets.compare_digest(user.session_epoch, key.epoch):
+                return None
+            row = s.exec(select(UserSession).where(UserSession.sid_hash == hash_sid(key.sid))).first()
+            if row is None or row.user_id != key.user_id or row.revoked_at is not None:
+                return None
+            return user
+        user = await self.db.run(read)
+        if user is not None and self.apply_admin_list(user):
+            user = await self.save_admin_list(key.user_id) or user
+        return user
+
+    async def save_admin_list(self, user_id: int) -> User | None:
+        def work(s: Session) -> User | None:
+            user = s.get(User, user_id)
+            if user is not None and self.apply_admin_list(user):
+                s.add(user)
+                s.commit()
+                s.refresh(user)
+            return user
+        return await self.db.write(work)
+
     async def sign_out_everywhere(self, user_id: int) -> None:
+        """A new session epoch: every cookie of this user (any browser, any replica) stops working."""
         def work(s: Session) -> None:
             user = s.get(User, user_id)
             if user:
-                user.session_version += 1
+                user.session_epoch = new_epoch()
                 s.add(user)
+                for row in s.exec(select(UserSession).where(UserSession.user_id == user_id,
+                                                            col(UserSession.revoked_at).is_(None))):
+                    row.revoked_at = utcnow()
+                    s.add(row)
                 s.commit()
         await self.db.write(work)
         self._changed(user_id)
@@ -129,6 +239,10 @@ class UserService:
             log.info('user %s %s', user_id, 'disabled' if disabled else 'enabled')
         return user
 
+    def changed(self, user_id: int) -> None:
+        """Tell listeners (the session cache, open tabs) that this user's sign-in state or rights changed."""
+        self._changed(user_id)
+
     def _changed(self, user_id: int) -> None:
         for listener in self.on_change:
             listener(user_id)
@@ -137,8 +251,9 @@ class UserService:
 class LocalSignIn:
     """The development sign-in: a name and an email, no password. Exists only without an OIDC client."""
 
-    def __init__(self, secret_key: str) -> None:
+    def __init__(self, secret_key: str, db: Database) -> None:
         self._signer = URLSafeTimedSerializer(secret_key, salt='nanogen.local-login')
+        self.db = db
 
     @staticmethod
     def validate(name: str, email: str) -> tuple[str, str]:
@@ -152,66 +267,104 @@ class LocalSignIn:
 
     def ticket(self, name: str, email: str) -> str:
         name, email = self.validate(name, email)
-        return self._signer.dumps({'n': name, 'e': email})
+        return self._signer.dumps({'n': name, 'e': email, 'j': secrets.token_urlsafe(16)})
 
-    def redeem(self, ticket: str) -> tuple[str, str]:
+    async def redeem(self, ticket: str) -> tuple[str, str]:
+        """The name and email of a valid ticket, once: a second redeem (a replayed link) is refused."""
         try:
-            data = self._signer.loads(ticket, max_age=120)
-            return str(data['n']), str(data['e'])
+            data = self._signer.loads(ticket, max_age=TICKET_MAX_AGE_S)
+            name, email, ticket_id = str(data['n']), str(data['e']), str(data['j'])[:64]
         except SignatureExpired:
             raise AuthError(EXPIRED_LINK_MESSAGE) from None
         except (BadSignature, KeyError, TypeError):
             raise AuthError(INVALID_LINK_MESSAGE) from None
+        now = utcnow()
+
+        def work(s: Session) -> bool:
+            # Used ids are kept in the database (not in memory) so a replay on another replica is refused too.
+            for old in s.exec(select(UsedTicket).where(col(UsedTicket.expires_at) < now)):
+                s.delete(old)
+            s.add(UsedTicket(ticket_id=ticket_id, expires_at=now + timedelta(seconds=TICKET_MAX_AGE_S + 5)))
+            try:
+                s.commit()
+            except IntegrityError:
+                s.rollback()
+                return False
+            return True
+        if not await self.db.write(work):
+            raise AuthError(USED_LINK_MESSAGE)
+        return name, email
 
 
 class SessionAuth:
     """Reads and writes the signed session cookie; resolves it (or a bearer token) to an Identity."""
 
-    def __init__(self, users: UserService, *, token_lookup: Callable[[str], Awaitable[User | None]] | None = None,
+    def __init__(self, users: UserService, *,
+                 token_lookup: Callable[[str], Awaitable[tuple[User, str] | None]] | None = None,
                  cache_seconds: float = 2.0) -> None:
         self.users = users
         self.token_lookup = token_lookup
         users.on_change.append(self.forget)
-        self._cache: dict[tuple[int, int], tuple[float, User | None]] = {}
+        self._cache: dict[SessionKey, tuple[float, User | None]] = {}
         self.cache_seconds = cache_seconds
 
-    @staticmethod
-    def log_in(session: MutableMapping[str, Any], user: User) -> None:
+    async def log_in(self, session: MutableMapping[str, Any], user: User) -> None:
+        assert user.id is not None
+        sid = await self.users.open_session(user.id)
+        session.pop('sv', None)  # a cookie from before 0003
         session['uid'] = user.id
-        session['sv'] = user.session_version
+        session['ep'] = user.session_epoch
+        session['sid'] = sid
         session['at'] = int(time.time())
 
-    @staticmethod
-    def log_out(session: MutableMapping[str, Any]) -> None:
-        for key in ('uid', 'sv', 'at'):
-            session.pop(key, None)
+    async def log_out(self, session: MutableMapping[str, Any]) -> None:
+        key = SessionKey.of(session)
+        if key is not None:
+            await self.users.end_session(key)
+        for name in ('uid', 'sv', 'ep', 'sid', 'at'):
+            session.pop(name, None)
 
-    async def identify(self, session: MutableMapping[str, Any] | None, authorization: str | None) -> Identity | None:
+    async def identify(self, session: MutableMapping[str, Any] | None, authorization: str | None,
+                       path: str = '/api/v1/') -> Identity | None:
         if authorization and authorization.lower().startswith('bearer ') and self.token_lookup:
-            user = await self.token_lookup(authorization[7:].strip())
-            return _identity(user, via_token=True) if user and not user.disabled else None
+            # Personal tokens are for the API only: never pages, /admin/* or /metrics (which has its own token).
+            if not (path == '/api/v1' or path.startswith('/api/v1/')):
+                return None
+            found = await self.token_lookup(authorization[7:].strip())
+            if found is None or found[0].disabled:
+                return None
+            return _identity(found[0], scope=found[1])
         if not session or 'uid' not in session:
             return None
         max_age = self.users.settings.session_max_age_s
-        if int(time.time()) - int(session.get('at', 0)) > max_age:
+        try:
+            if int(time.time()) - int(session.get('at', 0)) > max_age:
+                return None
+        except (TypeError, ValueError):
             return None
-        key = (int(session['uid']), int(session.get('sv', 0)))
+        return await self.current(SessionKey.of(session))
+
+    async def current(self, key: SessionKey | None) -> Identity | None:
+        """Who a session still is, or None: every request (the guard) and every UI action (pages/frame) asks here.
+
+        A user who was deleted, disabled, signed out everywhere (new epoch) or signed out of this browser (revoked
+        session) is None. Cached a moment per process; changes made here drop the cache at once.
+        """
+        if key is None:
+            return None
         cached = self._cache.get(key)
         now = time.monotonic()
         if cached and now - cached[0] < self.cache_seconds:
             user = cached[1]
         else:
-            user = await self.users.get(key[0])
+            user = await self.users.session_user(key)
             self._cache[key] = (now, user)
             if len(self._cache) > 10_000:
                 self._cache.clear()
-        # A disabled user, or one who signed out everywhere, loses this session at the next request.
-        if user is None or user.disabled or user.session_version != key[1]:
-            return None
-        return _identity(user)
+        return None if user is None else _identity(user)
 
     def forget(self, user_id: int) -> None:
-        for key in [k for k in self._cache if k[0] == user_id]:
+        for key in [k for k in self._cache if k.user_id == user_id]:
             self._cache.pop(key, None)
 
 
@@ -228,8 +381,13 @@ class AuthMiddleware:
             return
         path: str = scope.get('path', '')
         headers = {k.decode('latin-1').lower(): v.decode('latin-1') for k, v in scope.get('headers', [])}
-        identity = await self.auth.identify(scope.get('session'), headers.get('authorization'))
+        identity = await self.auth.identify(scope.get('session'), headers.get('authorization'), path)
         scope.setdefault('state', {})['identity'] = identity
+        if identity is not None and identity.scope == 'read' and scope.get('method', 'GET') not in SAFE_METHODS:
+            body = json.dumps({'success': False, 'data': None, 'error': {
+                'code': 'forbidden', 'message': 'This token may only read: create one with the generate scope.'}})
+            await _respond(send, 403, body.encode(), [(b'content-type', b'application/json')])
+            return
         if identity is not None or is_public(path):
             await self.app(scope, receive, send)
             return

@@ -124,7 +124,7 @@ def build_services(settings: Settings, *, storage: Storage | None = None, http: 
     auth = SessionAuth(users, token_lookup=tokens.lookup)
     generation = GenerationService(db=db, client=client, storage=storage, bus=bus, settings=settings,
                                    secret_key=secret_key, worker_id=worker_id or f'{socket.gethostname()}:{settings.port}')
-    local = None if settings.oidc_enabled else LocalSignIn(secret_key)
+    local = None if settings.oidc_enabled else LocalSignIn(secret_key, db)
     add_secrets(secret_key)  # the dev key is generated, so setup_logging could not know it
     budget = BudgetService(db, settings)
     generation.budget_check = budget.check  # runs inside the insert's write-locked transaction

@@ -99,13 +99,24 @@ class Database:
                 return fn(session)
         return await asyncio.to_thread(work)
 
-    def migrate(self) -> None:
-        """Bring the schema to the newest revision (never drops data)."""
+    def migrate(self, revision: str = 'head') -> None:
+        """Bring the schema to the newest revision (never drops data); tests may stop at an older `revision`."""
         cfg = Config()
         cfg.set_main_option('script_location', str(MIGRATIONS))
-        with self.engine.begin() as conn:
-            cfg.attributes['connection'] = conn
-            command.upgrade(cfg, 'head')
+        with self.engine.connect() as conn:
+            # SQLite can only change some table options by recreating the table (0003); with foreign keys on, dropping
+            # `users` would cascade-delete every row that points at it. The pragma is a no-op inside a transaction,
+            # so it is set on the driver connection before the migration's transaction begins.
+            raw = conn.connection.driver_connection if self.is_sqlite else None
+            if raw is not None:
+                raw.execute('PRAGMA foreign_keys=OFF')
+            try:
+                with conn.begin():
+                    cfg.attributes['connection'] = conn
+                    command.upgrade(cfg, revision)
+            finally:
+                if raw is not None:
+                    raw.execute('PRAGMA foreign_keys=ON')
         log.info('database schema is up to date')
 
     def ping(self) -> bool:

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import hmac
 import logging
+import secrets
 import tempfile
 import zipfile
 from collections.abc import Callable, Iterable
@@ -25,6 +29,10 @@ from .storage import Storage
 log = logging.getLogger(__name__)
 ZIP_MAX_IMAGES = 100
 SHARE_GONE = 'This link is no longer available.'
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -83,7 +91,8 @@ class Gallery:
         self.settings = settings
         self.clock = clock
         self.undo_window_s = settings.undo_window_s
-        self._signer = URLSafeSerializer(secret_key, salt='nanogen.share')
+        self._signer = URLSafeSerializer(secret_key, salt='nanogen.share')  # links made before migration 0003
+        self._share_key = hashlib.sha256(b'nanogen.share-token:' + secret_key.encode()).digest()
         self._timers: set[asyncio.Task[None]] = set()
 
     async def stop(self) -> None:
@@ -191,8 +200,16 @@ class Gallery:
             log.warning('purge of deleted images %s failed; the sweep will retry', ids, exc_info=True)
 
     # ------------------------------------------------------------------ share links
-    def share_path(self, share_id: int) -> str:
-        return f'/s/{self._signer.dumps(share_id)}'
+    def share_token(self, salt: str) -> str:
+        """A share's link token: random (the salt), unguessable without the secret key, found by its sha256 only,
+        and never an id, so a deleted share's link can never show another share (issue 11, finding 3)."""
+        return base64.urlsafe_b64encode(hmac.new(self._share_key, salt.encode(), hashlib.sha256).digest()).decode(
+            ).rstrip('=')
+
+    def share_path(self, share: Share) -> str:
+        if share.salt is None:  # made before 0003: the old signed-id link keeps working
+            return f'/s/{self._signer.dumps(share.id)}'
+        return f'/s/{self.share_token(share.salt)}'
 
     async def create_share(self, user_id: int, image_id: int, *, expires_in: timedelta | None = None) -> ShareLink:
         if expires_in is not None and expires_in <= timedelta(0):
@@ -201,7 +218,9 @@ class Gallery:
 
         def work(s: Session) -> Share:
             _own_image(s, user_id, image_id)
-            share = Share(image_id=image_id, user_id=user_id, created_at=now,
+            salt = secrets.token_urlsafe(24)
+            share = Share(image_id=image_id, user_id=user_id, created_at=now, salt=salt,
+                          token_hash=_sha256(self.share_token(salt)),
                           expires_at=now + expires_in if expires_in else None)
             s.add(share)
             s.commit()
@@ -235,23 +254,31 @@ class Gallery:
     async def resolve_share(self, token: str) -> SharedImage:
         """The image behind a public link; any link that does not work (forged, revoked, expired, deleted
         image) gets the same NotFound, so a visitor learns nothing about what exists."""
-        try:
-            share_id = self._signer.loads(token)
-        except BadSignature:
-            raise NotFound(SHARE_GONE) from None
-        if not isinstance(share_id, int):
+        legacy_id: int | None = None
+        if '.' in token:
+            try:
+                loaded = self._signer.loads(token)
+            except BadSignature:
+                raise NotFound(SHARE_GONE) from None
+            legacy_id = loaded if isinstance(loaded, int) else None
+        elif len(token) > 100:
             raise NotFound(SHARE_GONE)
+        digest = _sha256(token)
         now = self.clock()
 
         def work(s: Session) -> SharedImage:
-            share = s.get(Share, share_id)
+            if legacy_id is not None:  # only shares from before 0003 answer to a signed id
+                share = s.exec(select(Share).where(Share.id == legacy_id, col(Share.salt).is_(None))).first()
+            else:
+                share = s.exec(select(Share).where(Share.token_hash == digest)).first()
             if share is None or share.revoked_at is not None or (share.expires_at and share.expires_at <= now):
                 raise NotFound(SHARE_GONE)
             image = s.get(Image, share.image_id)
             if image is None or image.deleted_at is not None or image.user_id != share.user_id:
                 raise NotFound(SHARE_GONE)
             prompt = s.get(Prompt, image.prompt_id)
-            return SharedImage(share_id=share_id, image_id=image.id or 0, prompt=prompt.prompt if prompt else '',
+            assert share.id is not None
+            return SharedImage(share_id=share.id, image_id=image.id or 0, prompt=prompt.prompt if prompt else '',
                                width=image.width, height=image.height,
                                aspect_ratio=prompt.aspect_ratio if prompt else '', created_at=image.created_at,
                                file=file_ref(image, 'image'))
@@ -263,7 +290,7 @@ class Gallery:
 
     def _link(self, share: Share) -> ShareLink:
         assert share.id is not None
-        return ShareLink(id=share.id, image_id=share.image_id, path=self.share_path(share.id),
+        return ShareLink(id=share.id, image_id=share.image_id, path=self.share_path(share),
                          created_at=share.created_at, expires_at=share.expires_at, revoked_at=share.revoked_at)
 
     # ------------------------------------------------------------------ zip download

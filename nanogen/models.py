@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import secrets
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -64,16 +65,30 @@ def _opt_ts(**kw: Any) -> Any:
     return Field(default=None, sa_type=UTCDateTime, **kw)
 
 
+def new_epoch() -> str:
+    return secrets.token_hex(16)
+
+
+# SQLite reuses the largest id after a delete unless the table says AUTOINCREMENT; these ids reach sessions, URLs
+# and cache keys, so a reused one would hand a stale cookie, link or cached file to somebody else (issue 11, #3).
+NEVER_REUSE_IDS = {'sqlite_autoincrement': True}
+
+
 class User(SQLModel, table=True):
     __tablename__ = 'users'
+    __table_args__ = NEVER_REUSE_IDS
     id: int | None = Field(default=None, primary_key=True)
     subject: str = Field(max_length=255, unique=True)  # provider's subject ('local:<email>' for local sign-in)
     email: str = Field(max_length=320, index=True)
     name: str = Field(default='', max_length=255)
     avatar_url: str = Field(default='', max_length=1024)
     is_admin: bool = False
+    # Why they are an admin: 'config' (NANOGEN_ADMIN_EMAILS; goes when the list drops them), 'manual' (promoted in
+    # /admin), 'first' (the dev install's first user), 'legacy' (admin before sources were recorded), '' (none).
+    admin_source: str = Field(default='', max_length=16)
     disabled: bool = False
-    session_version: int = 1  # bumped by "sign out everywhere": older sessions stop working
+    session_version: int = 1  # unused since 0003 (session_epoch replaced it); kept so older replicas still start
+    session_epoch: str = Field(default_factory=new_epoch, max_length=64)  # new on "sign out everywhere"
     monthly_budget: Decimal | None = Field(default=None, sa_type=MONEY)  # None: the default from settings
     created_at: datetime = _ts()
     last_seen_at: datetime | None = _opt_ts()
@@ -92,6 +107,7 @@ class Prompt(SQLModel, table=True):
         sa.CheckConstraint('cost >= 0', name='ck_prompts_cost'),
         sa.Index('ix_prompts_user_created', 'user_id', 'created_at'),
         sa.UniqueConstraint('user_id', 'idempotency_key', name='uq_prompts_idempotency'),
+        NEVER_REUSE_IDS,
     )
     id: int | None = Field(default=None, primary_key=True)
     user_id: int = Field(sa_column=sa.Column(sa.Integer, sa.ForeignKey('users.id', ondelete='CASCADE'),
@@ -131,6 +147,7 @@ class Image(SQLModel, table=True):
     __table_args__ = (
         sa.Index('ix_images_user_created', 'user_id', 'created_at'),
         sa.UniqueConstraint('prompt_id', 'position', name='uq_images_prompt_position'),
+        NEVER_REUSE_IDS,
     )
     id: int | None = Field(default=None, primary_key=True)
     user_id: int = Field(sa_column=sa.Column(sa.Integer, sa.ForeignKey('users.id', ondelete='CASCADE'),
@@ -153,12 +170,14 @@ class Image(SQLModel, table=True):
 
 class ApiToken(SQLModel, table=True):
     __tablename__ = 'api_tokens'
+    __table_args__ = NEVER_REUSE_IDS
     id: int | None = Field(default=None, primary_key=True)
     user_id: int = Field(sa_column=sa.Column(sa.Integer, sa.ForeignKey('users.id', ondelete='CASCADE'),
                                              nullable=False, index=True))
     name: str = Field(max_length=100)
     token_hash: str = Field(max_length=64, unique=True)  # sha256 of the token; the token itself is never stored
     prefix: str = Field(max_length=16)  # first characters, to tell tokens apart in the UI
+    scope: str = Field(default='generate', max_length=16)  # read / generate / admin (tokens.SCOPES)
     expires_at: datetime | None = _opt_ts()
     last_used_at: datetime | None = _opt_ts()
     revoked_at: datetime | None = _opt_ts()
@@ -167,14 +186,39 @@ class ApiToken(SQLModel, table=True):
 
 class Share(SQLModel, table=True):
     __tablename__ = 'shares'
+    __table_args__ = NEVER_REUSE_IDS
     id: int | None = Field(default=None, primary_key=True)
     image_id: int = Field(sa_column=sa.Column(sa.Integer, sa.ForeignKey('images.id', ondelete='CASCADE'),
                                               nullable=False, index=True))
     user_id: int = Field(sa_column=sa.Column(sa.Integer, sa.ForeignKey('users.id', ondelete='CASCADE'),
                                              nullable=False, index=True))
+    # The link is /s/<token>, token = HMAC(secret key, salt); only sha256(token) is looked up. Shares made before
+    # 0003 have neither and keep their old signed-id links.
+    salt: str | None = Field(default=None, max_length=64)
+    token_hash: str | None = Field(default=None, max_length=64, unique=True)
     expires_at: datetime | None = _opt_ts()
     revoked_at: datetime | None = _opt_ts()
     created_at: datetime = _ts()
+
+
+class UserSession(SQLModel, table=True):
+    """One signed-in browser: the cookie names it by a random id, so signing out can end it server-side."""
+
+    __tablename__ = 'user_sessions'
+    id: int | None = Field(default=None, primary_key=True)
+    sid_hash: str = Field(max_length=64, unique=True)  # sha256 of the random id in the cookie
+    user_id: int = Field(sa_column=sa.Column(sa.Integer, sa.ForeignKey('users.id', ondelete='CASCADE'),
+                                             nullable=False, index=True))
+    created_at: datetime = _ts()
+    revoked_at: datetime | None = _opt_ts()
+
+
+class UsedTicket(SQLModel, table=True):
+    """A local sign-in ticket already redeemed; kept until it would have expired anyway (single use, all replicas)."""
+
+    __tablename__ = 'used_tickets'
+    ticket_id: str = Field(primary_key=True, max_length=64)
+    expires_at: datetime = Field(sa_type=UTCDateTime, index=True)
 
 
 class PendingDelete(SQLModel, table=True):

@@ -87,9 +87,10 @@ def check_claims(claims: Mapping[str, Any], settings: Settings) -> Profile:
 class OidcSignIn:
     """The OpenID Connect client (authlib's Starlette integration; it keeps state and nonce in request.session)."""
 
-    def __init__(self, settings: Settings, users: UserService) -> None:
+    def __init__(self, settings: Settings, users: UserService, auth: SessionAuth) -> None:
         self.settings = settings
         self.users = users
+        self.auth = auth
         self.oauth = OAuth()
         self.client: Any = self.oauth.register(
             'oidc', client_id=settings.google_client_id, client_secret=settings.google_client_secret,
@@ -118,7 +119,7 @@ class OidcSignIn:
         except AuthError as exc:
             log.warning('OIDC sign-in refused: %s', exc.detail or exc.user_message)
             return _back_to_login(exc.user_message, target)
-        SessionAuth.log_in(request.session, user)
+        await self.auth.log_in(request.session, user)
         log.info('user %s signed in with OIDC', user.id)
         return RedirectResponse(target, status_code=303)
 
@@ -149,7 +150,7 @@ def _back_to_login(message: str, target: str | None) -> Response:
 def build_oidc_router(services: Services) -> APIRouter:
     """/auth/oidc/login and /auth/oidc/callback; without a configured client both send people to /login."""
     router = APIRouter(include_in_schema=False)
-    oidc = OidcSignIn(services.settings, services.users) if services.settings.oidc_enabled else None
+    oidc = OidcSignIn(services.settings, services.users, services.auth) if services.settings.oidc_enabled else None
     services.extras['oidc'] = oidc
 
     @router.get('/auth/oidc/login')

@@ -20,6 +20,9 @@ TOKEN_PREFIX = 'ngk_'
 MAX_NAME = 100
 MAX_EXPIRY_DAYS = 3650
 MAX_TOKENS_PER_USER = 50
+# What a token may do under /api/v1 (it works nowhere else): read = GET only; generate = everything on the owner's
+# own library; admin = that plus admin rights, for admins only.
+SCOPES = ('read', 'generate', 'admin')
 
 
 def hash_token(token: str) -> str:
@@ -36,6 +39,7 @@ class TokenInfo:
     created_at: datetime
     expires_at: datetime | None
     last_used_at: datetime | None
+    scope: str = 'generate'
 
     @property
     def expired(self) -> bool:
@@ -53,7 +57,7 @@ class NewToken:
 def _info(row: ApiToken) -> TokenInfo:
     assert row.id is not None
     return TokenInfo(id=row.id, name=row.name, prefix=row.prefix, created_at=row.created_at,
-                     expires_at=row.expires_at, last_used_at=row.last_used_at)
+                     expires_at=row.expires_at, last_used_at=row.last_used_at, scope=row.scope)
 
 
 class TokenService:
@@ -76,17 +80,23 @@ class TokenService:
                                field='expires_in_days')
         return name, None if expires_in_days is None else int(expires_in_days)
 
-    async def create(self, user_id: int, name: str, *, expires_in_days: int | None = None) -> NewToken:
+    async def create(self, user_id: int, name: str, *, expires_in_days: int | None = None,
+                     scope: str = 'generate') -> NewToken:
         name, days = self.validate(name, expires_in_days)
+        if scope not in SCOPES:
+            raise InvalidInput('Choose a scope: read, generate or admin.', field='scope')
         secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
         now = self.clock()
 
         def work(s: Session) -> ApiToken:
             active = s.exec(select(ApiToken).where(ApiToken.user_id == user_id,
                                                    col(ApiToken.revoked_at).is_(None))).all()
+            owner = s.get(User, user_id)
+            if scope == 'admin' and (owner is None or not owner.is_admin):
+                raise InvalidInput('Only admins can create tokens with the admin scope.', field='scope')
             if len(active) >= MAX_TOKENS_PER_USER:
                 raise InvalidInput(f'You have {MAX_TOKENS_PER_USER} tokens: revoke one before creating another.')
-            row = ApiToken(user_id=user_id, name=name, token_hash=hash_token(secret), prefix=secret[:12],
+            row = ApiToken(user_id=user_id, name=name, token_hash=hash_token(secret), prefix=secret[:12], scope=scope,
                            expires_at=now + timedelta(days=days) if days else None, created_at=now)
             s.add(row)
             s.commit()
@@ -117,8 +127,8 @@ class TokenService:
             raise NotFound('That token does not exist.')
         log.info('user %s revoked API token %s', user_id, token_id)
 
-    async def lookup(self, token: str) -> User | None:
-        """The user a bearer token belongs to, or None when it is unknown, revoked or expired."""
+    async def lookup(self, token: str) -> tuple[User, str] | None:
+        """The user a bearer token belongs to and the token's scope, or None when it is unknown, revoked or expired."""
         if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
             return None
         digest = hash_token(token)
@@ -134,4 +144,5 @@ class TokenService:
                     s.add(r)
                     s.commit()
             await self.db.write(touch)
-        return await self.db.run(lambda s: s.get(User, row.user_id))
+        user = await self.db.run(lambda s: s.get(User, row.user_id))
+        return None if user is None else (user, row.scope)

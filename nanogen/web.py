@@ -97,17 +97,17 @@ def build_router(services: Services) -> APIRouter:
         if services.local_sign_in is None:  # exists only when no OIDC client is configured
             return RedirectResponse('/login', status_code=303)
         try:
-            name, email = services.local_sign_in.redeem(t)
+            name, email = await services.local_sign_in.redeem(t)
             user = await services.users.sign_in(subject=f'local:{email}', email=email, name=name)
         except AuthError as exc:
             return RedirectResponse(f'/login?error={quote(exc.user_message, safe="")}', status_code=303)
-        SessionAuth.log_in(request.session, user)
+        await services.auth.log_in(request.session, user)
         log.info('user %s signed in locally', user.id)
         return RedirectResponse(safe_redirect(redirect_to), status_code=303)
 
     @router.get('/auth/logout')
     async def log_out(request: Request) -> Response:
-        SessionAuth.log_out(request.session)
+        await services.auth.log_out(request.session)  # ends it server-side: a replayed cookie is refused
         return RedirectResponse('/', status_code=303)
 
     @router.get('/healthz')

@@ -102,6 +102,10 @@ async def admin_page(ctx: PageContext) -> None:
                             lambda: admin.set_disabled(me, u.id, not u.disabled),
                             f'{u.email} {"enabled" if u.disabled else "disabled"}.')).props(
                             'flat dense').mark(f'toggle-{u.id}')
+                    ui.button('Demote' if u.is_admin else 'Make admin', on_click=lambda u=u: act(
+                        lambda: admin.set_admin(me, u.id, not u.is_admin),
+                        f'{u.email} {"is no longer an admin" if u.is_admin else "is now an admin"}.')).props(
+                        'flat dense').mark(f'admin-{u.id}')
                     ui.button('Export', icon='download', on_click=lambda u=u: ui.download(
                         f'/admin/users/{u.id}/export.zip')).props('flat dense').mark(f'export-{u.id}')
                     if u.id != me:

@@ -2,24 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import inspect
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote
 
 from fastapi import Request
 from nicegui import Event, app, ui
 
-from nanogen.auth import Identity
+from nanogen.auth import SIGNED_OUT_MESSAGE, Identity, SessionKey
 from nanogen.bootstrap import Services
+from nanogen.config import Settings
 from nanogen.events import PromptEvent
 
 NAV: dict[str, tuple[str, str, bool]] = {}  # path -> (label, icon, admin only); re-imports overwrite
 _services: Services | None = None
 _user_events: dict[int, Event[PromptEvent]] = {}
+_account_events: dict[int, Event[[]]] = {}
 
 
 def set_services(services: Services) -> None:
@@ -27,6 +30,14 @@ def set_services(services: Services) -> None:
     global _services
     _services = services
     _user_events.clear()
+    _account_events.clear()
+
+    def account_changed(user_id: int) -> None:
+        # Disabled, signed out (here or everywhere), demoted, deleted: each open tab of theirs re-checks itself.
+        target = _account_events.get(user_id)
+        if target is not None:
+            target.emit()
+    services.users.on_change.append(account_changed)
 
     def forward(event: PromptEvent) -> None:
         target = _user_events.get(event.user_id)
@@ -47,11 +58,84 @@ def user_events(user_id: int) -> Event[PromptEvent]:
     return _user_events[user_id]
 
 
+def account_events(user_id: int) -> Event[[]]:
+    if user_id not in _account_events:
+        _account_events[user_id] = Event()
+    return _account_events[user_id]
+
+
+class SignedOut(asyncio.CancelledError):
+    """Ends a UI action whose user is no longer signed in; NiceGUI drops a cancelled handler silently."""
+
+
 @dataclass(frozen=True)
 class PageContext:
+    """What a guarded page gets. `services` checks, before every service call, that the person who opened the page
+    is still signed in (issue 11, finding 4): websocket events run long after the request the guard saw."""
+
     user: Identity
     services: Services
     request: Request
+    session: SessionKey | None = None
+    admin_page: bool = False
+
+    async def current(self) -> Identity | None:
+        """Who this tab's session is now, or None (disabled, deleted, signed out here or everywhere, or no longer
+        an admin on an admin page)."""
+        identity = await services().auth.current(self.session)
+        if identity is None or identity.id != self.user.id or (self.admin_page and not identity.is_admin):
+            return None
+        return identity
+
+    async def require_user(self) -> Identity:
+        """The one check every UI action passes (through `services`): a tab whose user is gone is told and sent to
+        sign in, and the action stops before it changes anything."""
+        identity = await self.current()
+        if identity is None:
+            # The tab's own client, not ui.navigate: timers and pushes also run actions, outside any click.
+            ui.context.client.open(SIGNED_OUT_PATH)
+            raise SignedOut()
+        return identity
+
+
+SIGNED_OUT_PATH = f'/login?error={quote(SIGNED_OUT_MESSAGE, safe="")}'  # the sign-in page tells them why
+
+
+class _CheckedService:
+    """A service whose coroutine methods first run `check` (PageContext.require_user); everything else passes."""
+
+    def __init__(self, target: object, check: Callable[[], Awaitable[object]]) -> None:
+        self._target = target
+        self._check = check
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self._target, name)
+        if not inspect.iscoroutinefunction(value):
+            return value
+
+        @functools.wraps(value)
+        async def checked(*args: Any, **kwargs: Any) -> Any:
+            await self._check()
+            return await value(*args, **kwargs)
+        return checked
+
+
+class _CheckedServices:
+    """`ctx.services`: the composition root's services, each wrapped in the user check."""
+
+    def __init__(self, target: Services) -> None:
+        self._target = target
+        self.check: Callable[[], Awaitable[object]] | None = None  # set once the PageContext exists
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self._target, name)
+        if isinstance(value, (str, int, float, bool, dict, list, Settings)) or value is None:
+            return value
+        return _CheckedService(value, self._run_check)
+
+    async def _run_check(self) -> None:
+        assert self.check is not None
+        await self.check()
 
 
 def guarded_page(path: str, *, title: str, nav: str | None = None, icon: str = 'article',
@@ -70,11 +154,21 @@ def guarded_page(path: str, *, title: str, nav: str | None = None, icon: str = '
             if identity is None:
                 ui.navigate.to(f'/login?redirect_to={quote(path, safe="")}')
                 return
-            ctx = PageContext(user=identity, services=services(), request=request)
+            checked = _CheckedServices(services())
+            ctx = PageContext(user=identity, services=cast(Services, checked), request=request,
+                              session=SessionKey.of(request.session), admin_page=admin)
+            checked.check = ctx.require_user
             if admin and not identity.is_admin:
                 with frame(ctx, 'Not allowed'):
                     ui.label('This page is for admins only.').classes('text-lg')
                 return
+
+            client = ui.context.client
+
+            async def recheck() -> None:  # pushed when this user is disabled, signed out, demoted or deleted
+                if await ctx.current() is None:
+                    client.open(SIGNED_OUT_PATH)  # this tab's own client, whoever's action caused the push
+            account_events(identity.id).subscribe(recheck)
             await fn(ctx, **kwargs)
 
         params = list(inspect.signature(fn).parameters.values())[1:]

@@ -12,6 +12,10 @@ from ._format import money, when
 from .frame import PageContext, frame, guarded_page, notify_error
 
 
+SCOPE_LABELS = {'read': 'Read: list and download only', 'generate': 'Generate: read, generate and delete',
+                'admin': 'Admin: everything, with admin rights'}
+
+
 def _days(value: object) -> int | None:
     """The expiry field: empty means no expiry; anything else must be a whole number (checked by the service)."""
     if value in (None, ''):
@@ -54,13 +58,17 @@ async def profile_page(ctx: PageContext) -> None:
 
         with ui.card().classes('w-full max-w-3xl gap-3'):
             ui.label('API tokens').classes('text-lg font-semibold')
-            ui.label('Send a token as "Authorization: Bearer <token>" to use the API from scripts. '
+            ui.label('Send a token as "Authorization: Bearer <token>" to use the API (/api/v1) from scripts. '
                      'It is shown once, when you create it.').classes('text-sm opacity-70')
             with ui.row().classes('w-full items-start gap-2'):
                 name = ui.input('Name', placeholder='laptop script').props('outlined dense maxlength=100').classes(
                     'grow').mark('token-name')
                 days = ui.input('Expires after (days)', placeholder='never').props(
                     'outlined dense inputmode=numeric').classes('w-48').mark('token-days')
+                scopes = dict(SCOPE_LABELS) if ctx.user.is_admin else {
+                    k: v for k, v in SCOPE_LABELS.items() if k != 'admin'}
+                scope = ui.select(scopes, value='read', label='Scope').props('outlined dense').classes(
+                    'w-56').mark('token-scope')
                 create = ui.button('Create token', icon='key').mark('create-token')
             message = ui.label().classes('text-negative').mark('token-error')
 
@@ -78,6 +86,8 @@ async def profile_page(ctx: PageContext) -> None:
                     with ui.column().classes('gap-0 grow'):
                         ui.label(info.name).classes('font-medium')
                         ui.label(f'{info.prefix}…').classes('font-mono text-xs opacity-70')
+                    ui.badge(info.scope, color='secondary' if info.scope == 'read' else 'primary').tooltip(
+                        SCOPE_LABELS.get(info.scope, info.scope)).mark(f'token-scope-{info.id}')
                     used = when(info.last_used_at) if info.last_used_at else 'never used'
                     ui.label(f'Last used: {used}').classes('text-sm')
                     if info.expires_at is None:
@@ -100,7 +110,8 @@ async def profile_page(ctx: PageContext) -> None:
             async def create_token() -> None:
                 message.text = ''
                 try:
-                    new = await tokens.create(uid, name.value or '', expires_in_days=_days(days.value))
+                    new = await tokens.create(uid, name.value or '', expires_in_days=_days(days.value),
+                                              scope=str(scope.value or 'read'))
                 except NanogenError as exc:
                     message.text = exc.user_message
                     return

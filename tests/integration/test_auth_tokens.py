@@ -37,8 +37,8 @@ async def add_user(services: Services, email: str) -> int:
 
 
 async def status_with(api: httpx.AsyncClient, token: str) -> int:
-    """A guarded JSON route: 404 (no such image) with a good token, 401 with a bad one."""
-    response = await api.get('/files/999999/image', headers={'Authorization': f'Bearer {token}'})
+    """A guarded API route: 404 (no such image) with a good token, 401 with a bad one."""
+    response = await api.get('/api/v1/images/999999', headers={'Authorization': f'Bearer {token}'})
     if response.status_code == 401:
         assert response.json()['error'] == {'code': 'unauthorized', 'message': 'Sign in or send a valid API token.'}
         assert response.headers['www-authenticate'] == 'Bearer'

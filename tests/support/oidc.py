@@ -23,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse
 from starlette.routing import Route
 
+from nanogen.api import build_api
 from nanogen.auth import AuthMiddleware
 from nanogen.bootstrap import Services
 from nanogen.oidc import build_oidc_router
@@ -40,6 +41,7 @@ def guarded_app(services: Services) -> FastAPI:
     install_error_handlers(api)
     api.include_router(build_router(services))
     api.include_router(build_oidc_router(services))
+    api.include_router(build_api(services))
     return api
 
 

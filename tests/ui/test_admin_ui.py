@@ -116,6 +116,7 @@ async def test_disabling_a_user_ends_their_session_and_enabling_restores_it(user
     response = await bob_user.http_client.get('/dashboard')
     assert response.status_code == 303 and response.headers['location'].startswith('/login')
 
+    await user.should_see(marker=f'toggle-{bob}')  # the console re-reads the database after each action
     user.find(marker=f'toggle-{bob}').click()
     await user.should_see('bob@example.com enabled.')
     assert not (await user_row(bob)).disabled

@@ -22,7 +22,7 @@ def running_services() -> Services:
 
 async def bearer_status(token: str) -> int:
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url='http://test') as client:
-        response = await client.get('/files/999999/image', headers={'Authorization': f'Bearer {token}'})
+        response = await client.get('/api/v1/images/999999', headers={'Authorization': f'Bearer {token}'})
     return response.status_code
 
 
