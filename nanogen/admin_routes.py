@@ -6,12 +6,13 @@ import hmac
 from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 
 from .auth import Identity
 from .errors import AuthError, Forbidden
 from .metrics import CONTENT_TYPE
 from .models import utcnow
+from .web import dependency_checks
 
 if TYPE_CHECKING:
     from .bootstrap import Services
@@ -44,6 +45,16 @@ def build_admin_router(services: Services) -> APIRouter:
         name, data = await services.admin.export_user(actor.id, user_id)
         return Response(data, media_type='application/zip',
                         headers={'Content-Disposition': f'attachment; filename="{name}"', 'Cache-Control': 'no-store'})
+
+    @router.get('/admin/status')
+    async def status(request: Request) -> JSONResponse:
+        """Readiness plus the provider (cached 30 s, so this page cannot be used to hammer the provider's API)."""
+        require_admin(request)
+        checks = await dependency_checks(services)
+        credits = await services.admin.credits()
+        checks['provider'] = 'unreachable' if credits is None else 'ok'
+        return JSONResponse({'success': True, 'data': {**checks, 'provider_credits': credits}, 'error': None},
+                            headers={'Cache-Control': 'no-store'})
 
     @router.get('/metrics')
     async def metrics(request: Request) -> Response:
