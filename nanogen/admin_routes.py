@@ -9,9 +9,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from .auth import Identity
-from .errors import AuthError, Forbidden
+from .errors import AuthError, Forbidden, NotFound
 from .metrics import CONTENT_TYPE
 from .models import utcnow
+from .validation import parse_id
 from .web import dependency_checks
 
 if TYPE_CHECKING:
@@ -40,9 +41,12 @@ def build_admin_router(services: Services) -> APIRouter:
                         headers={'Content-Disposition': f'attachment; filename="{name}"', 'Cache-Control': 'no-store'})
 
     @router.get('/admin/users/{user_id}/export.zip')
-    async def export_user(user_id: int, request: Request) -> Response:
+    async def export_user(user_id: str, request: Request) -> Response:
         actor = require_admin(request)
-        name, data = await services.admin.export_user(actor.id, user_id)
+        target = parse_id(user_id)
+        if target is None:
+            raise NotFound('That user does not exist.')
+        name, data = await services.admin.export_user(actor.id, target)
         return Response(data, media_type='application/zip',
                         headers={'Content-Disposition': f'attachment; filename="{name}"', 'Cache-Control': 'no-store'})
 

@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from .auth import Identity, SessionAuth, safe_redirect
 from .errors import AuthError, NanogenError, NotFound, ProviderBadResponse
+from .validation import parse_id
 
 if TYPE_CHECKING:
     from .bootstrap import Services
@@ -93,9 +94,12 @@ def build_router(services: Services) -> APIRouter:
         return JSONResponse({'code': 200, 'msg': 'ok'})
 
     @router.get('/files/{image_id}/{variant}')
-    async def image_file(image_id: int, variant: str, request: Request, download: bool = False) -> Response:
+    async def image_file(image_id: str, variant: str, request: Request, download: bool = False) -> Response:
         identity = current_identity(request)
-        ref = await services.library.file_for(identity.id, image_id, variant)
+        image = parse_id(image_id)
+        if image is None:
+            raise NotFound('That image does not exist.')
+        ref = await services.library.file_for(identity.id, image, variant)
         url = await services.library.url_for(ref, download=download)
         if url:
             return RedirectResponse(url, status_code=307, headers={'Cache-Control': 'private, max-age=60'})
