@@ -218,14 +218,18 @@ class GenerationService:
         base = self.settings.public_url or 'https://callbacks-disabled.invalid'
         return f'{base}/api/provider/callback/{token}'
 
-    async def handle_callback(self, token: str, body: object) -> None:
-        """A callback only wakes the job; record-info confirms before anything is marked done."""
+    def callback_prompt_id(self, token: str) -> int:
+        """The prompt a callback token was signed for; AuthError for anything else (cheap: no I/O)."""
         try:
             data = self._signer.loads(token)
-            prompt_id = int(data['p'])
+            return int(data['p'])
         except (BadSignature, KeyError, TypeError, ValueError):
             log.warning('refused a callback with a bad token')
             raise AuthError('Invalid callback token.') from None
+
+    async def handle_callback(self, token: str, body: object) -> None:
+        """A callback only wakes the job; record-info confirms before anything is marked done."""
+        prompt_id = self.callback_prompt_id(token)
         notice = NanobananaClient.parse_callback(body)  # ProviderBadResponse -> 400 at the edge
         prompt = await self.db.run(lambda s: s.get(Prompt, prompt_id))
         if prompt is None or prompt.provider_task_id != notice.task_id:

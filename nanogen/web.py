@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from .auth import Identity, SessionAuth, safe_redirect
 from .errors import AuthError, NanogenError, NotFound, ProviderBadResponse
+from .ratelimit import MAX_JSON_DEPTH, JsonTooDeep, parse_json
 from .validation import parse_id
 
 if TYPE_CHECKING:
@@ -82,8 +83,17 @@ def build_router(services: Services) -> APIRouter:
 
     @router.post('/api/provider/callback/{token}')
     async def provider_callback(token: str, request: Request) -> JSONResponse:
+        # The token first: a stranger's request is refused before its body is read. BodyLimitMiddleware has
+        # already refused anything over MAX_CALLBACK_BYTES, so the read below is bounded.
         try:
-            body = await request.json()
+            services.generation.callback_prompt_id(token)
+        except AuthError as exc:
+            return envelope_error(403, exc.code, exc.user_message)
+        try:
+            body = parse_json(await request.body())
+        except JsonTooDeep:
+            return envelope_error(400, 'bad_callback', f'The callback body is nested too deeply (over '
+                                  f'{MAX_JSON_DEPTH} levels).')
         except ValueError:
             return envelope_error(400, 'bad_callback', 'The callback body is not JSON.')
         try:
