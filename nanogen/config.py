@@ -72,6 +72,7 @@ class Settings(BaseSettings):
     provider_retries: int = Field(4, validation_alias=_env('NANOGEN_PROVIDER_RETRIES'))
     download_max_bytes: int = Field(40 * 1024 * 1024, validation_alias=_env('NANOGEN_DOWNLOAD_MAX_BYTES'))
     max_image_pixels: int = Field(64_000_000, validation_alias=_env('NANOGEN_MAX_IMAGE_PIXELS'))
+    reference_max_pixels: int = Field(24_000_000, validation_alias=_env('NANOGEN_REFERENCE_MAX_PIXELS'))
     prompt_max_length: int = Field(2000, validation_alias=_env('NANOGEN_PROMPT_MAX_LENGTH'))
     max_concurrent_per_user: int = Field(8, validation_alias=_env('NANOGEN_MAX_CONCURRENT_PER_USER'))
 
