@@ -63,7 +63,8 @@ class Envelope(BaseModel, Generic[T]):
 class GenerateIn(BaseModel):
     """What to generate. Text to image, or image to image when reference image URLs are given."""
 
-    model_config = ConfigDict(extra='forbid', json_schema_extra={'example': {
+    # strict: `num_images: true` or `2.0` and `size: 512.0` are refused (422), not read as 1, 2 and 512.
+    model_config = ConfigDict(extra='forbid', strict=True, json_schema_extra={'example': {
         'prompt': 'a red fox in fresh snow, golden hour', 'size': 1024, 'aspect_ratio': '16:9', 'num_images': 2,
         'watermark': 'ACME', 'reference_image_urls': []}})
     prompt: str = Field(min_length=1, max_length=20_000, description='What the image should show (3 characters '

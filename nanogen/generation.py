@@ -127,7 +127,8 @@ class GenerationService:
         return len(self._jobs)
 
     # ------------------------------------------------------------------ commands
-    async def create(self, user_id: int, req: GenerationRequest, *, idempotency_key: str | None = None) -> Prompt:
+    async def create(self, user_id: int, req: GenerationRequest, *, idempotency_key: str | None = None,
+                     fingerprint: str | None = None) -> Prompt:
         """Record the prompt (PENDING) and start driving it; returns at once."""
         estimate = req.estimated_cost(self.settings)
 
@@ -149,6 +150,7 @@ class GenerationService:
                             aspect_ratio=req.aspect_ratio, num_images=req.num_images, watermark=req.watermark,
                             reference_urls=json.dumps(list(req.reference_urls)) if req.reference_urls else None,
                             estimated_cost=estimate, status=Status.PENDING.value, idempotency_key=idempotency_key,
+                            request_fingerprint=fingerprint,
                             lease_owner=self.worker_id, lease_expires_at=now + LEASE, created_at=now, updated_at=now)
             s.add(prompt)
             s.commit()
