@@ -83,6 +83,14 @@ class GenerateIn(BaseModel):
             raise ValueError('must not contain control characters')
         return value
 
+    @field_validator('size', 'num_images', mode='before')
+    @classmethod
+    def _whole_numbers_only(cls, value: object) -> object:
+        # A Literal matches 512.0 (it equals 512), whatever `strict` says: refuse anything but a JSON integer.
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError('must be a whole number (not text, a decimal or true/false)')
+        return value
+
     @field_validator('reference_image_urls')
     @classmethod
     def _urls_are_printable(cls, value: list[str]) -> list[str]:
