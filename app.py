@@ -10,7 +10,7 @@ import pages
 from nanogen.admin_routes import build_admin_router
 from nanogen.api import build_api
 from nanogen.auth import AuthMiddleware
-from nanogen.bootstrap import Services, build_services
+from nanogen.bootstrap import Services, build_services, start_or_exit
 from nanogen.config import Settings
 from nanogen.gallery_routes import build_gallery_router
 from nanogen.headers import SecurityHeadersMiddleware
@@ -51,7 +51,7 @@ def create_app(settings: Settings | None = None) -> Services:
     return services
 
 
-services = create_app()
+services = start_or_exit(create_app)  # a bad setting: a short list on stderr and exit code 2
 
 if __name__ in {'__main__', '__mp_main__'}:
     settings = services.settings

@@ -11,6 +11,7 @@ import csv
 import io
 import json
 import logging
+import time
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ from .storage import Storage
 log = logging.getLogger(__name__)
 MAX_BUDGET = Decimal('1000000')
 CREDIT_TIMEOUT_S = 5.0
+CREDIT_CACHE_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -117,6 +119,7 @@ class AdminService:
         self.users, self.auth, self.generation, self.client, self.budget = users, auth, generation, client, budget
         self.clock = clock
         self.stuck_minutes = stuck_minutes
+        self._credits: tuple[float, float | None] | None = None  # (monotonic time, amount) of the last reading
 
     # ------------------------------------------------------------------ reading
     async def users_overview(self) -> list[UserUsage]:
@@ -147,12 +150,18 @@ class AdminService:
         return await self.db.run(lambda s: spend_in(s, start, end)), self.budget.team_cap
 
     async def credits(self) -> float | None:
-        """The provider's remaining credits, or None when it cannot say right now (the page shows that)."""
+        """The provider's remaining credits, or None when it cannot say right now (the page shows that).
+        Cached for CREDIT_CACHE_S, failures too: page loads and /admin/status never hammer the provider."""
+        now = time.monotonic()
+        if self._credits is not None and now - self._credits[0] < CREDIT_CACHE_S:
+            return self._credits[1]
         try:
-            return await asyncio.wait_for(self.client.credit(), timeout=CREDIT_TIMEOUT_S)
+            amount: float | None = await asyncio.wait_for(self.client.credit(), timeout=CREDIT_TIMEOUT_S)
         except (ProviderError, TimeoutError) as exc:
             log.warning('could not read the provider credit balance: %s', getattr(exc, 'user_message', 'timeout'))
-            return None
+            amount = None
+        self._credits = (time.monotonic(), amount)
+        return amount
 
     async def in_flight(self) -> list[InFlight]:
         stuck_before = self.clock() - timedelta(minutes=self.stuck_minutes)

@@ -6,12 +6,14 @@ import hmac
 from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 
 from .auth import Identity
-from .errors import AuthError, Forbidden
+from .errors import AuthError, Forbidden, NotFound
 from .metrics import CONTENT_TYPE
 from .models import utcnow
+from .validation import parse_id
+from .web import dependency_checks
 
 if TYPE_CHECKING:
     from .bootstrap import Services
@@ -39,11 +41,24 @@ def build_admin_router(services: Services) -> APIRouter:
                         headers={'Content-Disposition': f'attachment; filename="{name}"', 'Cache-Control': 'no-store'})
 
     @router.get('/admin/users/{user_id}/export.zip')
-    async def export_user(user_id: int, request: Request) -> Response:
+    async def export_user(user_id: str, request: Request) -> Response:
         actor = require_admin(request)
-        name, data = await services.admin.export_user(actor.id, user_id)
+        target = parse_id(user_id)
+        if target is None:
+            raise NotFound('That user does not exist.')
+        name, data = await services.admin.export_user(actor.id, target)
         return Response(data, media_type='application/zip',
                         headers={'Content-Disposition': f'attachment; filename="{name}"', 'Cache-Control': 'no-store'})
+
+    @router.get('/admin/status')
+    async def status(request: Request) -> JSONResponse:
+        """Readiness plus the provider (cached 30 s, so this page cannot be used to hammer the provider's API)."""
+        require_admin(request)
+        checks = await dependency_checks(services)
+        credits = await services.admin.credits()
+        checks['provider'] = 'unreachable' if credits is None else 'ok'
+        return JSONResponse({'success': True, 'data': {**checks, 'provider_credits': credits}, 'error': None},
+                            headers={'Cache-Control': 'no-store'})
 
     @router.get('/metrics')
     async def metrics(request: Request) -> Response:

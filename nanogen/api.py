@@ -6,6 +6,8 @@ Every JSON answer is the envelope `{"success", "data", "error"}`. Who is asking 
 
 # No `from __future__ import annotations`: FastAPI must see the route signatures' local aliases (Who) as objects.
 import asyncio
+import hashlib
+import json
 import logging
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -137,8 +139,9 @@ def build_api(services: 'Services') -> APIRouter:
     async def generate_upload(request: Request, who: Who, prompt: Annotated[str, Form(max_length=20_000)],
                               reference_images: Annotated[list[UploadFile], File(
                                   description='1 to 4 PNG, JPEG or WebP images (10 MiB each at most).')],
-                              size: Annotated[int, Form()] = 1024, aspect_ratio: Annotated[str, Form()] = '1:1',
-                              num_images: Annotated[int, Form()] = 1,
+                              size: Annotated[str, Form(pattern=r'^[0-9]{1,5}$')] = '1024',
+                              aspect_ratio: Annotated[str, Form()] = '1:1',
+                              num_images: Annotated[str, Form(pattern=r'^[0-9]{1,2}$')] = '1',
                               watermark: Annotated[str | None, Form(max_length=100)] = None,
                               wait: Annotated[int, Query(ge=0, le=MAX_WAIT_S)] = 0,
                               idempotency_key: Annotated[str | None, Header(
@@ -149,7 +152,8 @@ def build_api(services: 'Services') -> APIRouter:
         if not 1 <= len(reference_images) <= MAX_REFERENCES:
             raise InvalidInput(f'Send 1 to {MAX_REFERENCES} reference images.', field='reference_images')
         uploads = [await f.read(MAX_UPLOAD_BYTES + 1) for f in reference_images]
-        fields = {'prompt': prompt, 'size': size, 'aspect_ratio': aspect_ratio, 'num_images': num_images,
+        # Whole numbers in ASCII digits only ('2.0' and 'true' are refused by the patterns above).
+        fields = {'prompt': prompt, 'size': int(size), 'aspect_ratio': aspect_ratio, 'num_images': int(num_images),
                   'watermark': watermark, 'reference_image_urls': []}
         return await _start(request, who, fields, uploads, wait, idempotency_key)
 
@@ -166,9 +170,10 @@ def build_api(services: 'Services') -> APIRouter:
     async def _start(request: Request, who: Identity, fields: dict[str, Any], uploads: list[bytes], wait: int,
                      idempotency_key: str | None) -> JSONResponse:
         req = _validated(fields, fields['reference_image_urls'])  # every text field, before any file is stored
+        fingerprint = request_fingerprint(req, uploads) if idempotency_key else None
         existing = await _by_idempotency_key(who.id, idempotency_key) if idempotency_key else None
         if existing is not None:
-            _same_request_or_conflict(existing, req.prompt, req.size, req.aspect_ratio, req.num_images)
+            _same_request_or_conflict(existing, req, fingerprint)
             prompt = existing
         else:
             stored = await _store_references(who.id, uploads)
@@ -177,7 +182,12 @@ def build_api(services: 'Services') -> APIRouter:
                     refs = services.references
                     assert refs is not None
                     req = _validated(fields, [await refs.url_for(who.id, key) for key in stored])
-                prompt = await generation.create(who.id, req, idempotency_key=idempotency_key)
+                prompt = await generation.create(who.id, req, idempotency_key=idempotency_key,
+                                                 fingerprint=fingerprint)
+                if prompt.request_fingerprint != fingerprint:  # a concurrent request with this key won the race
+                    existing = prompt
+                    _same_request_or_conflict(existing, req, fingerprint)
+                    await _discard_references(who.id, stored)  # the winner's references are the ones in use
             except NanogenError:
                 await _discard_references(who.id, stored)
                 raise
@@ -402,7 +412,26 @@ def _utc(value: datetime | None, field: str) -> datetime | None:
     return aware
 
 
-def _same_request_or_conflict(existing: Prompt, prompt: str, size: int, ratio: str, num: int) -> None:
-    if (existing.prompt, existing.image_size, existing.aspect_ratio, existing.num_images) != (prompt, size, ratio, num):
+def request_fingerprint(req: GenerationRequest, uploads: list[bytes]) -> str:
+    """SHA-256 of the whole request: every validated field, and each uploaded reference by its content (uploads
+    get new storage URLs on every call, so their bytes are what identifies them)."""
+    canonical = json.dumps({'prompt': req.prompt, 'size': req.size, 'aspect_ratio': req.aspect_ratio,
+                            'num_images': req.num_images, 'watermark': req.watermark,
+                            'reference_urls': [] if uploads else list(req.reference_urls),
+                            'uploads': [hashlib.sha256(data).hexdigest() for data in uploads]},
+                           sort_keys=True, separators=(',', ':'), ensure_ascii=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _same_request_or_conflict(existing: Prompt, req: GenerationRequest, fingerprint: str | None) -> None:
+    if existing.request_fingerprint is not None:
+        same = existing.request_fingerprint == fingerprint
+    else:  # a row from before fingerprints: compare what it stores
+        stored_urls = tuple(json.loads(existing.reference_urls)) if existing.reference_urls else ()
+        same = ((existing.prompt, existing.image_size, existing.aspect_ratio, existing.num_images, existing.watermark,
+                 existing.task_type) == (req.prompt, req.size, req.aspect_ratio, req.num_images, req.watermark,
+                                         req.task_type.value)
+                and (req.task_type.value == 'IMAGE_TO_IMAGE' or stored_urls == req.reference_urls))
+    if not same:
         raise Conflict('This Idempotency-Key was already used for a different request: use a new key for a new '
                        'generation.')

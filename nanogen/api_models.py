@@ -63,7 +63,8 @@ class Envelope(BaseModel, Generic[T]):
 class GenerateIn(BaseModel):
     """What to generate. Text to image, or image to image when reference image URLs are given."""
 
-    model_config = ConfigDict(extra='forbid', json_schema_extra={'example': {
+    # strict: `num_images: true` or `2.0` and `size: 512.0` are refused (422), not read as 1, 2 and 512.
+    model_config = ConfigDict(extra='forbid', strict=True, json_schema_extra={'example': {
         'prompt': 'a red fox in fresh snow, golden hour', 'size': 1024, 'aspect_ratio': '16:9', 'num_images': 2,
         'watermark': 'ACME', 'reference_image_urls': []}})
     prompt: str = Field(min_length=1, max_length=20_000, description='What the image should show (3 characters '
@@ -80,6 +81,14 @@ class GenerateIn(BaseModel):
     def _no_control_characters(cls, value: str | None) -> str | None:
         if value is not None and any(ord(c) < 32 and c not in '\n\t' for c in value):
             raise ValueError('must not contain control characters')
+        return value
+
+    @field_validator('size', 'num_images', mode='before')
+    @classmethod
+    def _whole_numbers_only(cls, value: object) -> object:
+        # A Literal matches 512.0 (it equals 512), whatever `strict` says: refuse anything but a JSON integer.
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError('must be a whole number (not text, a decimal or true/false)')
         return value
 
     @field_validator('reference_image_urls')

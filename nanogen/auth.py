@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
 from .config import Settings
+from .csrf import is_cross_site
 from .db import Database
 from .errors import AuthError, InvalidInput
 from .models import UsedTicket, User, UserSession, new_epoch, utcnow
@@ -42,7 +43,13 @@ PUBLIC_EXACT = {'/', '/login', '/healthz', '/readyz', '/favicon.ico', '/auth/log
 PUBLIC_PREFIXES = ('/_nicegui/', '/_nicegui_ws/', '/auth/', '/s/', '/api/provider/callback/', '/refs/')
 
 
+# Under the public '/_nicegui/' prefix but tied to a signed-in page: NiceGUI's upload routes.
+PRIVATE_PREFIXES = ('/_nicegui/client/',)
+
+
 def is_public(path: str) -> bool:
+    if path.startswith(PRIVATE_PREFIXES):
+        return False
     return path in PUBLIC_EXACT or path.startswith(PUBLIC_PREFIXES)
 
 
@@ -383,6 +390,15 @@ class AuthMiddleware:
         headers = {k.decode('latin-1').lower(): v.decode('latin-1') for k, v in scope.get('headers', [])}
         identity = await self.auth.identify(scope.get('session'), headers.get('authorization'), path)
         scope.setdefault('state', {})['identity'] = identity
+        # CSRF, for every route in one place: the cookie rides along on a forged cross-site form or fetch; a bearer
+        # token does not, and the provider callback carries its permission in the URL.
+        if (identity is not None and not identity.via_token and not path.startswith('/api/provider/callback/')
+                and is_cross_site(scope, headers, self.auth.users.settings.public_url)):
+            log.warning('refused a cross-site %s to %s', scope.get('method'), path)
+            body = json.dumps({'success': False, 'data': None, 'error': {
+                'code': 'cross_site', 'message': 'This request did not come from a nanogen page: refused.'}})
+            await _respond(send, 403, body.encode(), [(b'content-type', b'application/json')])
+            return
         if identity is not None and identity.scope == 'read' and scope.get('method', 'GET') not in SAFE_METHODS:
             body = json.dumps({'success': False, 'data': None, 'error': {
                 'code': 'forbidden', 'message': 'This token may only read: create one with the generate scope.'}})
@@ -392,7 +408,8 @@ class AuthMiddleware:
             await self.app(scope, receive, send)
             return
         # A script (it sent a token) or an API call gets JSON it can act on, not a sign-in page.
-        if path.startswith('/api/') or 'application/json' in headers.get('accept', '') or 'authorization' in headers:
+        if (path.startswith('/api/') or 'application/json' in headers.get('accept', '') or 'authorization' in headers
+                or scope.get('method', 'GET') not in ('GET', 'HEAD')):  # a POST cannot follow a sign-in page
             body = json.dumps({'success': False, 'data': None,
                                'error': {'code': 'unauthorized', 'message': 'Sign in or send a valid API token.'}})
             await _respond(send, 401, body.encode(), [(b'content-type', b'application/json'),

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import logging
 import socket
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
+from pydantic import ValidationError
 
 from .admin import AdminService
 from .auth import LocalSignIn, SessionAuth, UserService
 from .budget import BudgetService
 from .config import Settings
 from .db import Database
+from .errors import ConfigError
 from .events import EventBus
 from .gallery import Gallery
 from .generation import GenerationService
@@ -89,6 +93,23 @@ class Services:
 async def _to_thread(fn: Any) -> Any:
     import asyncio
     return await asyncio.to_thread(fn)
+
+
+T = TypeVar('T')
+
+
+def start_or_exit(build: Callable[[], T]) -> T:
+    """Run the start-up; on bad configuration print every problem as a short list (no traceback) and exit 2."""
+    try:
+        return build()
+    except ConfigError as exc:
+        problems = exc.problems
+    except ValidationError as exc:  # pydantic names the variable (its alias) and never echoes the value
+        problems = [f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg'].removeprefix('Value error, ')}"
+                    for e in exc.errors()]
+    print('nanogen cannot start; fix these settings:\n' + ''.join(f'  - {p}\n' for p in problems),
+          file=sys.stderr, end='', flush=True)
+    raise SystemExit(2)
 
 
 def build_storage(settings: Settings) -> Storage:

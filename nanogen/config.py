@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import json
+import logging
+import math
+import os
 import secrets
+import zlib
+from collections import Counter
 from decimal import Decimal
 from pathlib import Path
 from typing import Literal
@@ -16,6 +21,7 @@ from .errors import ConfigError
 SIZES: tuple[int, ...] = (512, 768, 1024, 1536)
 ASPECT_RATIOS: tuple[str, ...] = ('1:1', '9:16', '16:9', '3:4', '4:3', '3:2', '2:3', '5:4', '4:5', '21:9')
 DEFAULT_PRICES = {512: Decimal('0.005'), 768: Decimal('0.010'), 1024: Decimal('0.0125'), 1536: Decimal('0.045')}
+log = logging.getLogger(__name__)
 REAL_SERVICE_URL = 'https://api.nanobananaapi.ai'
 GOOGLE_METADATA_URL = 'https://accounts.google.com/.well-known/openid-configuration'
 
@@ -66,6 +72,7 @@ class Settings(BaseSettings):
     provider_retries: int = Field(4, validation_alias=_env('NANOGEN_PROVIDER_RETRIES'))
     download_max_bytes: int = Field(40 * 1024 * 1024, validation_alias=_env('NANOGEN_DOWNLOAD_MAX_BYTES'))
     max_image_pixels: int = Field(64_000_000, validation_alias=_env('NANOGEN_MAX_IMAGE_PIXELS'))
+    reference_max_pixels: int = Field(24_000_000, validation_alias=_env('NANOGEN_REFERENCE_MAX_PIXELS'))
     prompt_max_length: int = Field(2000, validation_alias=_env('NANOGEN_PROMPT_MAX_LENGTH'))
     max_concurrent_per_user: int = Field(8, validation_alias=_env('NANOGEN_MAX_CONCURRENT_PER_USER'))
 
@@ -179,25 +186,65 @@ class Settings(BaseSettings):
     def resolve_secret_key(self) -> str:
         """The signing key. Production must set it; development keeps a generated one under the data dir."""
         if self.secret_key:
-            if self.is_production and len(self.secret_key) < 32:
-                raise ConfigError('NANOGEN_SECRET_KEY must be at least 32 characters in production')
+            problem = secret_key_problem(self.secret_key) if self.is_production else None
+            if problem:
+                raise ConfigError(problem)
             return self.secret_key
         if self.is_production:
-            raise ConfigError('NANOGEN_SECRET_KEY is required when NANOGEN_ENV=production')
+            raise ConfigError(SECRET_KEY_REQUIRED)
         path = self.data_dir / 'secret_key'
         if path.exists():
             return path.read_text().strip()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         key = secrets.token_urlsafe(48)
-        path.write_text(key)
-        path.chmod(0o600)
+        # Born 0600 (never briefly readable by others under a loose umask); O_EXCL: a concurrent start wins once.
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return path.read_text().strip()
+        with os.fdopen(fd, 'w') as out:
+            out.write(key)
         return key
 
-    def check_startup(self) -> None:
-        """Refuse unsafe combinations before anything starts."""
+    def startup_problems(self) -> list[str]:
+        """Every unsafe or missing setting, each as one short line (empty when the app may start)."""
+        problems: list[str] = []
         if self.is_production and not self.oidc_enabled:
-            raise ConfigError('Local sign-in is refused when NANOGEN_ENV=production: set GOOGLE_CLIENT_ID '
-                              'and GOOGLE_CLIENT_SECRET')
+            problems.append('Local sign-in is refused when NANOGEN_ENV=production: set GOOGLE_CLIENT_ID '
+                            'and GOOGLE_CLIENT_SECRET')
         if self.is_production and self.demo_mode:
-            raise ConfigError('The demo provider is refused when NANOGEN_ENV=production: set NANOBANANA_API_KEY')
+            problems.append('The demo provider is refused when NANOGEN_ENV=production: set NANOBANANA_API_KEY')
+        if self.is_production:
+            problem = secret_key_problem(self.secret_key) if self.secret_key else SECRET_KEY_REQUIRED
+            if problem:
+                problems.append(problem)
+        return problems
+
+    def check_startup(self) -> None:
+        """Refuse unsafe combinations before anything starts, naming all of them at once."""
+        problems = self.startup_problems()
+        if problems:
+            raise ConfigError('; '.join(problems), problems=problems)
+        if self.is_production and not self.https:
+            log.warning('NANOGEN_PUBLIC_URL is not https in production (%s): session cookies are not marked Secure '
+                        'and provider callbacks travel in the clear', self.public_url or 'unset')
         self.resolve_secret_key()
+
+
+SECRET_KEY_REQUIRED = 'NANOGEN_SECRET_KEY is required when NANOGEN_ENV=production'
+MIN_SECRET_KEY_LENGTH = 32
+MIN_SECRET_KEY_BITS = 96
+
+
+def secret_key_problem(key: str) -> str | None:
+    """Why `key` is unfit to sign sessions in production, or None. An estimate: length, distinct characters, the
+    Shannon entropy of its characters, and whether it compresses (a repeated pattern such as 'abcabc...')."""
+    advice = 'generate one with: python -c "import secrets; print(secrets.token_urlsafe(48))"'
+    if len(key) < MIN_SECRET_KEY_LENGTH:
+        return f'NANOGEN_SECRET_KEY must be at least {MIN_SECRET_KEY_LENGTH} characters in production: {advice}'
+    counts = Counter(key)
+    bits = -sum(n / len(key) * math.log2(n / len(key)) for n in counts.values()) * len(key)
+    compressed = len(zlib.compress(key.encode(), 9)) - 8  # zlib's own header and checksum
+    if len(counts) < 10 or bits < MIN_SECRET_KEY_BITS or compressed < len(key) * 0.75:
+        return f'NANOGEN_SECRET_KEY looks guessable (too few distinct characters or a repeated pattern): {advice}'
+    return None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,10 +20,24 @@ T = TypeVar('T')
 MIGRATIONS = Path(__file__).parent / 'migrations'
 
 
+def _private_sqlite_files(path: Path) -> None:
+    """The database, its WAL and shared-memory files hold every prompt and session: owner-only."""
+    for name in (path, path.with_name(path.name + '-wal'), path.with_name(path.name + '-shm')):
+        try:
+            if name.exists() and name.stat().st_mode & 0o077:
+                name.chmod(0o600)
+        except OSError:  # not ours to change (e.g. a read-only mount): SQLite still works
+            log.warning('could not make %s private', name.name)
+
+
 def make_engine(url: str) -> sa.Engine:
     if url.startswith('sqlite'):
+        db_path: Path | None = None
         if url.startswith('sqlite:///') and ':memory:' not in url:
-            Path(url.removeprefix('sqlite:///')).parent.mkdir(parents=True, exist_ok=True)
+            db_path = Path(url.removeprefix('sqlite:///'))
+            db_path.parent.mkdir(parents=True, exist_ok=True)
+            if not db_path.exists():  # create it 0600 before SQLite does (SQLite uses the umask)
+                os.close(os.open(db_path, os.O_WRONLY | os.O_CREAT, 0o600))
         engine = sa.create_engine(url, connect_args={'check_same_thread': False, 'timeout': 30},
                                   pool_size=8, max_overflow=8)
 
@@ -36,6 +51,8 @@ def make_engine(url: str) -> sa.Engine:
             cur.execute('PRAGMA foreign_keys=ON')
             cur.execute('PRAGMA busy_timeout=30000')
             cur.close()
+            if db_path is not None:  # WAL/SHM files appear on the first connection; SQLite copies the db's mode
+                _private_sqlite_files(db_path)
 
         @sa.event.listens_for(engine, 'begin')
         def _begin(conn: sa.Connection) -> None:

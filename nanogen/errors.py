@@ -34,6 +34,10 @@ class ConfigError(NanogenError):
     http_status = 500
     code = 'config'
 
+    def __init__(self, user_message: str, *, problems: list[str] | None = None, detail: str | None = None) -> None:
+        super().__init__(user_message, detail=detail)
+        self.problems = problems or [user_message]  # start-up lists each one on its own line
+
 
 class InvalidInput(NanogenError):
     http_status = 422

@@ -127,7 +127,8 @@ class GenerationService:
         return len(self._jobs)
 
     # ------------------------------------------------------------------ commands
-    async def create(self, user_id: int, req: GenerationRequest, *, idempotency_key: str | None = None) -> Prompt:
+    async def create(self, user_id: int, req: GenerationRequest, *, idempotency_key: str | None = None,
+                     fingerprint: str | None = None) -> Prompt:
         """Record the prompt (PENDING) and start driving it; returns at once."""
         estimate = req.estimated_cost(self.settings)
 
@@ -149,6 +150,7 @@ class GenerationService:
                             aspect_ratio=req.aspect_ratio, num_images=req.num_images, watermark=req.watermark,
                             reference_urls=json.dumps(list(req.reference_urls)) if req.reference_urls else None,
                             estimated_cost=estimate, status=Status.PENDING.value, idempotency_key=idempotency_key,
+                            request_fingerprint=fingerprint,
                             lease_owner=self.worker_id, lease_expires_at=now + LEASE, created_at=now, updated_at=now)
             s.add(prompt)
             s.commit()
@@ -218,14 +220,18 @@ class GenerationService:
         base = self.settings.public_url or 'https://callbacks-disabled.invalid'
         return f'{base}/api/provider/callback/{token}'
 
-    async def handle_callback(self, token: str, body: object) -> None:
-        """A callback only wakes the job; record-info confirms before anything is marked done."""
+    def callback_prompt_id(self, token: str) -> int:
+        """The prompt a callback token was signed for; AuthError for anything else (cheap: no I/O)."""
         try:
             data = self._signer.loads(token)
-            prompt_id = int(data['p'])
+            return int(data['p'])
         except (BadSignature, KeyError, TypeError, ValueError):
             log.warning('refused a callback with a bad token')
             raise AuthError('Invalid callback token.') from None
+
+    async def handle_callback(self, token: str, body: object) -> None:
+        """A callback only wakes the job; record-info confirms before anything is marked done."""
+        prompt_id = self.callback_prompt_id(token)
         notice = NanobananaClient.parse_callback(body)  # ProviderBadResponse -> 400 at the edge
         prompt = await self.db.run(lambda s: s.get(Prompt, prompt_id))
         if prompt is None or prompt.provider_task_id != notice.task_id:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
 
+from .config import SIZES
 from .errors import InvalidInput, NotFound
 from .models import Prompt
 from .queries import PROMPT_SORTS, PromptQuery, list_prompts
@@ -24,6 +25,7 @@ log = logging.getLogger(__name__)
 CSV_COLUMNS = ('id', 'created_at', 'status', 'prompt', 'size', 'aspect_ratio', 'num_images', 'watermark',
                'estimated_cost', 'cost', 'duration_ms', 'error', 'completed_at')
 CSV_PAGE = 1000
+FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(9998, 12, 31)
 _FORMULA_START = ('=', '+', '-', '@', '\t', '\r')
 
 
@@ -31,10 +33,13 @@ def _day(value: str | None, field: str) -> date | None:
     if not value:
         return None
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise InvalidInput(f'Write the date as YYYY-MM-DD, like 2026-01-31 (got "{value[:20]}").',
                            field=field) from None
+    if not FIRST_DAY <= day <= LAST_DAY:  # the range arithmetic and the databases need room on both sides
+        raise InvalidInput(f'Use a date between {FIRST_DAY} and {LAST_DAY}.', field=field)
+    return day
 
 
 def history_query(*, status: str | None = None, size: int | str | None = None, search: str | None = None,
@@ -49,6 +54,8 @@ def history_query(*, status: str | None = None, size: int | str | None = None, s
     if size not in (None, ''):
         try:
             size_int = int(size)  # type: ignore[arg-type]
+            if size_int not in SIZES:
+                raise ValueError(size)
         except (TypeError, ValueError):
             raise InvalidInput('Choose a size of 512, 768, 1024 or 1536 pixels.', field='size') from None
     if sort not in PROMPT_SORTS:

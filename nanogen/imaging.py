@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
+import math
 import struct
 import zlib
 from dataclasses import dataclass
@@ -131,10 +132,13 @@ def _megabytes(n: int) -> str:
     return f'{n / (1024 * 1024):.1f}'.removesuffix('.0')
 
 
-def decode(data: bytes, *, max_bytes: int, max_pixels: int, source: Source = 'provider') -> Image.Image:
+def decode(data: bytes, *, max_bytes: int, max_pixels: int, source: Source = 'provider',
+           max_edge: int | None = None) -> Image.Image:
     """Check that `data` is one acceptable image and return it decoded, upright, RGB/RGBA, without metadata.
 
     `source` only picks the wording of the error a person sees ('upload' for reference images).
+    `max_edge` downscales to that long side; a JPEG is then decoded at a reduced scale (draft), so its full-size
+    pixels never exist in memory.
     Raises ImageError for empty, oversized, non-image, damaged or too-many-pixel input.
     """
     if not data:
@@ -178,10 +182,16 @@ def decode(data: bytes, *, max_bytes: int, max_pixels: int, source: Source = 'pr
             # One decode pass: load() refuses pixel data cut short (LOAD_TRUNCATED_IMAGES stays off); a PNG cut
             # after its pixels, or with a corrupt chunk, is caught by the chunk walk below, which is what verify()
             # checked, without verify()'s second decompression.
+            if max_edge and img.format == 'JPEG' and max(width, height) > max_edge:
+                ratio = max_edge / max(width, height)
+                img.draft(img.mode, (max(1, math.ceil(width * ratio)), max(1, math.ceil(height * ratio))))
             img.load()  # animated GIF/WebP: the first frame
             if img.format == 'PNG' and not _png_chunks_intact(data):
                 raise ImageError(_DAMAGED[source], detail='PNG chunk structure or checksum broken')
-            return _normalise(img)
+            out = _normalise(img)
+            if max_edge and max(out.size) > max_edge:
+                out.thumbnail((max_edge, max_edge))  # Image.reduce by whole factors first, then a resample
+            return out
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
             raise too_many_pixels(width, height) from exc
         except (OSError, SyntaxError, ValueError, EOFError, IndexError) as exc:

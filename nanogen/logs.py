@@ -23,6 +23,10 @@ SECRET_PATTERNS = [
                r'credential|x-amz-signature)["\']?\s*[:=]\s*["\']?)[^\s"\',&;]+'),
 ]
 MIN_SECRET_LENGTH = 6
+# C0 and C1 controls, DEL and the Unicode line/paragraph separators: in a message they could forge a log line
+# (a newline) or drive the reader's terminal (ANSI escapes start with ESC).
+_CONTROL = re.compile('[\x00-\x1f\x7f-\x9f\u2028\u2029]')
+_NAMED = {'\n': '\\n', '\r': '\\r', '\t': '\\t'}
 
 # The prompt a piece of work is about: set it at the start of a generation task; every log line then carries it.
 current_prompt_id: ContextVar[int | None] = ContextVar('nanogen_prompt_id', default=None)
@@ -45,6 +49,12 @@ def scrub(text: str) -> str:
         if secret in text:
             text = text.replace(secret, '[redacted]')
     return text
+
+
+def escape_controls(text: str) -> str:
+    """Control characters as visible escapes (`\\n`, `\\x1b`), so one message is always one line."""
+    return _CONTROL.sub(lambda m: _NAMED.get(m.group(), f'\\x{ord(m.group()):02x}' if ord(m.group()) < 0x100
+                                             else f'\\u{ord(m.group()):04x}'), text)
 
 
 def _clean(record: logging.LogRecord) -> None:
@@ -105,7 +115,7 @@ class ScrubFilter(logging.Filter):
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         data: dict[str, Any] = {'time': self.formatTime(record), 'level': record.levelname, 'logger': record.name,
-                                'message': record.getMessage()}
+                                'message': escape_controls(record.getMessage())}
         prompt_id = getattr(record, 'prompt_id', None) or current_prompt_id.get()
         if prompt_id is not None:
             data['prompt_id'] = prompt_id
@@ -117,6 +127,11 @@ class JsonFormatter(logging.Formatter):
 class TextFormatter(logging.Formatter):
     def __init__(self) -> None:
         super().__init__('%(asctime)s %(levelname)s %(name)s: %(message)s')
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 - logging's name
+        # Only the message is escaped: a traceback below it keeps its own (trusted) line breaks.
+        record.message = escape_controls(record.message)
+        return super().formatMessage(record)
 
     def format(self, record: logging.LogRecord) -> str:
         line = super().format(record)

@@ -132,6 +132,7 @@ class Prompt(SQLModel, table=True):
     provider_task_id: str | None = Field(default=None, max_length=128, index=True)
     submit_attempts: int = 0
     idempotency_key: str | None = Field(default=None, max_length=128)
+    request_fingerprint: str | None = Field(default=None, max_length=64)  # SHA-256 of the whole API request
     lease_owner: str | None = Field(default=None, max_length=64)
     lease_expires_at: datetime | None = _opt_ts()
     submitted_at: datetime | None = _opt_ts()

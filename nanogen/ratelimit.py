@@ -1,4 +1,4 @@
-"""Per-user API request rate (token bucket) and the request-body size guard for the API."""
+"""Per-user API request rate (token bucket), the request-body size guard, and bounded JSON parsing."""
 
 from __future__ import annotations
 
@@ -10,7 +10,44 @@ from typing import Any
 from .errors import RateLimited
 
 MAX_API_BODY_BYTES = 1024 * 1024  # JSON bodies; nothing the API takes comes near it
-MAX_MULTIPART_BYTES = 20 * 1024 * 1024  # uploaded reference images
+MAX_MULTIPART_BYTES = 20 * 1024 * 1024  # uploaded reference images (the API's and the generator page's)
+MAX_CALLBACK_BYTES = 256 * 1024  # a provider callback is a few hundred bytes of JSON
+MAX_JSON_DEPTH = 32
+CALLBACK_PREFIX = '/api/provider/callback/'
+UNLIMITED_PREFIXES = ('/_nicegui_ws/',)  # socket.io bounds its own messages (max_http_buffer_size)
+
+
+class JsonTooDeep(ValueError):
+    """Nested deeper than allowed: refused before json.loads could recurse into a RecursionError."""
+
+
+def json_depth(raw: bytes) -> int:
+    """The deepest nesting of arrays/objects in `raw`, counting outside strings only (a linear scan)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in raw:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # closing quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in (0x5D, 0x7D):  # ] }
+            depth -= 1
+    return deepest
+
+
+def parse_json(raw: bytes, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
+    """json.loads with a nesting cap; ValueError (JsonTooDeep, or the decoder's own) for anything unacceptable."""
+    if json_depth(raw) > max_depth:
+        raise JsonTooDeep(f'nested deeper than {max_depth} levels')
+    return json.loads(raw)
 
 
 class RateLimiter:
@@ -38,22 +75,27 @@ class RateLimiter:
 
 
 class BodyLimitMiddleware:
-    """Refuses request bodies over the limit under `prefix` with a 413 envelope, before anything reads them."""
+    """Refuses request bodies over the limit with a 413 envelope, before anything reads them: every route (the
+    API, NiceGUI's upload route `/_nicegui/client/<id>/upload/<id>`, provider callbacks with a smaller limit)."""
 
     def __init__(self, app: Any, *, max_bytes: int = MAX_API_BODY_BYTES,
-                 max_multipart_bytes: int = MAX_MULTIPART_BYTES, prefix: str = '/api/v1/') -> None:
+                 max_multipart_bytes: int = MAX_MULTIPART_BYTES, max_callback_bytes: int = MAX_CALLBACK_BYTES) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.max_multipart_bytes = max_multipart_bytes
-        self.prefix = prefix
+        self.max_callback_bytes = max_callback_bytes
+
+    def limit_for(self, path: str, content_type: bytes) -> int:
+        if path.startswith(CALLBACK_PREFIX):
+            return self.max_callback_bytes
+        return self.max_multipart_bytes if content_type.lower().startswith(b'multipart/') else self.max_bytes
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope['type'] != 'http' or not scope.get('path', '').startswith(self.prefix):
+        if scope['type'] != 'http' or scope.get('path', '').startswith(UNLIMITED_PREFIXES):
             await self.app(scope, receive, send)
             return
         headers = dict(scope.get('headers', []))
-        multipart = headers.get(b'content-type', b'').lower().startswith(b'multipart/')
-        limit = self.max_multipart_bytes if multipart else self.max_bytes
+        limit = self.limit_for(scope.get('path', ''), headers.get(b'content-type', b''))
         length = headers.get(b'content-length')
         if length is not None and (not length.isdigit() or int(length) > limit):
             await self._refuse(send, limit)

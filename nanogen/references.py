@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 URL_LIFETIME_S = 3600  # the provider fetches references soon after submission; an hour covers its retries
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 PREVIEW_EDGE = 160
+REFERENCE_EDGE = 2048  # the provider works at 1536 px at most: larger references only cost memory
 _KEY = re.compile(r'^users/[1-9][0-9]*/refs/[0-9a-f]{32}\.png$')
 
 
@@ -36,7 +37,8 @@ class Reference:
 
 def _prepare(data: bytes, max_pixels: int) -> tuple[bytes, str, int, int]:
     """Decode (checks it is one acceptable image), re-encode as PNG without metadata, and make a preview."""
-    img = imaging.decode(data, source='upload', max_bytes=MAX_UPLOAD_BYTES, max_pixels=max_pixels)
+    img = imaging.decode(data, source='upload', max_bytes=MAX_UPLOAD_BYTES, max_pixels=max_pixels,
+                         max_edge=REFERENCE_EDGE)
     out = io.BytesIO()
     img.save(out, format='PNG')
     preview = img.copy()
@@ -53,6 +55,8 @@ class ReferenceStore:
         self.storage = storage
         self.settings = settings
         self._signer = URLSafeTimedSerializer(secret_key, salt='nanogen.reference')
+        # One decode at a time in this process: a few large uploads at once must not add up to gigabytes.
+        self._decode_slot = asyncio.Semaphore(1)
 
     @property
     def available(self) -> bool:
@@ -68,7 +72,9 @@ class ReferenceStore:
         """Validate and store one upload; ImageError (with a message for the person) when it is not acceptable."""
         if not self.available:
             raise InvalidInput(self.unavailable_reason, field='reference')
-        png, preview, width, height = await asyncio.to_thread(_prepare, data, self.settings.max_image_pixels)
+        max_pixels = min(self.settings.reference_max_pixels, self.settings.max_image_pixels)
+        async with self._decode_slot:
+            png, preview, width, height = await asyncio.to_thread(_prepare, data, max_pixels)
         key = f'users/{user_id}/refs/{uuid.uuid4().hex}.png'
         await self.storage.put(key, png, content_type='image/png')
         log.info('user %s stored reference image %s', user_id, key)

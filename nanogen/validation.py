@@ -13,6 +13,18 @@ from .models import TaskType
 MAX_WATERMARK = 100
 MAX_REFERENCES = 4
 MIN_PROMPT = 3
+MAX_DB_ID = 2**31 - 1  # ids are 32-bit integer columns on both SQLite and PostgreSQL
+
+
+def parse_id(text: object) -> int | None:
+    """A database id from a URL or query string: ASCII digits in 1..MAX_DB_ID, else None (the caller says 404).
+    `str.isdigit` and `int` accept other scripts' digits and any size; the database accepts neither."""
+    if isinstance(text, int) and not isinstance(text, bool):
+        return text if 1 <= text <= MAX_DB_ID else None
+    if not isinstance(text, str) or not text.isascii() or not text.isdigit() or len(text) > 10:
+        return None
+    value = int(text)
+    return value if 1 <= value <= MAX_DB_ID else None
 
 
 @dataclass(frozen=True)

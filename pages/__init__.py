@@ -7,12 +7,14 @@ import pkgutil
 
 from nanogen.bootstrap import Services
 
+from ._errors import install_error_page
 from .frame import set_services
 
 
 def register(services: Services) -> list[str]:
     """Hand the services to the frame, then import every page module so its decorators register the pages."""
     set_services(services)
+    install_error_page()
     names = [m.name for m in pkgutil.iter_modules(__path__) if m.name != 'frame' and not m.name.startswith('_')]
     for name in sorted(names):
         importlib.import_module(f'{__name__}.{name}')

@@ -12,6 +12,7 @@ from nanogen.events import PromptEvent
 from nanogen.gallery import ZIP_MAX_IMAGES
 from nanogen.models import Status
 from nanogen.queries import ImageQuery, ImageRow, list_images
+from nanogen.validation import parse_id
 
 from ._live import on_prompt_events
 from ._text import set_attr
@@ -317,8 +318,8 @@ async def gallery_page(ctx: PageContext, image: str = '') -> None:
         view.build()
     await view.reload()
     if image:
-        if image.isdigit():
-            await view.open_by_id(int(image))
+        if (image_id := parse_id(image)) is not None:
+            await view.open_by_id(image_id)
         else:
             notify_error('That image does not exist.')
     on_prompt_events(ctx.user.id, view.on_events, statuses=(Status.COMPLETED.value,))

@@ -33,7 +33,7 @@ def preset_prompts(prompts: list[Prompt], limit: int = PRESETS) -> list[str]:
 
 
 @guarded_page('/generator', title='Generator', nav='Generate', icon='auto_awesome')
-async def generator_page(ctx: PageContext, prompt: str = '', size: int = 1024, ratio: str = '1:1') -> None:
+async def generator_page(ctx: PageContext, prompt: str = '', size: str = '1024', ratio: str = '1:1') -> None:
     settings = ctx.services.settings
     references = ctx.services.references
     uid = ctx.user.id
@@ -62,7 +62,7 @@ async def generator_page(ctx: PageContext, prompt: str = '', size: int = 1024, r
                 await presets()
 
                 size_choice = ui.toggle({s: f'{s}px' for s in SIZES},
-                                        value=size if size in SIZES else 1024).props('spread no-caps').mark('size')
+                                        value=int(size) if size in map(str, SIZES) else 1024).props('spread no-caps').mark('size')
                 with ui.row().classes('w-full gap-2 no-wrap'):
                     ratio_choice = ui.select(list(ASPECT_RATIOS), value=ratio if ratio in ASPECT_RATIOS else '1:1',
                                              label='Aspect ratio').props('outlined dense').classes('grow').mark('ratio')

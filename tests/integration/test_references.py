@@ -95,3 +95,74 @@ async def test_with_r2_the_provider_gets_a_presigned_url_it_can_fetch(tmp_path: 
         assert response.status_code == 200
         assert Image.open(io.BytesIO(response.content)).size == (40, 30)
         s3.close()
+
+
+async def test_a_reference_over_the_reference_pixel_limit_is_refused_from_its_header(tmp_path: Path,
+                                                                                   monkeypatch) -> None:
+    """Issue 11 finding 6: references have their own, lower pixel limit (24 MP by default, below the 64 MP one for
+    provider images), checked from the header: no pixel of a refused image is decoded."""
+    refs = store(tmp_path, NANOBANANA_API_KEY='real', NANOGEN_PUBLIC_URL='https://studio.example.com')
+    buf = io.BytesIO()
+    Image.new('L', (6000, 5000)).save(buf, format='PNG')  # 30 MP of zeros: a tiny file
+    assert len(buf.getvalue()) < 200_000
+    loads: list[tuple[int, int]] = []
+    real_load = Image.Image.load
+
+    def spy(self):  # noqa: ANN001, ANN202 - records every decode
+        loads.append(self.size)
+        return real_load(self)
+    monkeypatch.setattr(Image.Image, 'load', spy)
+    with pytest.raises(ImageError, match='24 megapixels'):
+        await refs.save(7, buf.getvalue())
+    assert (6000, 5000) not in loads
+    assert not list((tmp_path / 'images').rglob('*.png'))
+    small = store(tmp_path, NANOBANANA_API_KEY='real', NANOGEN_PUBLIC_URL='https://x.example',
+                  NANOGEN_REFERENCE_MAX_PIXELS='1000')
+    with pytest.raises(ImageError, match='megapixels'):
+        await small.save(7, png((40, 30)))  # 1200 px: over a limit set that low
+
+
+async def test_a_large_jpeg_reference_is_decoded_downscaled(tmp_path: Path, monkeypatch) -> None:
+    """Issue 11 finding 6: a large JPEG is decoded at a reduced scale (Image.draft) and stored at 2048 px at most."""
+    refs = store(tmp_path, NANOBANANA_API_KEY='real', NANOGEN_PUBLIC_URL='https://studio.example.com')
+    buf = io.BytesIO()
+    Image.new('RGB', (5000, 3000), (90, 20, 20)).save(buf, format='JPEG', quality=70)
+    decoded: list[tuple[int, int]] = []
+    real_load = Image.Image.load
+
+    def spy(self):  # noqa: ANN001, ANN202 - the size pixels are decoded at
+        result = real_load(self)
+        if self.format == 'JPEG':
+            decoded.append(self.size)
+        return result
+    monkeypatch.setattr(Image.Image, 'load', spy)
+    ref = await refs.save(7, buf.getvalue())
+    assert max(ref.width, ref.height) == 2048 and ref.width / ref.height == pytest.approx(5 / 3, rel=0.01)
+    assert decoded and max(decoded[0]) < 5000, decoded  # never the full 15 MP
+    with Image.open(next((tmp_path / 'images').rglob('*.png'))) as stored:
+        assert max(stored.size) == 2048
+
+
+async def test_reference_decodes_run_one_at_a_time(tmp_path: Path, monkeypatch) -> None:
+    """Issue 11 finding 6: four uploads at once are decoded one after another, so their memory never adds up."""
+    import asyncio
+    import threading
+
+    import nanogen.references as references
+    refs = store(tmp_path, NANOBANANA_API_KEY='real', NANOGEN_PUBLIC_URL='https://studio.example.com')
+    running, peak, lock = [0], [0], threading.Lock()
+    real_prepare = references._prepare
+
+    def counting(*args):  # noqa: ANN002, ANN202 - the real decode, counted
+        with lock:
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+        try:
+            time.sleep(0.05)  # long enough that overlapping decodes would overlap here
+            return real_prepare(*args)
+        finally:
+            with lock:
+                running[0] -= 1
+    monkeypatch.setattr(references, '_prepare', counting)
+    saved = await asyncio.gather(*(refs.save(7, png((400, 300))) for _ in range(4)))
+    assert len({r.key for r in saved}) == 4 and peak[0] == 1

@@ -55,10 +55,10 @@ async def test_without_a_token_only_signed_in_admins_read_metrics(user: User, cr
     assert (await bob.http_client.get('/metrics')).status_code == 403
 
 
-async def test_readyz_checks_database_storage_and_provider(user: User) -> None:
+async def test_readyz_checks_database_and_storage(user: User) -> None:
     ready = await user.http_client.get('/readyz')
     assert ready.status_code == 200
-    assert ready.json()['data'] == {'database': 'ok', 'storage': 'ok', 'provider': 'ok'}  # the demo fake answers
+    assert ready.json()['data'] == {'database': 'ok', 'storage': 'ok'}
 
 
 @pytest.fixture
@@ -68,12 +68,43 @@ def dead_provider(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv('NANOGEN_PROVIDER_RETRIES', '0')
 
 
-async def test_readyz_says_which_dependency_is_down(dead_provider: None, user: User) -> None:
+async def test_readyz_does_not_depend_on_the_provider(dead_provider: None, user: User, create_user: Any) -> None:
+    """Issue 11 finding 11: a provider outage leaves every replica ready; admins see it at /admin/status."""
     ready = await user.http_client.get('/readyz')
-    assert ready.status_code == 503
-    body = ready.json()
-    assert body['data'] == {'database': 'ok', 'storage': 'ok', 'provider': 'unreachable'}
-    assert body['error']['code'] == 'not_ready' and PROVIDER_KEY not in ready.text
+    assert ready.status_code == 200, ready.text
+    assert ready.json()['data'] == {'database': 'ok', 'storage': 'ok'}
+    anonymous = await user.http_client.get('/admin/status', headers={'Accept': 'application/json'})
+    assert anonymous.status_code == 401  # not for anonymous callers
+    await sign_in(user, email='ada@example.com')  # first user: admin
+    status = await user.http_client.get('/admin/status')
+    assert status.status_code == 200
+    body = status.json()
+    assert body['data']['provider'] == 'unreachable' and body['data']['database'] == 'ok'
+    assert PROVIDER_KEY not in status.text
+    bob: User = create_user()
+    await sign_in(bob, name='Bob', email='bob@example.com')
+    assert (await bob.http_client.get('/admin/status')).status_code == 403
+
+
+@pytest.fixture
+def counting_provider(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeProvider]:
+    provider = FakeProvider(FakeConfig(latency_s=0.3, send_callbacks=False, api_key=PROVIDER_KEY))
+    with serve_asgi(provider.app) as url:
+        monkeypatch.setenv('NANOBANANA_API_KEY', PROVIDER_KEY)
+        monkeypatch.setenv('NANOBANANA_BASE_URL', url)
+        yield provider
+
+
+async def test_public_probes_never_reach_the_provider(counting_provider: FakeProvider, user: User) -> None:
+    """Issue 11 finding 11: /readyz spends no provider call (with the real key); /admin/status caches its one."""
+    for _ in range(5):
+        assert (await user.http_client.get('/readyz')).status_code == 200
+    assert counting_provider.calls['/api/v1/common/credit'] == 0
+    await sign_in(user, email='ada@example.com')
+    for _ in range(3):
+        status = await user.http_client.get('/admin/status')
+        assert status.json()['data']['provider'] == 'ok' and status.json()['data']['provider_credits'] == 100.0
+    assert counting_provider.calls['/api/v1/common/credit'] == 1
 
 
 @pytest.fixture

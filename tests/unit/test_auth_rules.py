@@ -12,6 +12,8 @@ from nanogen.errors import AuthError, ConfigError, InvalidInput
 from nanogen.oidc import UNVERIFIED_MESSAGE, check_claims
 from nanogen.tokens import TokenService
 
+STRONG_KEY = 'vK3p9Qz_Lm2xR7tYw4Nb8Hc6Jd1Fg5Se0Ua-Oi'  # random-looking: production accepts it
+
 GOOD = {'sub': 's-1', 'email': 'Ada@Acme.com', 'email_verified': True, 'name': 'Ada', 'picture': 'https://x/a.png'}
 
 
@@ -69,7 +71,7 @@ def test_only_sign_in_landing_health_and_shares_are_public() -> None:
 
 
 def test_production_refuses_local_sign_in(tmp_path: Path) -> None:
-    prod = dict(NANOGEN_ENV='production', NANOGEN_DATA_DIR=str(tmp_path), NANOGEN_SECRET_KEY='k' * 40,
+    prod = dict(NANOGEN_ENV='production', NANOGEN_DATA_DIR=str(tmp_path), NANOGEN_SECRET_KEY=STRONG_KEY,
                 NANOBANANA_API_KEY='key-123')
     with pytest.raises(ConfigError, match='Local sign-in is refused when NANOGEN_ENV=production'):
         settings(**prod).check_startup()
@@ -82,7 +84,7 @@ def test_production_refuses_the_app_from_app_py(tmp_path: Path, monkeypatch: pyt
     """The composition root refuses too, before anything is served."""
     from nanogen.bootstrap import build_services
     monkeypatch.setenv('NANOGEN_ENV', 'production')
-    monkeypatch.setenv('NANOGEN_SECRET_KEY', 'k' * 40)
+    monkeypatch.setenv('NANOGEN_SECRET_KEY', STRONG_KEY)
     monkeypatch.setenv('NANOBANANA_API_KEY', 'key-123')
     with pytest.raises(ConfigError, match='Local sign-in is refused'):
         build_services(Settings())
