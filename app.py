@@ -26,7 +26,7 @@ def create_app(settings: Settings | None = None) -> Services:
     settings = settings or Settings()
     setup_logging(settings)
     services = build_services(settings)
-    services.db.migrate()  # before serving anything: NiceGUI does not hold requests until startup handlers finish
+    services.migrate()  # before serving anything: NiceGUI does not hold requests until startup handlers finish
     app.add_middleware(AuthMiddleware, auth=services.auth)  # inside the session middleware added next
     # Ours, not ui.run's (NiceGUI then adds no second one), so SecureCookies can wrap it for proxied HTTPS.
     app.add_middleware(SessionMiddleware, **session_options(settings, services.secret_key))

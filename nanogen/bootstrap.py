@@ -68,7 +68,7 @@ class Services:
         if self.extras.get('started'):
             return
         self.extras['started'] = True
-        await _to_thread(self.db.migrate)
+        await _to_thread(self.migrate)
         if isinstance(self.storage, S3Storage):
             await self.storage.ensure_bucket()
         if self.relay is not None:
@@ -76,6 +76,15 @@ class Services:
         await self.generation.start()
         await self.library.start()
         await self.retention.start()
+
+    def migrate(self) -> None:
+        """Brings the schema up to date once per process start: app.py migrates before serving (NiceGUI does not hold
+        requests until startup handlers finish) and start() then skips it; tests and tools that only call start()
+        still get a migrated database."""
+        if self.extras.get('migrated'):
+            return
+        self.db.migrate()
+        self.extras['migrated'] = True
 
     async def stop(self) -> None:
         await self.retention.stop()

@@ -234,7 +234,7 @@ class _Attempt:  # what one attempt learned that the retry loop needs
 
 
 class NanobananaClient:
-    """Speaks the wire contract of /work/shared/nanobanana-api.md over an injected httpx.AsyncClient."""
+    """Speaks the wire contract of docs/nanobanana-api.md over an injected httpx.AsyncClient."""
 
     def __init__(self, http: httpx.AsyncClient, *, api_key: str, base_url: str, retries: int = 4,
                  backoff_base: float = 0.5, backoff_max: float = 30.0,

@@ -1,10 +1,19 @@
-"""Helpers for `user`-fixture tests: sign in the way a person does."""
+"""Helpers for `user`-fixture tests: sign in the way a person does, and wait for the page (one timeout for all)."""
 
 from __future__ import annotations
 
 import asyncio
+import inspect
+import time
+from collections.abc import Callable
+from typing import Any
 
 from nicegui.testing import User
+
+# How long any UI test waits for the page (or the services behind it) to get somewhere. One figure for the whole
+# suite: a loaded 2-core CI machine needs seconds, and a passing wait returns as soon as its check holds.
+WAIT_S = 10.0
+RETRIES = int(WAIT_S / 0.1)  # NiceGUI's should_see/should_not_see try again every 0.1 s
 
 
 async def sign_in(user: User, name: str = 'Ada', email: str = 'ada@example.com', then: str = '/dashboard') -> None:
@@ -34,10 +43,27 @@ def elements(user: User, **filters: object) -> list:
         return []
 
 
-async def eventually(check, timeout: float = 10.0) -> None:
-    """Wait until `check()` is truthy; the page updates on its own, with no reload."""
-    for _ in range(int(timeout / 0.05)):
-        if check():
-            return
+async def eventually(check: Callable[[], Any], timeout: float = WAIT_S,
+                     message: str = 'the page never reached the expected state') -> Any:
+    """Wait until `check()` (a function or a coroutine function) is truthy and return its value: the page and the
+    services update on their own, with no reload. Every ad-hoc wait in the UI tests goes through here."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if inspect.isawaitable(result):
+            result = await result
+        if result:
+            return result
+        if time.monotonic() >= deadline:
+            raise AssertionError(f'{message} (waited {timeout:g} s)')
         await asyncio.sleep(0.05)
-    assert check(), 'the page never reached the expected state'
+
+
+async def should_see(user: User, target: Any = None, **filters: Any) -> None:
+    """`user.should_see`, waiting as long as every other wait here (NiceGUI's own default gives up after 0.3 s)."""
+    await user.should_see(target, retries=RETRIES, **filters)
+
+
+async def should_not_see(user: User, target: Any = None, **filters: Any) -> None:
+    """`user.should_not_see`, giving the page as long to drop the element; it returns at once when it is gone."""
+    await user.should_not_see(target, retries=RETRIES, **filters)

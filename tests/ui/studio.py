@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from nicegui.testing import User
 
 from nanogen.bootstrap import Services
+from tests.ui.helpers import eventually
 
 
 def app_services() -> Services:
@@ -22,13 +21,11 @@ async def user_id(services: Services, email: str) -> int:
     return user.id
 
 
-async def wait_finished(services: Services, uid: int, prompt_id: int, timeout: float = 15) -> str:
-    for _ in range(int(timeout / 0.05)):
+async def wait_finished(services: Services, uid: int, prompt_id: int) -> str:
+    async def ended() -> str | None:
         prompt = await services.library.get_prompt(uid, prompt_id)
-        if prompt.status in ('COMPLETED', 'FAILED', 'CANCELLED'):
-            return prompt.status
-        await asyncio.sleep(0.05)
-    raise AssertionError(f'prompt {prompt_id} never finished')
+        return prompt.status if prompt.status in ('COMPLETED', 'FAILED', 'CANCELLED') else None
+    return await eventually(ended, message=f'prompt {prompt_id} never finished')
 
 
 def text_of(user: User, marker: str) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 import zipfile
@@ -16,7 +15,7 @@ from sqlmodel import select
 from nanogen.models import AuditEvent, Image, Prompt
 from nanogen.models import User as UserRow
 from nanogen.validation import validate_request
-from tests.ui.helpers import sign_in
+from tests.ui.helpers import eventually, should_not_see, should_see, sign_in
 
 
 def services() -> Any:
@@ -38,12 +37,10 @@ async def audit_actions() -> list[str]:
 
 
 async def wait_finished(pid: int) -> Prompt:
-    for _ in range(200):
+    async def ended() -> Prompt | None:
         p = await services().db.run(lambda s: s.get(Prompt, pid))
-        if p.status in ('COMPLETED', 'FAILED', 'CANCELLED'):
-            return p
-        await asyncio.sleep(0.05)
-    raise AssertionError(f'prompt {pid} never finished')
+        return p if p.status in ('COMPLETED', 'FAILED', 'CANCELLED') else None
+    return await eventually(ended, message=f'prompt {pid} never finished')
 
 
 @pytest.fixture
@@ -66,9 +63,9 @@ async def test_non_admin_is_refused_on_every_admin_page_and_route(boss_is_admin:
     await sign_in(user, name='Ada', email='ada@example.com', then='/admin')
     boss = await add_person('boss@example.com')
     await user.open('/admin')
-    await user.should_see('This page is for admins only.')
-    await user.should_not_see('Provider credits')
-    await user.should_not_see('boss@example.com')
+    await should_see(user, 'This page is for admins only.')
+    await should_not_see(user, 'Provider credits')
+    await should_not_see(user, 'boss@example.com')
     for path in ('/admin/usage.csv', f'/admin/users/{boss}/export.zip', '/metrics'):
         response = await user.http_client.get(path)
         assert response.status_code == 403, path
@@ -80,22 +77,22 @@ async def test_admin_sets_a_budget_and_bad_input_changes_nothing(user: User) -> 
     await sign_in(user, email='ada@example.com', then='/dashboard')  # first user on a dev install: admin
     bob = await add_person('bob@example.com')
     await user.open('/admin')
-    await user.should_see('bob@example.com')
-    await user.should_see('Provider credits')
-    await user.should_see('100.00')  # the demo provider's balance, read after the page is shown
+    await should_see(user, 'bob@example.com')
+    await should_see(user, 'Provider credits')
+    await should_see(user, '100.00')  # the demo provider's balance, read after the page is shown
     user.find(marker=f'budget-{bob}').type('12.50')
     user.find(marker=f'save-budget-{bob}').click()
-    await user.should_see('Budget of bob@example.com saved.')
+    await should_see(user, 'Budget of bob@example.com saved.')
     assert (await user_row(bob)).monthly_budget == Decimal('12.50')
-    await user.should_see('user.budget user:')
-    await user.should_see('default -> $12.50')
+    await should_see(user, 'user.budget user:')
+    await should_see(user, 'default -> $12.50')
 
     user.find(marker=f'budget-{bob}').clear().type('lots')
     user.find(marker=f'save-budget-{bob}').click()
-    await user.should_see('Enter a budget in dollars, like 25 or 12.50')
+    await should_see(user, 'Enter a budget in dollars, like 25 or 12.50')
     user.find(marker=f'budget-{bob}').clear().type('-3')
     user.find(marker=f'save-budget-{bob}').click()
-    await user.should_see('A budget cannot be negative.')
+    await should_see(user, 'A budget cannot be negative.')
     assert (await user_row(bob)).monthly_budget == Decimal('12.50')
     assert await audit_actions() == ['user.budget']
 
@@ -105,23 +102,23 @@ async def test_disabling_a_user_ends_their_session_and_enabling_restores_it(user
     bob_user: User = create_user()
     await sign_in(bob_user, name='Bob', email='bob@example.com', then='/dashboard')
     await bob_user.open('/dashboard')
-    await bob_user.should_see('Welcome, Bob')
+    await should_see(bob_user, 'Welcome, Bob')
     bob = int((await services().db.run(lambda s: s.exec(
         select(UserRow).where(UserRow.email == 'bob@example.com')).one())).id)
 
     await user.open('/admin')
     user.find(marker=f'toggle-{bob}').click()
-    await user.should_see('bob@example.com disabled.')
+    await should_see(user, 'bob@example.com disabled.')
     assert (await user_row(bob)).disabled
     response = await bob_user.http_client.get('/dashboard')
     assert response.status_code == 303 and response.headers['location'].startswith('/login')
 
     await user.should_see(marker=f'toggle-{bob}')  # the console re-reads the database after each action
     user.find(marker=f'toggle-{bob}').click()
-    await user.should_see('bob@example.com enabled.')
+    await should_see(user, 'bob@example.com enabled.')
     assert not (await user_row(bob)).disabled
     assert await audit_actions() == ['user.disable', 'user.enable']
-    await user.should_see('user.enable user:')
+    await should_see(user, 'user.enable user:')
 
 
 async def test_admin_cancels_an_in_flight_generation(slow_demo: None, user: User) -> None:
@@ -129,12 +126,12 @@ async def test_admin_cancels_an_in_flight_generation(slow_demo: None, user: User
     bob = await add_person('bob@example.com')
     prompt = await services().generation.create(bob, validate_request(prompt='a very slow mural'))
     await user.open('/admin')
-    await user.should_see('a very slow mural')
+    await should_see(user, 'a very slow mural')
     user.find(marker=f'cancel-{prompt.id}').click()
-    await user.should_see(f'Generation #{prompt.id} cancelled.')
+    await should_see(user, f'Generation #{prompt.id} cancelled.')
     done = await wait_finished(int(prompt.id))
     assert done.status == 'CANCELLED' and done.error_message == 'Cancelled by an admin.'
-    await user.should_see('Nothing is generating right now.')
+    await should_see(user, 'Nothing is generating right now.')
     assert await audit_actions() == ['generation.cancel']
 
 
@@ -149,11 +146,11 @@ async def test_failures_are_grouped_and_the_budget_banner_warns(monkeypatch: pyt
     svc.demo.config.fail_rate = 0.0
     await wait_finished(int((await svc.generation.create(bob, validate_request(prompt='fine', size=1536))).id))
     await user.open('/admin')
-    await user.should_see('The provider could not generate this image')
+    await should_see(user, 'The provider could not generate this image')
     assert [e.text for e in user.find(marker='failure-count').elements] == ['2']
-    await user.should_see('Budget warning')
-    await user.should_see('bob@example.com has used $0.045 of $0.05 this month.')
-    await user.should_see('3 this month · 67% failed')
+    await should_see(user, 'Budget warning')
+    await should_see(user, 'bob@example.com has used $0.045 of $0.05 this month.')
+    await should_see(user, '3 this month · 67% failed')
 
 
 async def test_usage_csv_export_and_delete_are_admin_actions_on_real_data(user: User) -> None:
@@ -183,10 +180,10 @@ async def test_usage_csv_export_and_delete_are_admin_actions_on_real_data(user: 
 
     await user.open('/admin')
     user.find(marker=f'delete-{bob}').click()
-    await user.should_see('This cannot be undone.')
+    await should_see(user, 'This cannot be undone.')
     user.find(marker='confirm-delete').click()
-    await user.should_see('bob@example.com deleted.')
-    await user.should_see('user.delete user:')
+    await should_see(user, 'bob@example.com deleted.')
+    await should_see(user, 'user.delete user:')
     assert await user_row(bob) is None
     assert await svc.db.run(lambda s: list(s.exec(select(Prompt).where(Prompt.user_id == bob)))) == []
     assert not any([await svc.storage.exists(k) for k in keys])

@@ -11,7 +11,7 @@ from nicegui.testing import User
 from nanogen.bootstrap import Services
 from nanogen.models import Prompt, utcnow
 from nanogen.validation import validate_request
-from tests.ui.helpers import elements, eventually, sign_in
+from tests.ui.helpers import elements, eventually, should_see, sign_in
 from tests.ui.studio import app_services, text_of, user_id
 
 
@@ -33,7 +33,7 @@ def chart(user: User, marker: str) -> ui.echart:
 
 async def test_empty_analytics_says_what_to_do(user: User) -> None:
     await sign_in(user, then='/analytics')
-    await user.should_see('No generations in this range. Pick a longer range, or generate something.', retries=20)
+    await should_see(user, 'No generations in this range. Pick a longer range, or generate something.')
     assert text_of(user, 'an-spend') == '$0.00' and text_of(user, 'an-success') == '–'
 
 
@@ -67,17 +67,17 @@ async def test_a_bad_range_gets_a_message_and_keeps_the_charts(user: User) -> No
     await user.open('/analytics')
     today = utcnow().date()
     user.find(marker='range-from').elements.pop().value = str(today + timedelta(days=5))
-    await user.should_see('The start date must not be after the end date.', retries=20)
+    await should_see(user, 'The start date must not be after the end date.')
     assert elements(user, marker='chart-over-time')
     user.find(marker='range-from').elements.pop().value = str(today - timedelta(days=3000))
-    await user.should_see('Pick a range of at most 731 days.', retries=20)
+    await should_see(user, 'Pick a range of at most 731 days.')
     user.find(marker='range-from').elements.pop().value = ''
-    await user.should_see('Pick both dates (YYYY-MM-DD).', retries=20)
+    await should_see(user, 'Pick both dates (YYYY-MM-DD).')
 
 
 async def test_analytics_update_live_when_a_generation_finishes(user: User) -> None:
     await sign_in(user, then='/analytics')
-    await user.should_see('No generations in this range', retries=20)
+    await should_see(user, 'No generations in this range')
     services = app_services()
     uid = await user_id(services, 'ada@example.com')
     await services.generation.create(uid, validate_request(prompt='a chart-worthy sunset', size=768))

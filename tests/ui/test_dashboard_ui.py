@@ -5,25 +5,25 @@ from __future__ import annotations
 from nicegui.testing import User
 
 from nanogen.validation import validate_request
-from tests.ui.helpers import elements, eventually, sign_in
+from tests.ui.helpers import elements, eventually, should_not_see, should_see, sign_in
 from tests.ui.studio import app_services, text_of, user_id, wait_finished
 
 
 async def test_empty_dashboard_says_what_to_do(user: User) -> None:
     await sign_in(user)
-    await user.should_see('Welcome, Ada', retries=20)
-    await user.should_see('No images yet: your first one is a prompt away.', retries=20)
-    await user.should_see('Nothing is running right now.', retries=20)
+    await should_see(user, 'Welcome, Ada')
+    await should_see(user, 'No images yet: your first one is a prompt away.')
+    await should_see(user, 'Nothing is running right now.')
     assert text_of(user, 'stat-images') == '0'
     assert text_of(user, 'stat-success') == '–'
     assert text_of(user, 'stat-spend-month') == '$0.00'
     user.find(marker='dashboard-generate').click()
-    await user.should_see('Ctrl+Enter generates', retries=20)
+    await should_see(user, 'Ctrl+Enter generates')
 
 
 async def test_open_dashboard_updates_live_when_a_generation_finishes(user: User) -> None:
     await sign_in(user)
-    await user.should_see('No images yet', retries=20)
+    await should_see(user, 'No images yet')
     services = app_services()
     uid = await user_id(services, 'ada@example.com')
     services.demo.config.latency_s = 1.5  # long enough to see it in flight
@@ -35,8 +35,8 @@ async def test_open_dashboard_updates_live_when_a_generation_finishes(user: User
     assert text_of(user, 'stat-in-flight') == '0'
     assert text_of(user, 'stat-success') == '100%'
     assert text_of(user, 'stat-spend-total') == '$0.0050'
-    await user.should_see('a live lighthouse', retries=20)
-    await user.should_see('Nothing is running right now.', retries=20)
+    await should_see(user, 'a live lighthouse')
+    await should_see(user, 'Nothing is running right now.')
 
 
 async def test_cancel_from_the_dashboard(user: User) -> None:
@@ -47,7 +47,7 @@ async def test_cancel_from_the_dashboard(user: User) -> None:
     prompt = await services.generation.create(uid, validate_request(prompt='a slow mountain'))
     await eventually(lambda: elements(user, marker=f'cancel-{prompt.id}'))
     user.find(marker=f'cancel-{prompt.id}').click()
-    await user.should_see('Generation cancelled.', retries=20)
+    await should_see(user, 'Generation cancelled.')
     await eventually(lambda: not elements(user, marker=f'in-flight-{prompt.id}'))
     assert (await services.library.get_prompt(uid, prompt.id)).status == 'CANCELLED'
 
@@ -59,7 +59,7 @@ async def test_another_users_generations_never_show(user: User) -> None:
     prompt = await services.generation.create(bob, validate_request(prompt="bob's secret sketch"))
     await wait_finished(services, bob, prompt.id)
     await user.open('/dashboard')
-    await user.should_see('No images yet', retries=20)
-    await user.should_not_see("bob's secret sketch")
+    await should_see(user, 'No images yet')
+    await should_not_see(user, "bob's secret sketch")
     assert text_of(user, 'stat-images') == '0'
     assert text_of(user, 'stat-spend-total') == '$0.00'

@@ -5,7 +5,7 @@ from __future__ import annotations
 from nicegui import ui
 from nicegui.testing import User
 
-from tests.ui.helpers import sign_in
+from tests.ui.helpers import should_see, sign_in
 
 
 async def test_drawer_lists_the_studio_pages_in_order_and_navigates(user: User) -> None:
@@ -17,4 +17,4 @@ async def test_drawer_lists_the_studio_pages_in_order_and_navigates(user: User) 
     labels = [e.text for e in drawer.descendants() if isinstance(e, ui.item_section) and getattr(e, 'text', '')]
     assert labels[:5] == ['Dashboard', 'Generate', 'Gallery', 'History', 'Analytics']
     user.find(marker='drawer-analytics').click()
-    await user.should_see('Days are UTC.', retries=40)  # navigation runs as a background task
+    await should_see(user, 'Days are UTC.')  # navigation runs as a background task

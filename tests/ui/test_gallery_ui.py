@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import io
 import zipfile
 from collections.abc import Callable
@@ -15,7 +14,7 @@ from nanogen.bootstrap import Services
 from nanogen.models import Image, Prompt
 from nanogen.models import User as UserRow
 from nanogen.validation import validate_request
-from tests.ui.helpers import elements, eventually, sign_in
+from tests.ui.helpers import WAIT_S, elements, eventually, should_not_see, should_see, sign_in
 
 
 def svc() -> Services:
@@ -32,12 +31,11 @@ async def make_images(uid: int, prompt: str, *, n: int = 1, size: int = 1024, ra
     """A finished generation through the real service and the demo provider (0.4 s)."""
     created = await svc().generation.create(uid, validate_request(prompt=prompt, size=size, aspect_ratio=ratio,
                                                                   num_images=n))
-    for _ in range(200):
+    async def completed() -> bool:
         done = await svc().db.run(lambda s: s.get(Prompt, created.id))
-        if done.status == 'COMPLETED':
-            break
-        assert done.status in ('PENDING', 'PROCESSING'), done.error_message
-        await asyncio.sleep(0.05)
+        assert done.status in ('PENDING', 'PROCESSING', 'COMPLETED'), done.error_message
+        return done.status == 'COMPLETED'
+    await eventually(completed, message=f'prompt {created.id} never completed')
     return [i.id for i in await svc().library.images_of_prompt(uid, created.id)]
 
 
@@ -55,9 +53,9 @@ async def ada_with_images(user: User, *specs: tuple[str, int, int]) -> tuple[int
 
 async def test_empty_gallery_invites_a_first_prompt(user: User) -> None:
     await sign_in(user, then='/gallery')
-    await user.should_see('No images yet. Your first one is a prompt away.')
+    await should_see(user, 'No images yet. Your first one is a prompt away.')
     user.find(marker='first-prompt').click()
-    await user.should_see(marker='prompt')  # the generator's prompt box
+    await should_see(user, marker='prompt')  # the generator's prompt box
 
 
 async def test_images_are_listed_and_filters_narrow_them(user: User) -> None:
@@ -76,8 +74,8 @@ async def test_images_are_listed_and_filters_narrow_them(user: User) -> None:
     user.find(marker='size-filter').elements.pop().value = 0
 
     user.find(marker='search').type('nothing like this')
-    await user.should_see('No images match these filters.')
-    await user.should_not_see(marker='first-prompt')
+    await should_see(user, 'No images match these filters.')
+    await should_not_see(user, marker='first-prompt')
 
 
 async def test_a_bad_date_gets_a_message_and_keeps_the_grid(user: User) -> None:
@@ -85,11 +83,11 @@ async def test_a_bad_date_gets_a_message_and_keeps_the_grid(user: User) -> None:
     await user.open('/gallery')
     await eventually(lambda: tile_ids(user) == [fox])
     user.find(marker='date-from').type('31/12/2026')
-    await user.should_see('The from date must look like 2026-05-01.')
+    await should_see(user, 'The from date must look like 2026-05-01.')
     assert tile_ids(user) == [fox]
     user.find(marker='date-from').clear().type('2000-01-01')
     user.find(marker='date-to').type('2000-01-02')
-    await user.should_see('No images match these filters.')
+    await should_see(user, 'No images match these filters.')
 
 
 async def test_lightbox_shows_the_details_and_walks_prev_next(user: User) -> None:
@@ -98,33 +96,33 @@ async def test_lightbox_shows_the_details_and_walks_prev_next(user: User) -> Non
     await user.open('/gallery')
     await eventually(lambda: tile_ids(user) == sorted([older, newer]))
     user.find(marker=f'tile-{newer}').click()
-    await user.should_see(marker='lightbox-prompt')
-    await user.should_see('a new glass tower')
-    await user.should_see('$0.0125')
-    await user.should_see('Image 1 of 2')
+    await should_see(user, marker='lightbox-prompt')
+    await should_see(user, 'a new glass tower')
+    await should_see(user, '$0.0125')
+    await should_see(user, 'Image 1 of 2')
     assert user.find(marker='lightbox-image').elements.pop().source == f'/files/{newer}/image'
     user.find(marker='next').click()
-    await user.should_see('an old stone bridge')
-    await user.should_see('$0.0050')
-    await user.should_see('Image 2 of 2')
+    await should_see(user, 'an old stone bridge')
+    await should_see(user, '$0.0050')
+    await should_see(user, 'Image 2 of 2')
     user.find(marker='prev').click()
-    await user.should_see('Image 1 of 2')
+    await should_see(user, 'Image 1 of 2')
     user.find(marker='remix').click()
-    await user.should_see(marker='prompt')
+    await should_see(user, marker='prompt')
     assert user.find(marker='prompt').elements.pop().value == 'a new glass tower'
 
 
 async def test_image_query_param_opens_only_your_own(user: User, create_user: Callable[[], User]) -> None:
     _uid, [(fox,)] = await ada_with_images(user, ('a red fox in snow', 1, 1024))
     await user.open(f'/gallery?image={fox}')
-    await user.should_see(marker='lightbox-prompt')
+    await should_see(user, marker='lightbox-prompt')
     await user.open('/gallery?image=abc')
-    await user.should_see('That image does not exist.')
+    await should_see(user, 'That image does not exist.')
     bob = create_user()
     await sign_in(bob, name='Bob', email='bob@example.com', then=f'/gallery?image={fox}')
     await bob.open(f'/gallery?image={fox}')
-    await bob.should_see('That image does not exist.')
-    await bob.should_not_see('a red fox in snow')
+    await should_see(bob, 'That image does not exist.')
+    await should_not_see(bob, 'a red fox in snow')
 
 
 async def test_favourite_toggles_with_feedback_and_filters(user: User) -> None:
@@ -133,10 +131,10 @@ async def test_favourite_toggles_with_feedback_and_filters(user: User) -> None:
     await user.open('/gallery')
     await eventually(lambda: tile_ids(user) == sorted([fox, whale]))
     user.find(marker=f'tile-{fox}').click()
-    await user.should_see(marker='lightbox-prompt')
+    await should_see(user, marker='lightbox-prompt')
     user.find(marker='favourite').click()
-    await user.should_see('Added to favourites.')
-    await user.should_see(marker=f'fav-{fox}')
+    await should_see(user, 'Added to favourites.')
+    await should_see(user, marker=f'fav-{fox}')
     assert (await svc().library.get_image(uid, fox)).is_favourite
     user.find(marker='close-lightbox').click()
     user.find(marker='favourites-only').click()
@@ -150,28 +148,28 @@ async def test_delete_hides_undo_restores_and_the_window_then_deletes_for_real(u
     await user.open('/gallery')
     await eventually(lambda: tile_ids(user) == sorted([fox, whale]))
     user.find(marker=f'tile-{fox}').click()
-    await user.should_see(marker='lightbox-prompt')
+    await should_see(user, marker='lightbox-prompt')
     user.find(marker='delete').click()
-    await user.should_see('Image deleted.')
+    await should_see(user, 'Image deleted.')
     await eventually(lambda: tile_ids(user) == [whale])
     assert user.find(marker='lightbox-prompt').elements.pop().text == 'a blue whale singing'  # moved on
     user.find(marker='undo').click()
-    await user.should_see('Image restored.')
+    await should_see(user, 'Image restored.')
     await eventually(lambda: tile_ids(user) == sorted([fox, whale]))
 
     image = await svc().library.get_image(uid, fox)
     user.find(marker='close-lightbox').click()  # it stayed open on the next image after the first delete
-    await user.should_not_see(marker='lightbox-prompt')
+    await should_not_see(user, marker='lightbox-prompt')
     user.find(marker=f'tile-{fox}').click()
-    await user.should_see(marker='lightbox-prompt')
+    await should_see(user, marker='lightbox-prompt')
     assert user.find(marker='lightbox-prompt').elements.pop().text == 'a red fox in snow'
     user.find(marker='delete').click()
     await eventually(lambda: tile_ids(user) == [whale])
-    await asyncio.sleep(0.8)  # past the 0.5 s window: the row and all three objects are gone
-    assert await svc().db.run(lambda s: s.get(Image, fox)) is None
+    # Past the 0.5 s undo window the row and all three objects are gone.
+    await eventually(lambda: svc().db.run(lambda s: s.get(Image, fox) is None), message='the image was never removed')
     for key in (image.key, image.original_key, image.thumb_key):
         assert not await svc().storage.exists(key)
-    await user.should_not_see('Image deleted.')
+    await should_not_see(user, 'Image deleted.')
     response = await user.http_client.get(f'/files/{fox}/thumb')
     assert response.status_code == 404
 
@@ -182,9 +180,9 @@ async def test_zip_holds_exactly_the_selected_images(user: User) -> None:
     await eventually(lambda: tile_ids(user) == sorted([a, b, c]))
     user.find(marker=f'select-{a}').click()
     user.find(marker=f'select-{c}').click()
-    await user.should_see('2 selected')
+    await should_see(user, '2 selected')
     user.find(marker='download-zip').click()
-    response = await user.download.next(timeout=5)
+    response = await user.download.next(timeout=WAIT_S)
     assert response.status_code == 200 and response.headers['content-type'] == 'application/zip'
     with zipfile.ZipFile(io.BytesIO(response.content)) as archive:
         contents = sorted(archive.read(n) for n in archive.namelist())
@@ -202,8 +200,8 @@ async def test_two_users_never_see_each_others_images(user: User, create_user: C
     bob = create_user()
     await sign_in(bob, name='Bob', email='bob@example.com', then='/gallery')
     await bob.open('/gallery')
-    await bob.should_see('No images yet')
-    await bob.should_not_see('a red fox in snow')
+    await should_see(bob, 'No images yet')
+    await should_not_see(bob, 'a red fox in snow')
     for url in (f'/files/{fox}/thumb', f'/files/{fox}/image?download=true', f'/files/zip?ids={fox}'):
         response = await bob.http_client.get(url)
         assert response.status_code == 404, url
@@ -215,14 +213,14 @@ async def test_share_link_works_signed_out_until_revoked(user: User, create_user
     _uid, [(fox,)] = await ada_with_images(user, ('a red fox in snow', 1, 1024))
     await user.open(f'/gallery?image={fox}')
     user.find(marker='share').click()
-    await user.should_see('Share link created and copied')
+    await should_see(user, 'Share link created and copied')
     await eventually(lambda: elements(user, marker='share-url'))
     url = user.find(marker='share-url').elements.pop().value
     path = url[url.index('/s/'):]
 
     visitor = create_user()  # never signs in
     await visitor.open(path)
-    await visitor.should_see('a red fox in snow')
+    await should_see(visitor, 'a red fox in snow')
     assert visitor.find(marker='shared-image').elements.pop().source == f'{path}/image'
     picture = await visitor.http_client.get(f'{path}/image')
     assert picture.status_code == 200 and picture.headers['content-type'] == 'image/png'
@@ -231,29 +229,29 @@ async def test_share_link_works_signed_out_until_revoked(user: User, create_user
     share_id = int(next(m for e in elements(user, kind=ui.button) for m in e._markers
                         if m.startswith('revoke-')).removeprefix('revoke-'))
     user.find(marker=f'revoke-{share_id}').click()
-    await user.should_see('Link revoked: it no longer works.')
+    await should_see(user, 'Link revoked: it no longer works.')
     await visitor.open(path)
-    await visitor.should_see('This link is no longer available.')
-    await visitor.should_not_see('a red fox in snow')
+    await should_see(visitor, 'This link is no longer available.')
+    await should_not_see(visitor, 'a red fox in snow')
     gone = await visitor.http_client.get(f'{path}/image')
     assert gone.status_code == 404 and gone.json()['error']['message'] == 'This link is no longer available.'
 
 
 async def test_garbage_share_link_gets_a_clear_page_and_404(user: User) -> None:
     await user.open('/s/garbage')
-    await user.should_see('This link is no longer available.')
+    await should_see(user, 'This link is no longer available.')
     assert (await user.http_client.get('/s/garbage/image')).status_code == 404
 
 
 async def test_new_images_appear_on_an_open_gallery(user: User) -> None:
     await sign_in(user, then='/gallery')
     await user.open('/gallery')
-    await user.should_see('No images yet')
+    await should_see(user, 'No images yet')
     uid = await user_id()
     ids = await make_images(uid, 'a live update of a comet', n=2)
     await eventually(lambda: tile_ids(user) == sorted(ids))
-    await user.should_see('2 new images arrived.')
-    await user.should_not_see('No images yet')
+    await should_see(user, '2 new images arrived.')
+    await should_not_see(user, 'No images yet')
 
 
 async def test_more_images_load_as_you_scroll(user: User) -> None:
@@ -268,8 +266,8 @@ async def test_more_images_load_as_you_scroll(user: User) -> None:
     await svc().db.write(copies)
     await user.open('/gallery')
     await eventually(lambda: len(tile_ids(user)) == 60)  # one page
-    await user.should_see(marker='load-more')
+    await should_see(user, marker='load-more')
     user.find(marker='load-more').click()  # what the scroll sentinel does in a browser
     await eventually(lambda: len(tile_ids(user)) == 65)
-    await user.should_not_see(marker='load-more')
+    await should_not_see(user, marker='load-more')
     assert first in tile_ids(user)  # the oldest arrives last, newest first

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 
@@ -11,7 +10,7 @@ from nicegui.elements.upload_files import SmallFileUpload
 from nicegui.testing import User
 from PIL import Image
 
-from tests.ui.helpers import elements, eventually, sign_in
+from tests.ui.helpers import elements, eventually, should_see, sign_in
 from tests.ui.studio import app_services, text_of, user_id
 
 
@@ -55,7 +54,7 @@ async def test_reference_images_are_previewed_stored_and_sent_as_fetchable_urls(
     assert key.endswith('.png')
     user.find(marker='prompt').type('turn this sketch into a poster')
     user.find(marker='generate').click()
-    await user.should_see('Queued', retries=20)
+    await should_see(user, 'Queued')
     (prompt,) = await services.library.recent_prompts(uid)
     assert prompt.task_type == 'IMAGE_TO_IMAGE'
     (url,) = json.loads(prompt.reference_urls or '[]')
@@ -78,16 +77,14 @@ async def test_removing_a_reference_deletes_it(user: User) -> None:
     assert await services.storage.list_keys(f'users/{uid}/refs/')
     user.find(marker='reference-remove').click()
     await eventually(lambda: not elements(user, marker='reference-preview'))
-    for _ in range(40):
-        if not await services.storage.list_keys(f'users/{uid}/refs/'):
-            break
-        await asyncio.sleep(0.05)
-    assert await services.storage.list_keys(f'users/{uid}/refs/') == []
+    async def removed() -> bool:
+        return await services.storage.list_keys(f'users/{uid}/refs/') == []
+    await eventually(removed, message='the reference stayed in storage')
 
 
 async def test_without_public_url_or_r2_the_page_says_what_references_need(user: User) -> None:
     await sign_in(user)
     app_services().settings.nanobanana_api_key = 'a-real-key-means-no-demo'  # a real provider, local disk, no URL
     await user.open('/generator')
-    await user.should_see('Reference images need NANOGEN_PUBLIC_URL', retries=20)
+    await should_see(user, 'Reference images need NANOGEN_PUBLIC_URL')
     assert not elements(user, marker='reference-upload')

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 
 from nicegui import ui
 from nicegui.testing import User
 
 from nanogen.validation import validate_request
-from tests.ui.helpers import elements, eventually, sign_in
+from tests.ui.helpers import WAIT_S, elements, eventually, should_not_see, should_see, sign_in
 from tests.ui.studio import app_services, text_of, user_id, wait_finished
 
 
@@ -18,18 +17,14 @@ def result_images(user: User) -> list:
 
 async def the_only_prompt(uid: int):
     """The one prompt the page queued (the click runs as a background task, so wait for it)."""
-    for _ in range(100):
-        prompts = await app_services().library.recent_prompts(uid)
-        if prompts:
-            (prompt,) = prompts
-            return prompt
-        await asyncio.sleep(0.05)
-    raise AssertionError('the page never queued a prompt')
+    (prompt,) = await eventually(lambda: app_services().library.recent_prompts(uid),
+                                 message='the page never queued a prompt')
+    return prompt
 
 
 async def test_empty_generator_explains_itself(user: User) -> None:
     await sign_in(user, then='/generator')
-    await user.should_see('Your generations appear here, live. Write a prompt and press Generate.', retries=20)
+    await should_see(user, 'Your generations appear here, live. Write a prompt and press Generate.')
     assert not elements(user, marker='preset')  # no history yet: no preset chips
 
 
@@ -47,8 +42,8 @@ async def test_several_jobs_run_at_once_and_each_finishes_with_its_images(user: 
     assert len(running) == 2  # the second was queued while the first still ran
     await eventually(lambda: len(result_images(user)) == 2)
     assert {text_of(user, f'status-{p.id}') for p in prompts} == {'Completed'}
-    await user.should_see('Download', retries=20)
-    await user.should_see('Open in gallery', retries=20)
+    await should_see(user, 'Download')
+    await should_see(user, 'Open in gallery')
 
 
 async def test_recent_prompts_are_one_click_presets(user: User) -> None:
@@ -61,7 +56,7 @@ async def test_recent_prompts_are_one_click_presets(user: User) -> None:
     await user.open('/generator')
     chips = elements(user, marker='preset')
     assert [c.text for c in chips] == ['a teapot shaped like a …']  # shortened; never another user's prompts
-    await user.should_not_see("bob's private prompt")
+    await should_not_see(user, "bob's private prompt")
     user.find(marker='preset').click()
     assert user.find(marker='prompt').elements.pop().value == 'a teapot shaped like a whale'
 
@@ -69,7 +64,7 @@ async def test_recent_prompts_are_one_click_presets(user: User) -> None:
 async def test_ctrl_enter_generates(user: User) -> None:
     await sign_in(user, then='/generator')
     user.find(marker='prompt').type('a keyboard shortcut made of light').trigger('keydown.ctrl.enter')
-    await user.should_see('Queued: you can start another while this one runs.', retries=20)
+    await should_see(user, 'Queued: you can start another while this one runs.')
 
 
 async def test_cancel_a_running_job(user: User) -> None:
@@ -81,7 +76,7 @@ async def test_cancel_a_running_job(user: User) -> None:
     await eventually(lambda: bool(elements(user, kind=ui.button, content='Cancel')))
     prompt = await the_only_prompt(uid)
     user.find(marker=f'cancel-{prompt.id}').click()
-    await user.should_see('Generation cancelled.', retries=20)
+    await should_see(user, 'Generation cancelled.')
     await eventually(lambda: text_of(user, f'status-{prompt.id}') == 'Cancelled')
     assert elements(user, marker=f'retry-{prompt.id}')
 
@@ -94,10 +89,10 @@ async def test_a_refused_prompt_says_why_and_what_to_do_and_retry_works(user: Us
     prompt = await the_only_prompt(uid)
     await eventually(lambda: elements(user, marker=f'error-{prompt.id}'))
     assert 'content policy' in text_of(user, f'error-{prompt.id}')
-    await user.should_see('Change the prompt or settings if the message asks for it, then press Retry.', retries=20)
+    await should_see(user, 'Change the prompt or settings if the message asks for it, then press Retry.')
     app_services().demo.config.content_policy_words = ()
     user.find(marker=f'retry-{prompt.id}').click()
-    await user.should_see('Queued again with the same settings.', retries=20)
+    await should_see(user, 'Queued again with the same settings.')
     await eventually(lambda: len(result_images(user)) == 1)
 
 
@@ -114,9 +109,9 @@ async def test_provider_rate_limit_messages_are_shown_live(user: User) -> None:
     def says_rate_limited() -> bool:
         shown = elements(user, marker=f'message-{prompt.id}')
         return bool(shown) and shown[0].text.startswith('The provider is rate-limiting us. Retrying in')
-    await eventually(says_rate_limited, timeout=20)
+    await eventually(says_rate_limited, timeout=2 * WAIT_S)  # the provider's rate limit and our backoff both run first
     services.demo.config.rate_limit_rate = 0.0
-    await eventually(lambda: len(result_images(user)) == 1, timeout=15)
+    await eventually(lambda: len(result_images(user)) == 1, timeout=2 * WAIT_S)
 
 
 async def test_a_job_queued_elsewhere_appears_on_an_open_generator(user: User) -> None:

@@ -13,7 +13,7 @@ from nicegui.testing import User
 
 from nanogen.bootstrap import Services
 from nanogen.models import Prompt, utcnow
-from tests.ui.helpers import eventually, sign_in
+from tests.ui.helpers import eventually, should_see, sign_in
 from tests.ui.studio import app_services, text_of, user_id
 
 
@@ -38,7 +38,7 @@ def rows(user: User) -> list[dict]:
 
 async def test_empty_history_is_helpful(user: User) -> None:
     await sign_in(user, then='/history')
-    await user.should_see('No prompts yet. Your generations will be listed here.', retries=20)
+    await should_see(user, 'No prompts yet. Your generations will be listed here.')
     assert text_of(user, 'history-summary') == '0 of 0'
 
 
@@ -63,7 +63,7 @@ async def test_table_pages_filters_and_never_shows_another_users_prompts(user: U
     user.find(marker='filter-search').elements.pop().value = 'harbour 1'  # harbour 1, 10..19
     await eventually(lambda: text_of(user, 'history-summary') == '1–11 of 11')
     user.find(marker='filter-search').elements.pop().value = 'no such words'
-    await user.should_see('No prompts match these filters. Clear a filter to see more.', retries=20)
+    await should_see(user, 'No prompts match these filters. Clear a filter to see more.')
 
 
 async def test_sort_and_date_range(user: User) -> None:
@@ -81,7 +81,7 @@ async def test_sort_and_date_range(user: User) -> None:
     user.find(marker='filter-from').elements.pop().value = str(today - timedelta(days=1))
     await eventually(lambda: text_of(user, 'history-summary') == '1–3 of 3')
     user.find(marker='filter-to').elements.pop().value = str(today - timedelta(days=10))  # before the start
-    await user.should_see('The start date must not be after the end date.', retries=20)
+    await should_see(user, 'The start date must not be after the end date.')
     assert len(rows(user)) == 3  # the table keeps what it had
 
 
@@ -94,7 +94,7 @@ async def test_retry_a_failed_prompt_from_history(user: User) -> None:
     (failed,) = rows(user)
     assert failed['retryable']
     user.find(marker='history-table').trigger('retry', failed['id'])
-    await user.should_see('Queued again as #2 with the same settings.', retries=20)
+    await should_see(user, 'Queued again as #2 with the same settings.')
     await eventually(lambda: any(r['status'] == 'COMPLETED' and r['prompt'] == 'try me again 0' for r in rows(user)))
     assert text_of(user, 'history-summary') == '1–2 of 2'
 
@@ -107,7 +107,7 @@ async def test_retry_of_another_users_prompt_is_refused(user: User) -> None:
     await seed(services, ada, 1, status='FAILED')
     await user.open('/history')
     user.find(marker='history-table').trigger('retry', 1)  # bob's prompt id
-    await user.should_see('That generation does not exist.', retries=20)
+    await should_see(user, 'That generation does not exist.')
 
 
 async def test_csv_export_streams_the_filtered_history_of_the_signed_in_user(user: User) -> None:
@@ -152,7 +152,7 @@ async def test_export_button_downloads_with_the_filters(user: User) -> None:
     response = await user.download.next()
     assert response.url.path == '/history.csv' and response.url.params['status'] == 'FAILED'
     assert [r['prompt'] for r in csv.DictReader(io.StringIO(response.text))] == ['broken 0']
-    await user.should_see('Exporting your history as CSV', retries=20)
+    await should_see(user, 'Exporting your history as CSV')
 
 
 async def test_csv_export_neutralises_every_formula_character(user: User) -> None:

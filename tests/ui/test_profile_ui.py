@@ -12,7 +12,7 @@ from nicegui.testing import User
 
 from nanogen.bootstrap import Services
 from nanogen.models import Prompt, utcnow
-from tests.ui.helpers import elements, sign_in
+from tests.ui.helpers import elements, should_not_see, should_see, sign_in
 
 
 def running_services() -> Services:
@@ -28,8 +28,8 @@ async def bearer_status(token: str) -> int:
 
 async def test_profile_shows_who_you_are_and_this_months_usage(user: User) -> None:
     await sign_in(user, name='Ada', email='ada@example.com', then='/profile')
-    await user.should_see('ada@example.com')
-    await user.should_see(marker='usage-count')
+    await should_see(user, 'ada@example.com')
+    await should_see(user, marker='usage-count')
     assert user.find(marker='usage-count').elements.pop().text == '0'
     services = running_services()
     me = await services.users.sign_in(subject='local:ada@example.com', email='ada@example.com')
@@ -44,22 +44,22 @@ async def test_profile_shows_who_you_are_and_this_months_usage(user: User) -> No
     await user.open('/profile')
     assert user.find(marker='usage-count').elements.pop().text == '3'
     assert user.find(marker='usage-spend').elements.pop().text == '$0.0575'
-    await user.should_see('generations (2 completed)')
+    await should_see(user, 'generations (2 completed)')
 
 
 async def test_bad_token_requests_get_a_message_and_nothing_is_created(user: User) -> None:
     await sign_in(user, then='/profile')
-    await user.should_see('No tokens yet.')
+    await should_see(user, 'No tokens yet.')
     user.find(marker='create-token').click()
-    await user.should_see('Give the token a name, like "laptop script".')
+    await should_see(user, 'Give the token a name, like "laptop script".')
     user.find(marker='token-name').type('ci')
     user.find(marker='token-days').type('zero')
     user.find(marker='create-token').click()
-    await user.should_see('Expiry must be between 1 and 3650 days, or empty for none.')
+    await should_see(user, 'Expiry must be between 1 and 3650 days, or empty for none.')
     user.find(marker='token-days').clear().type('0')
     user.find(marker='create-token').click()
-    await user.should_see('Expiry must be between 1 and 3650 days, or empty for none.')
-    await user.should_see('No tokens yet.')
+    await should_see(user, 'Expiry must be between 1 and 3650 days, or empty for none.')
+    await should_see(user, 'No tokens yet.')
 
 
 async def test_create_a_token_see_it_once_use_it_and_revoke_it(user: User) -> None:
@@ -67,24 +67,24 @@ async def test_create_a_token_see_it_once_use_it_and_revoke_it(user: User) -> No
     user.find(marker='token-name').type('laptop script')
     user.find(marker='token-days').type('30')
     user.find(marker='create-token').click()
-    await user.should_see('Copy it now: it will not be shown again.')
+    await should_see(user, 'Copy it now: it will not be shown again.')
     secret = user.find(marker='new-token').elements.pop().value
     assert secret.startswith('ngk_')
-    await user.should_see(marker='copy-token')
+    await should_see(user, marker='copy-token')
     user.find(marker='close-token').click()
-    await user.should_not_see('Copy it now')
-    await user.should_see('laptop script')
-    await user.should_see('Expires ')
-    await user.should_see(secret[:12] + '…')
+    await should_not_see(user, 'Copy it now')
+    await should_see(user, 'laptop script')
+    await should_see(user, 'Expires ')
+    await should_see(user, secret[:12] + '…')
     assert await bearer_status(secret) == 404  # signed in by the token: the image simply does not exist
 
     await user.open('/profile')  # a reload never shows the token again
-    await user.should_not_see(secret)
-    await user.should_see('Last used:')
+    await should_not_see(user, secret)
+    await should_see(user, 'Last used:')
     revoke = [e for e in elements(user, kind=ui.button) if any(m.startswith('revoke-') for m in e._markers)]
     assert len(revoke) == 1
     user.find(marker=next(m for m in revoke[0]._markers if m.startswith('revoke-'))).click()
-    await user.should_see('No tokens yet.')
+    await should_see(user, 'No tokens yet.')
     assert await bearer_status(secret) == 401
 
 
@@ -92,20 +92,20 @@ async def test_sign_out_everywhere_ends_this_and_other_sessions(user: User, crea
     other = create_user()
     await sign_in(user, then='/profile')
     await sign_in(other, then='/dashboard')
-    await other.should_see('Welcome, Ada')
+    await should_see(other, 'Welcome, Ada')
     user.find(marker='sign-out-everywhere').click()
-    await user.should_see('Your team\'s image studio')
+    await should_see(user, 'Your team\'s image studio')
     await user.open('/profile')
-    await user.should_see('Sign in to nanogen')
+    await should_see(user, 'Sign in to nanogen')
     await other.open('/dashboard')
-    await other.should_see('Sign in to nanogen')
+    await should_see(other, 'Sign in to nanogen')
     await sign_in(user, then='/profile')  # signing in again works
-    await user.should_see(marker='sign-out')
+    await should_see(user, marker='sign-out')
 
 
 async def test_sign_out_ends_the_session(user: User) -> None:
     await sign_in(user, then='/profile')
     user.find(marker='sign-out').click()
-    await user.should_see('Your team\'s image studio')
+    await should_see(user, 'Your team\'s image studio')
     await user.open('/profile')
-    await user.should_see('Sign in to nanogen')
+    await should_see(user, 'Sign in to nanogen')

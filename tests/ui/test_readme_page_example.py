@@ -12,7 +12,7 @@ from nicegui import ui
 from nicegui.testing import User
 
 from nanogen.models import Prompt
-from tests.ui.helpers import sign_in
+from tests.ui.helpers import should_see, sign_in
 from tests.ui.studio import app_services, user_id
 
 README = Path(__file__).resolve().parents[2] / 'README.md'
@@ -53,7 +53,7 @@ async def test_the_readme_page_example_serves_the_signed_in_users_data(user: Use
     await services.db.write(seed)
     load_as_page_module(example_code(), tmp_path)
     await user.open('/my-sizes')
-    await user.should_see('My sizes', retries=20)
+    await should_see(user, 'My sizes')
     (table,) = user.find(kind=ui.table).elements
     assert table.rows == [{'size': '768px', 'images': 3, 'spend': 0.03}]  # never bob's 1536px
 
@@ -61,4 +61,4 @@ async def test_the_readme_page_example_serves_the_signed_in_users_data(user: Use
 async def test_the_example_page_is_guarded(user: User, tmp_path: Path) -> None:
     load_as_page_module(example_code(), tmp_path)
     await user.open('/my-sizes')
-    await user.should_see('Sign in to nanogen', retries=20)
+    await should_see(user, 'Sign in to nanogen')

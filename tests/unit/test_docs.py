@@ -29,3 +29,26 @@ def test_readme_has_the_run_command_and_a_screenshot() -> None:
     assert 'pip install -e . && python app.py' in README
     shot = re.search(r'!\[[^\]]*\]\(([^)]+\.png)\)', README)
     assert shot and (ROOT / shot.group(1)).exists(), 'the README screenshot file is missing'
+
+
+def _relative_links(text: str) -> list[str]:
+    """Markdown link and image targets that are not URLs or in-page anchors (code blocks and spans excluded)."""
+    text = re.sub(r'^```.*?^```', '', text, flags=re.M | re.S)
+    text = re.sub(r'`[^`\n]*`', '', text)
+    targets = [m.split()[0] if m.strip() else m for m in re.findall(r'\]\(([^)]*)\)', text)]
+    return [t for t in targets if not re.match(r'^([a-z][a-z0-9+.-]*:|#)', t, flags=re.I)]
+
+
+def test_docs_links_stay_inside_the_repository_and_resolve() -> None:
+    """Issue 12 finding 1: the README linked the wire contract as ../shared/…, broken in any clone."""
+    documents = [ROOT / 'README.md', *sorted((ROOT / 'docs').glob('*.md'))]
+    checked = 0
+    for document in documents:
+        for target in _relative_links(document.read_text()):
+            path = (document.parent / target.split('#', 1)[0]).resolve()
+            where = f'{document.relative_to(ROOT)} links {target!r}'
+            assert path.is_relative_to(ROOT), f'{where}, outside the repository'
+            assert path.is_file(), f'{where}, which does not exist'
+            checked += 1
+    assert checked >= 4, 'the link scan found too few links: is the pattern broken?'
+    assert '(docs/nanobanana-api.md)' in README, 'the README links the project copy of the wire contract'

@@ -1,0 +1,38 @@
+"""The UI tests wait through one helper with one timeout (tests/ui/helpers.py), never with their own short waits."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from nicegui import ui
+from nicegui.testing import User
+
+from tests.ui.helpers import WAIT_S, should_see, sign_in
+
+UI_TESTS = Path(__file__).resolve().parent
+LATE_S = 3.0  # later than the 2 s the history filter test used to wait, well inside WAIT_S
+
+
+async def test_should_see_waits_for_text_that_appears_late(user: User) -> None:
+    """Issue 12 finding 15: a test waited only ~2 s (`retries=20`) for a filter result and failed under load."""
+    assert WAIT_S > LATE_S + 1
+
+    @ui.page('/wait-probe')
+    def probe() -> None:
+        ui.timer(LATE_S, lambda: ui.label('the slow result'), once=True)
+
+    await sign_in(user)
+    await user.open('/wait-probe')
+    await should_see(user, 'the slow result')
+
+
+def test_no_ui_test_has_its_own_wait() -> None:
+    """Issue 12 finding 15: every wait uses the helpers' timeout, so none is shorter than the rest of the suite's."""
+    # NiceGUI's own should_see (0.3 s unless told), a literal `timeout=` (a multiple of WAIT_S is fine) or a sleep
+    # loop is a wait of its own.
+    own_waits = re.compile(r'\.should_(not_)?see\(|retries=|timeout=[\d.]+\s*[,)]|asyncio\.sleep\(')
+    found = [f'{path.name}:{number}: {line.strip()}'
+             for path in sorted(UI_TESTS.glob('*.py')) if path.name not in ('helpers.py', 'test_waits.py')
+             for number, line in enumerate(path.read_text().splitlines(), 1) if own_waits.search(line)]
+    assert found == [], 'use eventually/should_see from tests/ui/helpers.py:\n' + '\n'.join(found)
