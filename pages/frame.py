@@ -108,11 +108,7 @@ def frame(ctx: PageContext | None, title: str) -> Iterator[ui.column]:
                         'flat color=white no-caps dense').classes('bg-white/20' if path == current else '')
         ui.space()
 
-        def toggle_dark() -> None:
-            dark.toggle()
-            if _has_user_storage():
-                app.storage.user['dark'] = dark.value
-        ui.button(icon='dark_mode', on_click=toggle_dark).props('flat round color=white').tooltip('Dark mode')
+        _dark_mode_button(dark)
         if ctx:
             with ui.button().props('flat round color=white').classes('p-0'):
                 if ctx.user.avatar_url:
@@ -155,6 +151,34 @@ def _nav_drawer(ctx: PageContext) -> ui.left_drawer:
                         ui.icon(icon)
                     ui.item_section(label)
     return drawer
+
+
+# auto (follow the browser) -> dark -> light -> auto; each state shows its own icon and says what it is.
+DARK_CYCLE: dict[bool | None, tuple[bool | None, str, str]] = {
+    None: (True, 'brightness_auto', 'Theme: follows your device (click for dark)'),
+    True: (False, 'dark_mode', 'Theme: dark (click for light)'),
+    False: (None, 'light_mode', 'Theme: light (click to follow your device)'),
+}
+
+
+def _dark_mode_button(dark: ui.dark_mode) -> ui.button:
+    """Cycles the three states by setting the value (`toggle()` refuses auto); the choice is saved per user."""
+    def show() -> None:
+        _next, icon, tip = DARK_CYCLE.get(dark.value, DARK_CYCLE[None])
+        button.props['icon'] = icon
+        button.update()
+        tooltip.text = tip
+
+    def cycle() -> None:
+        dark.set_value(DARK_CYCLE.get(dark.value, DARK_CYCLE[None])[0])
+        if _has_user_storage():
+            app.storage.user['dark'] = dark.value
+        show()
+    button = ui.button(on_click=cycle).props('flat round color=white').mark('dark-mode')
+    with button:
+        tooltip = ui.tooltip('')
+    show()
+    return button
 
 
 def _has_user_storage() -> bool:
