@@ -38,7 +38,7 @@ class JobCard:
                         f'elapsed-{pid}')
                     self.spinner = ui.spinner(size='sm')
                     ui.space()
-                    self.cost = ui.label().classes('text-sm opacity-70')
+                    self.cost = ui.label().classes('text-sm opacity-70').mark(f'cost-{pid}')
                     self.actions = ui.row().classes('gap-0')
                 ui.label(prompt.prompt).classes('text-sm whitespace-pre-wrap break-words')
                 self.details = ui.column().classes('gap-1 w-full')
@@ -80,8 +80,9 @@ class JobCard:
         self.badge.props(f'color={STATUS_COLORS.get(self.status, "grey")}')
         self.spinner.set_visibility(self.running)
         self.elapsed.text = elapsed(p)
-        cost = p.cost if self.status == Status.COMPLETED.value else p.estimated_cost
-        self.cost.text = f'{p.image_size}px · {p.aspect_ratio} · {p.num_images}× · {money(cost)}'
+        # Ended: what was billed (0 for a failure the provider did not charge); running: the estimate, said so.
+        cost = f'est. {money(p.estimated_cost)}' if self.running else money(p.cost)
+        self.cost.text = f'{p.image_size}px · {p.aspect_ratio} · {p.num_images}× · {cost}'
         self.actions.clear()
         with self.actions:
             if self.running:

@@ -9,6 +9,7 @@ import pytest
 from nicegui.testing import User
 
 from tests.ui.helpers import sign_in
+from tests.ui.studio import wait_for_cards
 
 
 def services() -> Any:
@@ -30,7 +31,7 @@ async def test_spent_budget_gets_a_clear_message_on_the_generator_and_nothing_is
     await user.should_see('Budget left this month: $0.02 of $0.02.')  # shown before generating
     user.find(marker='prompt').type('a lighthouse at dusk')
     user.find(marker='generate').click()
-    await user.should_see('Queued', retries=20)
+    await wait_for_cards(user)
     assert await budget_left_text(ctx) == 'Budget left this month: $0.0075 of $0.02.'  # type: ignore[arg-type]
     await user.should_see('Budget left this month: $0.0075 of $0.02.', retries=20)  # follows the queued job
     user.find(marker='prompt').clear().type('a second lighthouse')

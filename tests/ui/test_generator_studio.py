@@ -9,7 +9,7 @@ from nicegui.testing import User
 
 from nanogen.validation import validate_request
 from tests.ui.helpers import elements, eventually, sign_in
-from tests.ui.studio import app_services, text_of, user_id, wait_finished
+from tests.ui.studio import app_services, text_of, user_id, wait_finished, wait_for_cards
 
 
 def result_images(user: User) -> list:
@@ -69,7 +69,7 @@ async def test_recent_prompts_are_one_click_presets(user: User) -> None:
 async def test_ctrl_enter_generates(user: User) -> None:
     await sign_in(user, then='/generator')
     user.find(marker='prompt').type('a keyboard shortcut made of light').trigger('keydown.ctrl.enter')
-    await user.should_see('Queued: you can start another while this one runs.', retries=20)
+    await wait_for_cards(user)
 
 
 async def test_cancel_a_running_job(user: User) -> None:
