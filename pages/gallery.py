@@ -18,6 +18,7 @@ from .frame import PageContext, frame, guarded_page, notify_error
 from .gallery_lightbox import Lightbox
 
 PAGE_SIZE = 60
+UNDO_BAR_Z = 9600  # Quasar's notifications layer is 9500
 
 # Clicks the "load more" sentinel whenever it comes near the viewport: infinite scroll without a server round trip
 # per scroll event. The button stays a plain button, so it also works without this (and in tests).
@@ -97,9 +98,10 @@ class GalleryView:
         ui.add_body_html(INFINITE_SCROLL_JS)
         self.lightbox = Lightbox(self.ctx, rows=lambda: self.rows, load_more=self.load_more,
                                  on_changed=self.update_row, on_delete=self.delete)
-        # Above the maximized lightbox (Quasar dialogs sit at z-index 6000), below notifications (9500).
+        # Above the maximized lightbox (Quasar dialogs sit at z-index 6000) and above notifications (9500): an
+        # unrelated toast ("Prompt copied") must never cover Undo during its window.
         with ui.card().classes('fixed bottom-4 left-1/2 -translate-x-1/2 flex-row items-center gap-4 '
-                               'bg-gray-900 text-white').style('z-index: 9000') as self.undo_bar:
+                               'bg-gray-900 text-white').style(f'z-index: {UNDO_BAR_Z}') as self.undo_bar:
             self.undo_text = ui.label()
             ui.button('Undo', icon='undo', on_click=self.undo).props('flat color=amber no-caps').mark('undo')
         self.undo_bar.set_visibility(False)
