@@ -17,6 +17,14 @@ def money(value: Decimal | float | int) -> str:
     return f'${amount:,.2f}' if amount >= 1 or amount == 0 else f'${amount:.4f}'
 
 
+def cancelled_notice(prompt: Prompt) -> str:
+    """What a cancel cost: once submitted, the provider works (and bills) anyway, and the estimate is recorded."""
+    if prompt.cost > 0:
+        return (f'Generation cancelled. The provider had already started it, so it is still billed '
+                f'({money(prompt.cost)}).')
+    return 'Generation cancelled before it reached the provider: nothing was billed.'
+
+
 def duration(ms: int | None) -> str:
     if ms is None:
         return '–'

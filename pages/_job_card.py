@@ -10,7 +10,7 @@ from nanogen.errors import NanogenError
 from nanogen.events import PromptEvent
 from nanogen.models import Prompt, Status
 
-from ._format import STATUS_COLORS, duration, elapsed, money
+from ._format import STATUS_COLORS, cancelled_notice, duration, elapsed, money
 from .frame import PageContext, notify_error
 
 FAILURE_HINT = 'Change the prompt or settings if the message asks for it, then press Retry.'
@@ -118,11 +118,11 @@ class JobCard:
 
     async def cancel(self) -> None:
         try:
-            await self.ctx.services.generation.cancel(self.ctx.user.id, self.pid)
+            cancelled = await self.ctx.services.generation.cancel(self.ctx.user.id, self.pid)
         except NanogenError as exc:
             notify_error(exc.user_message)
             return
-        ui.notify('Generation cancelled.')
+        ui.notify(cancelled_notice(cancelled))
 
     async def retry(self) -> None:
         try:

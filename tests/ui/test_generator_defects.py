@@ -89,3 +89,38 @@ async def test_a_failed_unbilled_card_shows_what_was_billed(user: User) -> None:
     assert text_of(user, f'cost-{prompt.id}').endswith(' · $0.00')
     assert 'est.' not in text_of(user, f'cost-{prompt.id}')
     assert elements(user, kind=ui.badge, content='Failed')
+
+
+async def test_a_provider_side_failure_does_not_blame_the_prompt(user: User) -> None:
+    """Issue 12 finding 13: a provider-side failure (here its 501) told the user to "Rephrase the prompt"."""
+    await sign_in(user, then='/generator')
+    services = app_services()
+    services.demo.config.fail_rate = 1.0
+    uid = await user_id(services, 'ada@example.com')
+    user.find(marker='prompt').type('a perfectly fine prompt')
+    user.find(marker='generate').click()
+    await wait_for_cards(user)
+    (prompt,) = await services.library.recent_prompts(uid)
+    await wait_finished(services, uid, prompt.id)
+    await eventually(lambda: elements(user, marker=f'error-{prompt.id}'))
+    message = text_of(user, f'error-{prompt.id}')
+    assert 'Rephrase' not in message
+    assert "provider's side, not your prompt" in message
+    assert 'not charged' in message and 'Retry' in message
+
+
+async def test_cancel_after_submission_says_it_is_still_billed(user: User) -> None:
+    """Issue 12 finding 13: "Generation cancelled." did not say the submitted work is billed all the same."""
+    await sign_in(user, then='/generator')
+    services = app_services()
+    services.demo.config.latency_s = 30
+    uid = await user_id(services, 'ada@example.com')
+    user.find(marker='prompt').type('a painting that takes forever')
+    user.find(marker='generate').click()
+    await wait_for_cards(user)
+    (prompt,) = await services.library.recent_prompts(uid)
+    await eventually(lambda: text_of(user, f'status-{prompt.id}') == 'Processing')  # submitted to the provider
+    user.find(marker=f'cancel-{prompt.id}').click()
+    await user.should_see('Generation cancelled. The provider had already started it, so it is still billed '
+                          '($0.0125).', retries=40)
+    await eventually(lambda: text_of(user, f'cost-{prompt.id}').endswith(' · $0.0125'))
