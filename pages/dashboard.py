@@ -46,7 +46,7 @@ class InFlightRow:
                     ui.label(prompt.prompt).classes('text-sm truncate grow')
                     ui.button(icon='close', on_click=lambda: on_cancel(pid)).props(  # type: ignore[operator]
                         'flat round dense color=negative').tooltip('Cancel').mark(f'cancel-{pid}')
-                self.message = ui.label().classes('text-xs text-info')
+                self.message = ui.label().classes('text-xs nanogen-live')
                 self.message.set_visibility(False)
 
     def show(self, status: str, message: str) -> None:

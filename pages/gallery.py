@@ -13,6 +13,7 @@ from nanogen.gallery import ZIP_MAX_IMAGES
 from nanogen.models import Status
 from nanogen.queries import ImageQuery, ImageRow, list_images
 
+from ._dates import iso_date
 from ._live import on_prompt_events
 from .frame import PageContext, frame, guarded_page, notify_error
 from .gallery_lightbox import Lightbox
@@ -72,10 +73,8 @@ class GalleryView:
                                   on_change=self.reload).props('outlined dense').classes('w-32').mark('size-filter')
             self.ratio = ui.select({'': 'Any ratio', **{r: r for r in ASPECT_RATIOS}}, value='', label='Aspect ratio',
                                    on_change=self.reload).props('outlined dense').classes('w-32').mark('ratio-filter')
-            self.date_from = ui.input('From', on_change=self.reload).props('outlined dense type=date').classes(
-                'w-40').mark('date-from')
-            self.date_to = ui.input('To', on_change=self.reload).props('outlined dense type=date').classes(
-                'w-40').mark('date-to')
+            self.date_from = iso_date(ui.input('From', on_change=self.reload)).classes('w-40').mark('date-from')
+            self.date_to = iso_date(ui.input('To', on_change=self.reload)).classes('w-40').mark('date-to')
             self.sort = ui.toggle({'newest': 'Newest', 'oldest': 'Oldest'}, value='newest',
                                   on_change=self.reload).props('no-caps').mark('sort')
         self.filter_error = ui.label().classes('text-negative text-sm').mark('filter-error')

@@ -14,6 +14,7 @@ from nanogen.gallery import ShareLink
 from nanogen.models import utcnow
 from nanogen.queries import ImageRow
 
+from ._format import duration, money
 from .frame import PageContext, notify_error
 
 EXPIRY_CHOICES = {0: 'Never expires', 1: 'Expires in 1 day', 7: 'Expires in 7 days', 30: 'Expires in 30 days'}
@@ -22,8 +23,8 @@ EXPIRY_CHOICES = {0: 'Never expires', 1: 'Expires in 1 day', 7: 'Expires in 7 da
 def describe(row: ImageRow) -> list[tuple[str, str]]:
     """The settings and bookkeeping of one image, as label/value pairs a person reads."""
     facts = [('Size', f'{row.image_size}px · {row.aspect_ratio} · {row.width}×{row.height}'),
-             ('Cost', f'${row.cost:.4f}' + (f' for {row.num_images} images' if row.num_images > 1 else '')),
-             ('Duration', f'{row.duration_ms / 1000:.1f} s' if row.duration_ms is not None else '—'),
+             ('Cost', money(row.cost) + (f' for {row.num_images} images' if row.num_images > 1 else '')),
+             ('Duration', duration(row.duration_ms)),
              ('Created', f'{row.created_at:%Y-%m-%d %H:%M} UTC')]
     if row.watermark:
         facts.insert(1, ('Watermark', row.watermark))

@@ -11,6 +11,7 @@ from nanogen.models import Prompt, Status
 from nanogen.references import MAX_UPLOAD_BYTES, Reference
 from nanogen.validation import MAX_REFERENCES, TOO_LONG_PREFIX, prompt_length_error, validate_request
 
+from ._format import money
 from ._job_card import JobCard
 from ._live import on_prompt_events
 from .budget_widgets import budget_label
@@ -134,7 +135,7 @@ async def generator_page(ctx: PageContext, prompt: str = '', size: int = 1024, r
 
                 def update_estimate() -> None:
                     cost = settings.price_for(int(size_choice.value)) * int(count.value)
-                    estimate.text = f'Estimated cost: ${cost:.4f}'
+                    estimate.text = f'Estimated cost: {money(cost)}'
                 for element in (size_choice, count):
                     element.on_value_change(update_estimate)
                 update_estimate()

@@ -151,7 +151,7 @@ async def test_failures_are_grouped_and_the_budget_banner_warns(monkeypatch: pyt
     await user.should_see('The provider could not generate this image')
     assert [e.text for e in user.find(marker='failure-count').elements] == ['2']
     await user.should_see('Budget warning')
-    await user.should_see('bob@example.com has used $0.045 of $0.05 this month.')
+    await user.should_see('bob@example.com has used $0.0450 of $0.0500 this month.')
     await user.should_see('3 this month · 67% failed')
 
 
