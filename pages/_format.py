@@ -15,7 +15,7 @@ STATUS_COLORS = {'PENDING': 'grey', 'PROCESSING': 'blue', 'COMPLETED': 'positive
 money = usd
 
 
-def credits(amount: float | int) -> str:
+def provider_credits(amount: float | int) -> str:
     """The provider's own credit units (not dollars, so not `money`)."""
     return f'{amount:,.2f}'
 

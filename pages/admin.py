@@ -11,7 +11,7 @@ from nanogen.admin import UserUsage
 from nanogen.budget import WARN_RATIO
 from nanogen.errors import NanogenError
 
-from ._format import credits, money
+from ._format import money, provider_credits
 from .frame import PageContext, frame, guarded_page, notify_error
 
 
@@ -73,7 +73,7 @@ async def admin_page(ctx: PageContext) -> None:
                 async def load_credits(label: ui.label = credits) -> None:
                     # After the page is shown: a slow provider must not hold up the console.
                     amount = await admin.credits()
-                    label.text = 'unavailable right now' if amount is None else credits(amount)
+                    label.text = 'unavailable right now' if amount is None else provider_credits(amount)
                 ui.timer(0.01, load_credits, once=True)
             with ui.card().classes('grow'):
                 ui.label('Team spend this month').classes('text-sm opacity-70')
