@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
@@ -34,12 +34,19 @@ def month_label(now: datetime) -> str:
     return now.astimezone(UTC).strftime('%Y-%m')
 
 
-def usd(amount: Decimal) -> str:
-    """$5.00, $0.0125: cents always, sub-cent digits only when there are some."""
-    text = f'{Decimal(amount).quantize(Decimal("0.0001")):.4f}'
-    while text.endswith('0') and len(text.split('.')[1]) > 2:
-        text = text[:-1]
-    return f'${text}'
+def usd(amount: Decimal | float | int) -> str:
+    """The one money format, everywhere a person reads dollars (pages re-export it as `pages._format.money`).
+
+    Under $1: four decimals, because prices are sub-cent ($0.0125, $0.2050, never $0.205 or $0.21);
+    $1 and more: cents with thousands separators ($12.35, $1,234.50); zero: $0.00.
+    """
+    value = Decimal(str(amount))
+    sign, size = ('-' if value < 0 else ''), abs(value)
+    if size == 0:
+        return '$0.00'
+    if size < 1:
+        return f'{sign}${size.quantize(Decimal("0.0001"), ROUND_HALF_UP):.4f}'
+    return f'{sign}${size.quantize(Decimal("0.01"), ROUND_HALF_UP):,.2f}'
 
 
 def spend_expression() -> sa.ColumnElement[Decimal]:

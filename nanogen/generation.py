@@ -38,7 +38,14 @@ from .errors import (
 from .events import EventBus, PromptEvent
 from .logs import current_prompt_id
 from .models import UNFINISHED, Image, Prompt, Status, utcnow
-from .provider.client import GenerateRequest, NanobananaClient, TaskRecord, TaskState
+from .provider.client import (
+    PROVIDER_SIDE,
+    GenerateRequest,
+    NanobananaClient,
+    TaskRecord,
+    TaskState,
+    task_failed_message,
+)
 from .results import ResultSaver
 from .storage import Storage
 from .validation import GenerationRequest
@@ -309,7 +316,8 @@ class GenerationService:
                 # Still unavailable after the client's own retries: keep trying until the deadline.
                 if self.clock() + timedelta(seconds=delay) >= deadline:
                     await self._fail(pid, f'{exc.user_message} We gave up after '
-                                          f'{int(self.settings.generation_timeout_s // 60)} minutes. Try again later.')
+                                          f'{int(self.settings.generation_timeout_s // 60)} minutes. '
+                                          f'{PROVIDER_SIDE}; you were not charged. Press Retry later.')
                     return None
                 self._publish_message(prompt, f'{exc.user_message} Retrying in {int(delay)} s.')
                 await asyncio.sleep(delay * (0.5 + random.random()))
@@ -347,7 +355,8 @@ class GenerationService:
             remaining = (deadline - self.clock()).total_seconds()
             if remaining <= 0:
                 minutes = max(1, round(self.settings.generation_timeout_s / 60))
-                await self._fail(pid, f'The provider did not finish within {minutes} minutes. Try again.')
+                await self._fail(pid, f'The provider did not finish within {minutes} minutes. {PROVIDER_SIDE}; '
+                                      'you were not charged. Press Retry later.')
                 return
             try:
                 await asyncio.wait_for(wake.wait(), timeout=min(interval, remaining))
@@ -372,9 +381,7 @@ class GenerationService:
             if record.state is TaskState.SUCCESS:
                 await self._complete(prompt, record)
             else:
-                reason = record.error_message or 'the provider gave no reason'
-                await self._fail(pid, f'The provider could not generate this image: {reason}. '
-                                      'Rephrase the prompt or try again.')
+                await self._fail(pid, task_failed_message(record.error_code, record.error_message))
             return
 
     async def _complete(self, prompt: Prompt, record: TaskRecord) -> None:

@@ -25,6 +25,15 @@ def parse_id(text: object) -> int | None:
         return None
     value = int(text)
     return value if 1 <= value <= MAX_DB_ID else None
+TOO_LONG_PREFIX = 'The prompt is too long'
+
+
+def prompt_length_error(prompt: str, max_prompt_length: int) -> str | None:
+    """The message for a prompt over the limit, or None; the generator shows it live while one types."""
+    length = len(prompt.strip())
+    if length > max_prompt_length:
+        return f'{TOO_LONG_PREFIX}: {length} characters, the limit is {max_prompt_length}.'
+    return None
 
 
 @dataclass(frozen=True)
@@ -55,9 +64,8 @@ def validate_request(*, prompt: object, size: object = 1024, aspect_ratio: objec
     text = prompt.strip()
     if len(text) < MIN_PROMPT:
         raise InvalidInput(f'The prompt is too short: use at least {MIN_PROMPT} characters.', field='prompt')
-    if len(text) > max_prompt_length:
-        raise InvalidInput(f'The prompt is too long: {len(text)} characters, the limit is {max_prompt_length}.',
-                           field='prompt')
+    if (too_long := prompt_length_error(text, max_prompt_length)) is not None:
+        raise InvalidInput(too_long, field='prompt')
     if '\x00' in text:
         raise InvalidInput('The prompt contains a character that is not allowed.', field='prompt')
     try:

@@ -11,7 +11,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
-from .auth import Identity, SessionAuth, safe_redirect
+from .auth import Identity, safe_redirect
 from .errors import AuthError, NanogenError, NotFound, ProviderBadResponse
 from .ratelimit import MAX_JSON_DEPTH, JsonTooDeep, parse_json
 from .validation import parse_id

@@ -3,18 +3,29 @@
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
 
+from nanogen.budget import usd
 from nanogen.models import Prompt, utcnow
 
 STATUS_COLORS = {'PENDING': 'grey', 'PROCESSING': 'blue', 'COMPLETED': 'positive', 'FAILED': 'negative',
                  'CANCELLED': 'orange'}
 
 
-def money(value: Decimal | float | int) -> str:
-    """Dollars with cents; small amounts keep enough digits to not read as $0.00."""
-    amount = Decimal(str(value))
-    return f'${amount:,.2f}' if amount >= 1 or amount == 0 else f'${amount:.4f}'
+# The one money format (its rule is in the docstring); it lives in the core so error messages agree with pages.
+money = usd
+
+
+def provider_credits(amount: float | int) -> str:
+    """The provider's own credit units (not dollars, so not `money`)."""
+    return f'{amount:,.2f}'
+
+
+def cancelled_notice(prompt: Prompt) -> str:
+    """What a cancel cost: once submitted, the provider works (and bills) anyway, and the estimate is recorded."""
+    if prompt.cost > 0:
+        return (f'Generation cancelled. The provider had already started it, so it is still billed '
+                f'({money(prompt.cost)}).')
+    return 'Generation cancelled before it reached the provider: nothing was billed.'
 
 
 def duration(ms: int | None) -> str:

@@ -10,10 +10,13 @@ from nanogen.errors import NanogenError
 from nanogen.events import PromptEvent
 from nanogen.models import Prompt, Status
 
-from ._format import STATUS_COLORS, duration, elapsed, money
+from ._format import STATUS_COLORS, cancelled_notice, duration, elapsed, money
 from ._text import set_attr
 from .frame import PageContext, notify_error
 
+CLAMP_LINES = 3
+CLAMP = f'line-clamp-{CLAMP_LINES}'
+CLAMP_CHARS = 240  # roughly three lines of the card; shorter prompts need no toggle
 FAILURE_HINT = 'Change the prompt or settings if the message asks for it, then press Retry.'
 
 
@@ -39,14 +42,25 @@ class JobCard:
                         f'elapsed-{pid}')
                     self.spinner = ui.spinner(size='sm')
                     ui.space()
-                    self.cost = ui.label().classes('text-sm opacity-70')
+                    self.cost = ui.label().classes('text-sm opacity-70').mark(f'cost-{pid}')
                     self.actions = ui.row().classes('gap-0')
-                ui.label(prompt.prompt).classes('text-sm whitespace-pre-wrap break-words')
+                self._prompt_text(prompt.prompt)
                 self.details = ui.column().classes('gap-1 w-full')
         if first:
             self.card.move(container, target_index=0)
         self._show_status()
         self._show_details()
+
+    def _prompt_text(self, text: str) -> None:
+        # A 2,000-character prompt would push the results off screen: clamp it to a few lines, expandable.
+        label = ui.label(text).classes(f'text-sm whitespace-pre-wrap break-words {CLAMP}').mark(f'prompt-{self.pid}')
+        if len(text) > CLAMP_CHARS or text.count('\n') >= CLAMP_LINES:
+            def toggle() -> None:
+                clamped = CLAMP in label.classes
+                label.classes(remove=CLAMP) if clamped else label.classes(add=CLAMP)
+                more.text = 'Less' if clamped else 'More'
+            more = ui.button('More', on_click=toggle).props('flat dense size=sm').classes('self-start').mark(
+                f'prompt-more-{self.pid}')
 
     @property
     def pid(self) -> int:
@@ -81,8 +95,9 @@ class JobCard:
         self.badge.props['color'] = STATUS_COLORS.get(self.status, 'grey')
         self.spinner.set_visibility(self.running)
         self.elapsed.text = elapsed(p)
-        cost = p.cost if self.status == Status.COMPLETED.value else p.estimated_cost
-        self.cost.text = f'{p.image_size}px · {p.aspect_ratio} · {p.num_images}× · {money(cost)}'
+        # Ended: what was billed (0 for a failure the provider did not charge); running: the estimate, said so.
+        cost = f'est. {money(p.estimated_cost)}' if self.running else money(p.cost)
+        self.cost.text = f'{p.image_size}px · {p.aspect_ratio} · {p.num_images}× · {cost}'
         self.actions.clear()
         with self.actions:
             if self.running:
@@ -96,7 +111,7 @@ class JobCard:
         self.details.clear()
         with self.details:
             if self.message and self.running:
-                ui.label(self.message).classes('text-sm text-info').mark(f'message-{pid}')
+                ui.label(self.message).classes('text-sm nanogen-live').mark(f'message-{pid}')
             if self.status == Status.FAILED.value:
                 with ui.column().classes('gap-0'):
                     ui.label(p.error_message or 'The generation failed.').classes('text-sm text-negative').mark(
@@ -118,11 +133,11 @@ class JobCard:
 
     async def cancel(self) -> None:
         try:
-            await self.ctx.services.generation.cancel(self.ctx.user.id, self.pid)
+            cancelled = await self.ctx.services.generation.cancel(self.ctx.user.id, self.pid)
         except NanogenError as exc:
             notify_error(exc.user_message)
             return
-        ui.notify('Generation cancelled.')
+        ui.notify(cancelled_notice(cancelled))
 
     async def retry(self) -> None:
         try:

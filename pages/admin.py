@@ -8,9 +8,10 @@ from datetime import datetime
 from nicegui import ui
 
 from nanogen.admin import UserUsage
-from nanogen.budget import WARN_RATIO, usd
+from nanogen.budget import WARN_RATIO
 from nanogen.errors import NanogenError
 
+from ._format import money, provider_credits
 from .frame import PageContext, frame, guarded_page, notify_error
 
 
@@ -20,8 +21,8 @@ def when(at: datetime | None) -> str:
 
 def budget_text(u: UserUsage) -> str:
     if u.limit is None:
-        return f'{usd(u.spent)} (no limit)'
-    return f'{usd(u.spent)} of {usd(u.limit)}'
+        return f'{money(u.spent)} (no limit)'
+    return f'{money(u.spent)} of {money(u.limit)}'
 
 
 @guarded_page('/admin', title='Admin', nav='Admin', icon='admin_panel_settings', admin=True)
@@ -62,7 +63,7 @@ async def admin_page(ctx: PageContext) -> None:
                 for u in near:
                     ui.label(f'{u.email} has used {budget_text(u)} this month.')
                 if team_cap and team_spent >= team_cap * WARN_RATIO:
-                    ui.label(f'The team has used {usd(team_spent)} of its {usd(team_cap)} monthly cap.')
+                    ui.label(f'The team has used {money(team_spent)} of its {money(team_cap)} monthly cap.')
 
         with ui.row().classes('w-full gap-4 items-stretch'):
             with ui.card().classes('grow'):
@@ -72,11 +73,11 @@ async def admin_page(ctx: PageContext) -> None:
                 async def load_credits(label: ui.label = credits) -> None:
                     # After the page is shown: a slow provider must not hold up the console.
                     amount = await admin.credits()
-                    label.text = 'unavailable right now' if amount is None else f'{amount:,.2f}'
+                    label.text = 'unavailable right now' if amount is None else provider_credits(amount)
                 ui.timer(0.01, load_credits, once=True)
             with ui.card().classes('grow'):
                 ui.label('Team spend this month').classes('text-sm opacity-70')
-                ui.label(usd(team_spent) + (f' of {usd(team_cap)}' if team_cap else ' (no cap)')).classes('text-2xl')
+                ui.label(money(team_spent) + (f' of {money(team_cap)}' if team_cap else ' (no cap)')).classes('text-2xl')
             with ui.card().classes('grow'):
                 ui.label('Exports').classes('text-sm opacity-70')
                 ui.link('Usage per user per month (CSV)', '/admin/usage.csv').mark('usage-csv')

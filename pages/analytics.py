@@ -10,6 +10,7 @@ from nanogen import stats
 from nanogen.events import PromptEvent
 from nanogen.models import utcnow
 
+from ._dates import iso_date
 from ._format import duration, money
 from ._live import on_prompt_events
 from .frame import PageContext, frame, guarded_page
@@ -41,7 +42,8 @@ def over_time_chart(days: list[stats.DayStat]) -> dict:
         'xAxis': {'type': 'category', 'data': [d.day.isoformat() for d in days]},
         'yAxis': [{'type': 'value', 'name': 'USD'}, {'type': 'value', 'name': 'Images', 'minInterval': 1}],
         'series': [
-            {'name': 'Spend (USD)', 'type': 'line', 'smooth': True, 'showSymbol': False, 'areaStyle': {'opacity': 0.15},
+            # Not smoothed: a spline would curve up and down across days with no spend (which are real zeros).
+            {'name': 'Spend (USD)', 'type': 'line', 'smooth': False, 'showSymbol': False, 'areaStyle': {'opacity': 0.15},
              'data': [float(d.spend) for d in days]},
             {'name': 'Images', 'type': 'bar', 'yAxisIndex': 1, 'data': [d.images for d in days]},
         ],
@@ -69,10 +71,9 @@ async def analytics_page(ctx: PageContext) -> None:
 
     with frame(ctx, 'Analytics'):
         with ui.row().classes('w-full items-end gap-2'):
-            start = ui.input('From', value=str(today - timedelta(days=DEFAULT_DAYS - 1))).props(
-                'outlined dense type=date stack-label').classes('w-40').mark('range-from')
-            end = ui.input('To', value=str(today)).props('outlined dense type=date stack-label').classes(
-                'w-40').mark('range-to')
+            start = iso_date(ui.input('From', value=str(today - timedelta(days=DEFAULT_DAYS - 1)))).classes(
+                'w-40').mark('range-from')
+            end = iso_date(ui.input('To', value=str(today))).classes('w-40').mark('range-to')
             for label, days in QUICK_RANGES.items():
                 ui.button(label, on_click=lambda d=days: set_range(d)).props('flat dense no-caps').mark(
                     f'range-{days}')

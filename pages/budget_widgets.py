@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from nicegui import ui
 
-from nanogen.budget import BudgetStatus, usd
+from nanogen.budget import BudgetStatus
 from nanogen.events import PromptEvent
 
+from ._format import money
 from ._live import on_prompt_events
 from .frame import PageContext
 
@@ -15,8 +16,8 @@ def describe(status: BudgetStatus) -> str:
     if status.remaining is None:
         return 'No monthly budget limit.'
     if status.limit is not None and max(status.limit - status.spent, 0) <= status.remaining:
-        return f'Budget left this month: {usd(status.remaining)} of {usd(status.limit)}.'
-    return f'Team budget left this month: {usd(status.remaining)}.'
+        return f'Budget left this month: {money(status.remaining)} of {money(status.limit)}.'
+    return f'Team budget left this month: {money(status.remaining)}.'
 
 
 async def budget_left_text(ctx: PageContext) -> str:

@@ -10,7 +10,7 @@ from nanogen.events import PromptEvent
 from nanogen.models import Prompt, Status
 from nanogen.queries import ImageQuery, list_images
 
-from ._format import STATUS_COLORS, elapsed, money
+from ._format import STATUS_COLORS, cancelled_notice, elapsed, money
 from ._live import on_prompt_events
 from ._text import set_attr
 from .frame import PageContext, frame, guarded_page, notify_error
@@ -47,7 +47,7 @@ class InFlightRow:
                     ui.label(prompt.prompt).classes('text-sm truncate grow')
                     ui.button(icon='close', on_click=lambda: on_cancel(pid)).props(  # type: ignore[operator]
                         'flat round dense color=negative').tooltip('Cancel').mark(f'cancel-{pid}')
-                self.message = ui.label().classes('text-xs text-info')
+                self.message = ui.label().classes('text-xs nanogen-live')
                 self.message.set_visibility(False)
 
     def show(self, status: str, message: str) -> None:
@@ -66,11 +66,11 @@ async def dashboard_page(ctx: PageContext) -> None:
 
     async def cancel(prompt_id: int) -> None:
         try:
-            await ctx.services.generation.cancel(uid, prompt_id)
+            cancelled = await ctx.services.generation.cancel(uid, prompt_id)
         except NanogenError as exc:
             notify_error(exc.user_message)
             return
-        ui.notify('Generation cancelled.')
+        ui.notify(cancelled_notice(cancelled))
 
     with frame(ctx, f'Welcome, {ctx.user.name}'):
         with ui.row().classes('w-full items-center gap-4'):

@@ -19,6 +19,11 @@ from nanogen.bootstrap import Services
 from nanogen.config import Settings
 from nanogen.events import PromptEvent
 
+# Sentence-case labels as written, on every button (Quasar uppercases by default: GENERATE next to Favourite).
+ui.button.default_props('no-caps')
+# Live status lines ("Generating…"): Quasar's text-info is pale cyan on white (below WCAG AA); these pass AA in both
+# themes (#1e40af on white and #93c5fd on the dark page are both above 7:1).
+LIVE_CSS = '.nanogen-live { color: #1e40af; } .body--dark .nanogen-live { color: #93c5fd; }'
 NAV: dict[str, tuple[str, str, bool]] = {}  # path -> (label, icon, admin only); re-imports overwrite
 _services: Services | None = None
 _user_events: dict[int, Event[PromptEvent]] = {}
@@ -183,6 +188,7 @@ def guarded_page(path: str, *, title: str, nav: str | None = None, icon: str = '
 def frame(ctx: PageContext | None, title: str) -> Iterator[ui.column]:
     """Header with navigation, demo badge, dark mode and the user's menu; then the page's column."""
     ui.colors(primary='#6d28d9', secondary='#0f766e', accent='#db2777')
+    ui.add_css(LIVE_CSS)
     dark = ui.dark_mode(value=app.storage.user.get('dark', None) if _has_user_storage() else None)
     drawer = _nav_drawer(ctx) if ctx else None
     with ui.header(elevated=True).classes('items-center gap-2 px-4 py-2 bg-primary'):
@@ -202,11 +208,7 @@ def frame(ctx: PageContext | None, title: str) -> Iterator[ui.column]:
                         'flat color=white no-caps dense').classes('bg-white/20' if path == current else '')
         ui.space()
 
-        def toggle_dark() -> None:
-            dark.toggle()
-            if _has_user_storage():
-                app.storage.user['dark'] = dark.value
-        ui.button(icon='dark_mode', on_click=toggle_dark).props('flat round color=white').tooltip('Dark mode')
+        _dark_mode_button(dark)
         if ctx:
             with ui.button().props('flat round color=white').classes('p-0'):
                 if ctx.user.avatar_url:
@@ -249,6 +251,34 @@ def _nav_drawer(ctx: PageContext) -> ui.left_drawer:
                         ui.icon(icon)
                     ui.item_section(label)
     return drawer
+
+
+# auto (follow the browser) -> dark -> light -> auto; each state shows its own icon and says what it is.
+DARK_CYCLE: dict[bool | None, tuple[bool | None, str, str]] = {
+    None: (True, 'brightness_auto', 'Theme: follows your device (click for dark)'),
+    True: (False, 'dark_mode', 'Theme: dark (click for light)'),
+    False: (None, 'light_mode', 'Theme: light (click to follow your device)'),
+}
+
+
+def _dark_mode_button(dark: ui.dark_mode) -> ui.button:
+    """Cycles the three states by setting the value (`toggle()` refuses auto); the choice is saved per user."""
+    def show() -> None:
+        _next, icon, tip = DARK_CYCLE.get(dark.value, DARK_CYCLE[None])
+        button.props['icon'] = icon
+        button.update()
+        tooltip.text = tip
+
+    def cycle() -> None:
+        dark.set_value(DARK_CYCLE.get(dark.value, DARK_CYCLE[None])[0])
+        if _has_user_storage():
+            app.storage.user['dark'] = dark.value
+        show()
+    button = ui.button(on_click=cycle).props('flat round color=white').mark('dark-mode')
+    with button:
+        tooltip = ui.tooltip('')
+    show()
+    return button
 
 
 def _has_user_storage() -> bool:

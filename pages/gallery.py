@@ -14,12 +14,14 @@ from nanogen.models import Status
 from nanogen.queries import ImageQuery, ImageRow, list_images
 from nanogen.validation import parse_id
 
+from ._dates import iso_date
 from ._live import on_prompt_events
 from ._text import set_attr
 from .frame import PageContext, frame, guarded_page, notify_error
 from .gallery_lightbox import Lightbox
 
 PAGE_SIZE = 60
+UNDO_BAR_Z = 9600  # Quasar's notifications layer is 9500
 
 # Clicks the "load more" sentinel whenever it comes near the viewport: infinite scroll without a server round trip
 # per scroll event. The button stays a plain button, so it also works without this (and in tests).
@@ -73,10 +75,8 @@ class GalleryView:
                                   on_change=self.reload).props('outlined dense').classes('w-32').mark('size-filter')
             self.ratio = ui.select({'': 'Any ratio', **{r: r for r in ASPECT_RATIOS}}, value='', label='Aspect ratio',
                                    on_change=self.reload).props('outlined dense').classes('w-32').mark('ratio-filter')
-            self.date_from = ui.input('From', on_change=self.reload).props('outlined dense type=date').classes(
-                'w-40').mark('date-from')
-            self.date_to = ui.input('To', on_change=self.reload).props('outlined dense type=date').classes(
-                'w-40').mark('date-to')
+            self.date_from = iso_date(ui.input('From', on_change=self.reload)).classes('w-40').mark('date-from')
+            self.date_to = iso_date(ui.input('To', on_change=self.reload)).classes('w-40').mark('date-to')
             self.sort = ui.toggle({'newest': 'Newest', 'oldest': 'Oldest'}, value='newest',
                                   on_change=self.reload).props('no-caps').mark('sort')
         self.filter_error = ui.label().classes('text-negative text-sm').mark('filter-error')
@@ -99,9 +99,10 @@ class GalleryView:
         ui.add_body_html(INFINITE_SCROLL_JS)
         self.lightbox = Lightbox(self.ctx, rows=lambda: self.rows, load_more=self.load_more,
                                  on_changed=self.update_row, on_delete=self.delete)
-        # Above the maximized lightbox (Quasar dialogs sit at z-index 6000), below notifications (9500).
+        # Above the maximized lightbox (Quasar dialogs sit at z-index 6000) and above notifications (9500): an
+        # unrelated toast ("Prompt copied") must never cover Undo during its window.
         with ui.card().classes('fixed bottom-4 left-1/2 -translate-x-1/2 flex-row items-center gap-4 '
-                               'bg-gray-900 text-white').style('z-index: 9000') as self.undo_bar:
+                               'bg-gray-900 text-white').style(f'z-index: {UNDO_BAR_Z}') as self.undo_bar:
             self.undo_text = ui.label()
             ui.button('Undo', icon='undo', on_click=self.undo).props('flat color=amber no-caps').mark('undo')
         self.undo_bar.set_visibility(False)

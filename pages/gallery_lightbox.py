@@ -14,6 +14,7 @@ from nanogen.gallery import ShareLink
 from nanogen.models import utcnow
 from nanogen.queries import ImageRow
 
+from ._format import duration, money
 from ._text import set_attr
 from .frame import PageContext, notify_error
 
@@ -23,8 +24,8 @@ EXPIRY_CHOICES = {0: 'Never expires', 1: 'Expires in 1 day', 7: 'Expires in 7 da
 def describe(row: ImageRow) -> list[tuple[str, str]]:
     """The settings and bookkeeping of one image, as label/value pairs a person reads."""
     facts = [('Size', f'{row.image_size}px · {row.aspect_ratio} · {row.width}×{row.height}'),
-             ('Cost', f'${row.cost:.4f}' + (f' for {row.num_images} images' if row.num_images > 1 else '')),
-             ('Duration', f'{row.duration_ms / 1000:.1f} s' if row.duration_ms is not None else '—'),
+             ('Cost', money(row.cost) + (f' for {row.num_images} images' if row.num_images > 1 else '')),
+             ('Duration', duration(row.duration_ms)),
              ('Created', f'{row.created_at:%Y-%m-%d %H:%M} UTC')]
     if row.watermark:
         facts.insert(1, ('Watermark', row.watermark))
@@ -50,7 +51,8 @@ class Lightbox:
         self.dialog = ui.dialog().props('maximized transition-show=fade transition-hide=fade')
         self.dialog.on_value_change(lambda e: None if e.value else self.body.clear())
         with self.dialog, ui.card().classes('w-full h-full p-0 no-shadow') as self.body_card:
-            self.body = ui.row().classes('w-full h-full no-wrap max-md:flex-col gap-0').mark('lightbox')
+            self.body = ui.row().classes('w-full h-full no-wrap max-md:flex-col max-md:overflow-y-auto gap-0').mark(
+                'lightbox')
 
     @property
     def is_open(self) -> bool:
@@ -91,17 +93,19 @@ class Lightbox:
         index, count = self.index(), len(self.rows())
         self.body.clear()
         with self.body:
-            with ui.element('div').classes('relative grow h-full min-h-[50vh] bg-black flex items-center '
-                                           'justify-center'):
+            # On a phone the row is a column: the image box needs its own width and height there (it was 0 px wide).
+            with ui.element('div').classes('lightbox-stage relative grow h-full min-h-[50vh] bg-black flex '
+                                           'items-center justify-center max-md:w-full max-md:h-[60vh] '
+                                           'max-md:grow-0 max-md:shrink-0'):
                 set_attr(ui.image(f'/files/{row.id}/image').props('fit=contain'), 'alt', row.prompt).classes(
                     'w-full h-full').mark('lightbox-image')
                 ui.button(icon='chevron_left', on_click=lambda: self.step(-1)).props(
-                    'round flat color=white size=lg').classes('absolute left-2 top-1/2').mark('prev').set_enabled(
+                    'round flat color=white size=lg').classes('lightbox-prev absolute left-2 top-1/2').mark('prev').set_enabled(
                     index > 0)
                 ui.button(icon='chevron_right', on_click=lambda: self.step(1)).props(
-                    'round flat color=white size=lg').classes('absolute right-2 top-1/2').mark('next').set_enabled(
+                    'round flat color=white size=lg').classes('lightbox-next absolute right-2 top-1/2').mark('next').set_enabled(
                     0 <= index < count - 1)
-            with ui.column().classes('w-full md:w-96 shrink-0 p-4 gap-3 h-full overflow-auto'):
+            with ui.column().classes('w-full md:w-96 shrink-0 p-4 gap-3 h-full max-md:h-auto overflow-auto'):
                 with ui.row().classes('w-full items-center'):
                     ui.label(f'Image {index + 1} of {count}' if index >= 0 else 'Image').classes('opacity-60')
                     ui.space()

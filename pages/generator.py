@@ -9,8 +9,9 @@ from nanogen.errors import NanogenError
 from nanogen.events import PromptEvent
 from nanogen.models import Prompt, Status
 from nanogen.references import MAX_UPLOAD_BYTES, Reference
-from nanogen.validation import MAX_REFERENCES, validate_request
+from nanogen.validation import MAX_REFERENCES, TOO_LONG_PREFIX, prompt_length_error, validate_request
 
+from ._format import money
 from ._job_card import JobCard
 from ._live import on_prompt_events
 from .budget_widgets import budget_label
@@ -45,8 +46,9 @@ async def generator_page(ctx: PageContext, prompt: str = '', size: str = '1024',
         with ui.row().classes('w-full gap-6 items-start no-wrap max-md:flex-col'):
             with ui.card().classes('w-full md:w-[440px] md:shrink-0 gap-3'):
                 text = ui.textarea('Prompt', value=prompt, placeholder='A watercolor fox reading a newspaper…').props(
-                    'outlined autogrow counter autofocus').classes('w-full').mark('prompt')
-                text.props['maxlength'] = settings.prompt_max_length
+                    'outlined autogrow autofocus').classes('w-full').mark('prompt')
+                # No maxlength: the browser would silently cut a pasted prompt. The validation decides, live.
+                counter = ui.label().classes('text-xs self-end -mt-2').mark('prompt-counter')
 
                 @ui.refreshable
                 async def presets() -> None:
@@ -128,14 +130,29 @@ async def generator_page(ctx: PageContext, prompt: str = '', size: str = '1024',
                 estimate = ui.label().classes('text-sm opacity-80').mark('estimate')
                 await budget_label(ctx)  # what is left of this month's budget, kept current
                 error = ui.label().classes('text-negative text-sm').mark('form-error')
+                # Length state of the prompt, refreshed on every change; shares its message with validate_request.
+                too_long: list[str | None] = [None]
 
                 def update_estimate() -> None:
                     cost = settings.price_for(int(size_choice.value)) * int(count.value)
-                    estimate.text = f'Estimated cost: ${cost:.4f}'
+                    estimate.text = f'Estimated cost: {money(cost)}'
                 for element in (size_choice, count):
                     element.on_value_change(update_estimate)
                 update_estimate()
                 button = ui.button('Generate', icon='auto_awesome').classes('w-full').props('size=lg').mark('generate')
+
+                def check_length() -> None:
+                    value = text.value or ''
+                    too_long[0] = prompt_length_error(value, settings.prompt_max_length)
+                    counter.text = f'{len(value.strip())} / {settings.prompt_max_length}'
+                    counter.classes(replace='text-xs self-end -mt-2 ' + ('text-negative' if too_long[0] else
+                                                                        'opacity-60'))
+                    if too_long[0]:
+                        error.text = too_long[0]
+                    elif error.text.startswith(TOO_LONG_PREFIX):
+                        error.text = ''
+                    button.set_enabled(not too_long[0] and not busy[0])
+                text.on_value_change(check_length)
                 ui.label('Ctrl+Enter generates · several can run at once').classes('text-xs opacity-60 self-center')
             jobs = ui.column().classes('flex-1 gap-3 min-w-0 max-md:w-full')
             with jobs:
@@ -145,7 +162,22 @@ async def generator_page(ctx: PageContext, prompt: str = '', size: str = '1024',
                     ui.label('Your generations appear here, live. Write a prompt and press Generate.').classes(
                         'opacity-70').mark('generator-empty')
 
+        busy = [False]  # set from the first click until the prompt is recorded: a double click queues one job
+
         async def generate() -> None:
+            if busy[0]:
+                return
+            busy[0] = True
+            button.props('loading')
+            button.disable()
+            try:
+                await submit()
+            finally:
+                busy[0] = False
+                button.props(remove='loading')
+                check_length()
+
+        async def submit() -> None:
             error.text = ''
             try:
                 urls = [await references.url_for(uid, r.key) for r in refs] if references else []
@@ -155,21 +187,18 @@ async def generator_page(ctx: PageContext, prompt: str = '', size: str = '1024',
             except NanogenError as exc:
                 error.text = exc.user_message
                 return
-            button.props('loading')
             try:
                 created = await ctx.services.generation.create(uid, request)
             except NanogenError as exc:
                 error.text = exc.user_message
                 notify_error(exc.user_message)
                 return
-            finally:
-                button.props(remove='loading')
-            add_card(created)
-            ui.notify('Queued: you can start another while this one runs.', type='info')
+            add_card(created)  # the new card at the top is the feedback: no toast on every submit
             presets.refresh()
 
         button.on_click(generate)
-        text.on('keydown.ctrl.enter', generate)
+        text.on('keydown.ctrl.enter', generate)  # the same guarded handler
+        check_length()
 
     def add_card(p: Prompt) -> None:
         if p.id is not None and p.id not in cards:

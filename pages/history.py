@@ -14,6 +14,7 @@ from nanogen.history_routes import history_query
 from nanogen.models import Prompt, Status
 from nanogen.queries import count_prompts, list_prompts
 
+from ._dates import iso_date
 from ._format import duration, money, when
 from ._live import on_prompt_events
 from .frame import PageContext, frame, guarded_page, notify_error
@@ -65,9 +66,9 @@ async def history_page(ctx: PageContext) -> None:
                 'outlined dense').classes('w-32').mark('filter-size')
             search = ui.input('Search prompts').props('outlined dense clearable debounce=400').classes(
                 'w-56').mark('filter-search')
-            date_from = ui.input('From').props('outlined dense type=date stack-label').classes('w-40').mark(
+            date_from = iso_date(ui.input('From')).classes('w-40').mark(
                 'filter-from')
-            date_to = ui.input('To').props('outlined dense type=date stack-label').classes('w-40').mark('filter-to')
+            date_to = iso_date(ui.input('To')).classes('w-40').mark('filter-to')
             sort = ui.select(SORTS, value='newest', label='Sort').props('outlined dense').classes('w-40').mark(
                 'filter-sort')
             ui.space()

@@ -109,6 +109,23 @@ def message_for_code(code: int) -> str:
     return USER_MESSAGES.get(code, f'The provider answered with an unexpected error (code {code}).')
 
 
+PROMPT_FAULT_CODES = frozenset({400, 422})  # the request or its prompt: the person can fix it
+PROVIDER_SIDE = "This is a problem on the provider's side, not your prompt"
+
+
+def task_failed_message(code: int | None, reason: str) -> str:
+    """Why an accepted task failed unbilled, whose fault it is and what to do: only 400/422 blame the prompt."""
+    reason = reason.strip().rstrip('.') or 'the provider gave no reason'
+    if code in PROMPT_FAULT_CODES:
+        return (f'The provider could not generate this image: {reason}. '
+                'Rephrase the prompt or change the settings, then press Retry.')
+    if code is None:  # no code: we cannot tell whose fault it is, so say both
+        return (f'The provider could not generate this image: {reason}. You were not charged. Press Retry; '
+                'if it fails again, try a different prompt.')
+    return (f'The provider could not generate this image: {reason}. {PROVIDER_SIDE} and you were not charged: '
+            'press Retry in a few minutes.')
+
+
 def error_for_code(code: int, *, detail: str | None = None) -> ProviderError:
     """The exception for a non-200 provider code: only 429, 455 and 500 can succeed later."""
     cls = (ProviderRateLimited if code == 429 else ProviderUnavailable if code in RETRYABLE_CODES

@@ -48,7 +48,7 @@ def test_generate_find_favourite_share_and_delete(screen: Screen, monkeypatch: p
 
     prompt = field(screen, 'Prompt')
     prompt.send_keys('a lighthouse at dusk, journey one', Keys.CONTROL, Keys.ENTER)
-    screen.should_contain('Queued')
+    screen.wait_for(lambda: bool(screen.find_all('journey one')))  # its new card is the feedback
     prompt.send_keys(Keys.CONTROL, 'a', Keys.BACKSPACE)
     prompt.send_keys('a comet over the sea, journey two', Keys.CONTROL, Keys.ENTER)
     screen.wait_for(lambda: len(screen.find_all('Processing')) == 2)  # both running at the same time

@@ -53,7 +53,7 @@ async def test_refusal_says_what_is_left_and_what_it_costs(fake, make_services, 
     await services.generation.create(uid, validate_request(prompt='a cat in a hat'))
     with pytest.raises(BudgetExceeded) as info:
         await services.generation.create(uid, validate_request(prompt='a dog in a hat'))
-    assert info.value.user_message == ('Your monthly budget of $0.02 is spent ($0.0075 left; this costs $0.0125). '
+    assert info.value.user_message == ('Your monthly budget of $0.0200 is spent ($0.0075 left; this costs $0.0125). '
                                        'Ask an admin to raise it.')
     prompts = await services.library.recent_prompts(uid)
     assert [p.prompt for p in prompts] == ['a cat in a hat']  # nothing recorded for the refused one
@@ -91,7 +91,7 @@ async def test_team_cap_stops_everyone(database_url: str, fake, make_services, i
     await services.generation.create(bob, req)
     with pytest.raises(BudgetExceeded) as info:
         await services.generation.create(ada, req)
-    assert "team's monthly cap of $0.025 is spent ($0.00 left" in info.value.user_message
+    assert "team's monthly cap of $0.0250 is spent ($0.00 left" in info.value.user_message
     status = await services.budget.remaining(bob)
     assert status.limit is None and status.remaining == 0
 

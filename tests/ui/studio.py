@@ -32,3 +32,15 @@ def text_of(user: User, marker: str) -> str:
     found = list(user.find(marker=marker).elements)
     assert len(found) == 1, f'{len(found)} elements marked {marker!r}'
     return str(getattr(found[0], 'text', ''))
+
+
+def job_cards(user: User) -> list:
+    """The generator's job cards on the page (marked job-<id>)."""
+    assert user.client is not None
+    return [e for e in user.client.elements.values() if any(m.startswith('job-') for m in e._markers)]
+
+
+async def wait_for_cards(user: User, count: int = 1) -> None:
+    """Wait until the generator shows `count` job cards: a submit's feedback is its card, not a toast."""
+    await eventually(lambda: len(job_cards(user)) >= count,
+                     message=f'fewer than {count} job card(s) appeared')

@@ -113,7 +113,7 @@ async def test_disabling_a_user_ends_their_session_and_enabling_restores_it(user
     response = await bob_user.http_client.get('/dashboard')
     assert response.status_code == 303 and response.headers['location'].startswith('/login')
 
-    await user.should_see(marker=f'toggle-{bob}')  # the console re-reads the database after each action
+    await should_see(user, marker=f'toggle-{bob}')  # the console re-reads the database after each action
     user.find(marker=f'toggle-{bob}').click()
     await should_see(user, 'bob@example.com enabled.')
     assert not (await user_row(bob)).disabled
@@ -149,7 +149,7 @@ async def test_failures_are_grouped_and_the_budget_banner_warns(monkeypatch: pyt
     await should_see(user, 'The provider could not generate this image')
     assert [e.text for e in user.find(marker='failure-count').elements] == ['2']
     await should_see(user, 'Budget warning')
-    await should_see(user, 'bob@example.com has used $0.045 of $0.05 this month.')
+    await should_see(user, 'bob@example.com has used $0.0450 of $0.0500 this month.')
     await should_see(user, '3 this month · 67% failed')
 
 

@@ -9,6 +9,7 @@ import pytest
 from nicegui.testing import User
 
 from tests.ui.helpers import should_see, sign_in
+from tests.ui.studio import wait_for_cards
 
 
 def services() -> Any:
@@ -26,17 +27,17 @@ async def test_spent_budget_gets_a_clear_message_on_the_generator_and_nothing_is
     from pages.budget_widgets import budget_left_text
     await sign_in(user, then='/generator')
     ctx = SimpleNamespace(services=services(), user=SimpleNamespace(id=1))
-    assert await budget_left_text(ctx) == 'Budget left this month: $0.02 of $0.02.'  # type: ignore[arg-type]
-    await should_see(user, 'Budget left this month: $0.02 of $0.02.')  # shown before generating
+    assert await budget_left_text(ctx) == 'Budget left this month: $0.0200 of $0.0200.'  # type: ignore[arg-type]
+    await should_see(user, 'Budget left this month: $0.0200 of $0.0200.')  # shown before generating
     user.find(marker='prompt').type('a lighthouse at dusk')
     user.find(marker='generate').click()
-    await should_see(user, 'Queued')
-    assert await budget_left_text(ctx) == 'Budget left this month: $0.0075 of $0.02.'  # type: ignore[arg-type]
-    await should_see(user, 'Budget left this month: $0.0075 of $0.02.')  # follows the queued job
+    await wait_for_cards(user)
+    assert await budget_left_text(ctx) == 'Budget left this month: $0.0075 of $0.0200.'  # type: ignore[arg-type]
+    await should_see(user, 'Budget left this month: $0.0075 of $0.0200.')  # follows the queued job
     user.find(marker='prompt').clear().type('a second lighthouse')
     user.find(marker='generate').click()
-    await should_see(user, 'Your monthly budget of $0.02 is spent ($0.0075 left; this costs $0.0125). '
-                           'Ask an admin to raise it.')
+    await should_see(user, 'Your monthly budget of $0.0200 is spent ($0.0075 left; this costs $0.0125). '
+                          'Ask an admin to raise it.')
     prompts = await services().library.recent_prompts(1)
     assert [p.prompt for p in prompts] == ['a lighthouse at dusk']
 
@@ -59,6 +60,6 @@ async def test_budget_label_follows_generations_live(small_budget: None, user: U
 
     await sign_in(user, then='/budget-widget-test')
     await user.open('/budget-widget-test')
-    await should_see(user, 'Budget left this month: $0.02 of $0.02.')
+    await should_see(user, 'Budget left this month: $0.0200 of $0.0200.')
     await services().generation.create(1, validate_request(prompt='a kite over the dunes'))
-    await should_see(user, 'Budget left this month: $0.0075 of $0.02.')
+    await should_see(user, 'Budget left this month: $0.0075 of $0.0200.')

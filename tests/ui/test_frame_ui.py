@@ -18,3 +18,24 @@ async def test_drawer_lists_the_studio_pages_in_order_and_navigates(user: User) 
     assert labels[:5] == ['Dashboard', 'Generate', 'Gallery', 'History', 'Analytics']
     user.find(marker='drawer-analytics').click()
     await should_see(user, 'Days are UTC.')  # navigation runs as a background task
+
+
+async def test_dark_mode_button_cycles_auto_dark_light_and_is_saved(user: User) -> None:
+    """Issue 12 finding 6: a new user (no saved choice, auto) could not switch: toggle() raised ValueError."""
+    from nicegui import app
+
+    await sign_in(user, then='/history')
+    (dark,) = user.find(kind=ui.dark_mode).elements
+    button = user.find(marker='dark-mode')
+    (element,) = button.elements
+    assert dark.value is None and element.props['icon'] == 'brightness_auto'
+    seen = []
+    for _ in range(3):
+        button.click()
+        seen.append((dark.value, element.props['icon']))
+    assert seen == [(True, 'dark_mode'), (False, 'light_mode'), (None, 'brightness_auto')]
+    button.click()
+    await user.open('/history')  # the choice survives a reload
+    (dark,) = user.find(kind=ui.dark_mode).elements
+    assert dark.value is True
+    assert app.storage.user['dark'] is True

@@ -11,7 +11,7 @@ from nicegui.testing import User
 from PIL import Image
 
 from tests.ui.helpers import elements, eventually, should_see, sign_in
-from tests.ui.studio import app_services, text_of, user_id
+from tests.ui.studio import app_services, text_of, user_id, wait_for_cards
 
 
 def png_bytes(size: tuple[int, int] = (64, 48)) -> bytes:
@@ -54,7 +54,7 @@ async def test_reference_images_are_previewed_stored_and_sent_as_fetchable_urls(
     assert key.endswith('.png')
     user.find(marker='prompt').type('turn this sketch into a poster')
     user.find(marker='generate').click()
-    await should_see(user, 'Queued')
+    await wait_for_cards(user)
     (prompt,) = await services.library.recent_prompts(uid)
     assert prompt.task_type == 'IMAGE_TO_IMAGE'
     (url,) = json.loads(prompt.reference_urls or '[]')

@@ -7,8 +7,8 @@ from nicegui import ui
 from nicegui.testing import User
 
 from nanogen.validation import validate_request
-from tests.ui.helpers import WAIT_S, elements, eventually, should_not_see, should_see, sign_in
-from tests.ui.studio import app_services, text_of, user_id, wait_finished
+from tests.ui.helpers import elements, eventually, should_not_see, should_see, sign_in, WAIT_S
+from tests.ui.studio import app_services, text_of, user_id, wait_finished, wait_for_cards
 
 
 def result_images(user: User) -> list:
@@ -64,7 +64,7 @@ async def test_recent_prompts_are_one_click_presets(user: User) -> None:
 async def test_ctrl_enter_generates(user: User) -> None:
     await sign_in(user, then='/generator')
     user.find(marker='prompt').type('a keyboard shortcut made of light').trigger('keydown.ctrl.enter')
-    await should_see(user, 'Queued: you can start another while this one runs.')
+    await wait_for_cards(user)
 
 
 async def test_cancel_a_running_job(user: User) -> None:

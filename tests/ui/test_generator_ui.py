@@ -6,6 +6,7 @@ from nicegui import ui
 from nicegui.testing import User
 
 from tests.ui.helpers import elements, eventually, should_see, sign_in
+from tests.ui.studio import wait_for_cards
 
 
 async def test_anonymous_visitor_is_sent_to_sign_in(user: User) -> None:
@@ -27,7 +28,7 @@ async def test_sign_in_generate_and_see_the_image_live(user: User) -> None:
     await should_see(user, 'Estimated cost: $0.0125')
     user.find(marker='prompt').type('a lighthouse at dusk, oil painting')
     user.find(marker='generate').click()
-    await should_see(user, 'Queued')
+    await wait_for_cards(user)
 
     def finished_images() -> list:
         return [e for e in elements(user, kind=ui.image) if '/files/' in str(getattr(e, 'source', ''))]

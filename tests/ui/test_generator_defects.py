@@ -1,0 +1,126 @@
+"""Generator defects a new user hit (issue 12): double submits, over-long prompts, the submit toast, card costs."""
+
+from __future__ import annotations
+
+import asyncio
+
+from nicegui import ui
+from nicegui.testing import User
+
+from tests.ui.helpers import elements, eventually, sign_in
+from tests.ui.studio import app_services, job_cards, text_of, user_id, wait_finished, wait_for_cards
+
+
+async def test_double_click_and_ctrl_enter_queue_one_generation(user: User) -> None:
+    """Issue 12 finding 7: a double click (or click + Ctrl+Enter) started and billed two generations."""
+    await sign_in(user, then='/generator')
+    services = app_services()
+    uid = await user_id(services, 'ada@example.com')
+    user.find(marker='prompt').type('a double-clicked lighthouse')
+    button = user.find(marker='generate')
+    button.click()
+    button.click()  # both clicks land before the first handler has recorded the prompt
+    user.find(marker='prompt').trigger('keydown.ctrl.enter')
+    await wait_for_cards(user)
+    await asyncio.sleep(0.3)  # the other handlers ran meanwhile: had they queued, their rows would exist by now
+    prompts = await services.library.recent_prompts(uid)
+    assert len(prompts) == 1
+    assert len(job_cards(user)) == 1
+    (element,) = button.elements
+    await eventually(lambda: element.enabled)  # busy only until the prompt is recorded
+    button.click()
+    await wait_for_cards(user, 2)
+    assert len(await services.library.recent_prompts(uid)) == 2
+
+
+async def test_an_over_long_prompt_is_refused_not_cut(user: User) -> None:
+    """Issue 12 finding 8: a pasted 5,000-character prompt was silently cut to 2,000 (maxlength) and generated."""
+    await sign_in(user, then='/generator')
+    services = app_services()
+    uid = await user_id(services, 'ada@example.com')
+    (area,) = user.find(marker='prompt').elements
+    assert 'maxlength' not in area.props  # the browser would cut a paste without a word
+    area.set_value('y' * 5000)  # a paste
+    assert text_of(user, 'prompt-counter') == '5000 / 2000'
+    await user.should_see('The prompt is too long: 5000 characters, the limit is 2000.')
+    (button,) = user.find(marker='generate').elements
+    assert not button.enabled
+    user.find(marker='prompt').trigger('keydown.ctrl.enter')
+    await asyncio.sleep(0.3)
+    assert await services.library.recent_prompts(uid) == []
+    area.set_value('y' * 2000)  # now it fits
+    assert text_of(user, 'prompt-counter') == '2000 / 2000'
+    await user.should_not_see('The prompt is too long')
+    assert button.enabled
+    user.find(marker='generate').click()
+    await wait_for_cards(user)
+    (prompt,) = await services.library.recent_prompts(uid)
+    assert len(prompt.prompt) == 2000
+
+
+async def test_a_submit_shows_its_card_without_a_toast(user: User) -> None:
+    """Issue 12 finding 14: a toast on every submit is noise; the card appearing is the feedback."""
+    await sign_in(user, then='/generator')
+    user.find(marker='prompt').type('a quiet submit')
+    user.find(marker='generate').click()
+    await wait_for_cards(user)
+    uid = await user_id(app_services(), 'ada@example.com')
+    (prompt,) = await app_services().library.recent_prompts(uid)
+    await wait_finished(app_services(), uid, prompt.id)
+    assert user.notify.messages == []
+
+
+async def test_a_failed_unbilled_card_shows_what_was_billed(user: User) -> None:
+    """Issue 12 finding 10: a failed, unbilled generation's card showed the estimate ($0.0100), not the cost ($0)."""
+    await sign_in(user, then='/generator')
+    services = app_services()
+    services.demo.config.fail_rate = 1.0
+    services.demo.config.latency_s = 1.0  # long enough to see the running card
+    uid = await user_id(services, 'ada@example.com')
+    user.find(marker='prompt').type('a painting the provider cannot make')
+    user.find(marker='generate').click()
+    await wait_for_cards(user)
+    (prompt,) = await services.library.recent_prompts(uid)
+    assert text_of(user, f'cost-{prompt.id}').endswith('est. $0.0125')  # while it runs: the estimate, said so
+    assert await wait_finished(services, uid, prompt.id) == 'FAILED'
+    await eventually(lambda: text_of(user, f'status-{prompt.id}') == 'Failed')
+    assert text_of(user, f'cost-{prompt.id}').endswith(' · $0.00')
+    await user.open('/generator')  # rebuilt from the database: the same
+    assert text_of(user, f'cost-{prompt.id}').endswith(' · $0.00')
+    assert 'est.' not in text_of(user, f'cost-{prompt.id}')
+    assert elements(user, kind=ui.badge, content='Failed')
+
+
+async def test_a_provider_side_failure_does_not_blame_the_prompt(user: User) -> None:
+    """Issue 12 finding 13: a provider-side failure (here its 501) told the user to "Rephrase the prompt"."""
+    await sign_in(user, then='/generator')
+    services = app_services()
+    services.demo.config.fail_rate = 1.0
+    uid = await user_id(services, 'ada@example.com')
+    user.find(marker='prompt').type('a perfectly fine prompt')
+    user.find(marker='generate').click()
+    await wait_for_cards(user)
+    (prompt,) = await services.library.recent_prompts(uid)
+    await wait_finished(services, uid, prompt.id)
+    await eventually(lambda: elements(user, marker=f'error-{prompt.id}'))
+    message = text_of(user, f'error-{prompt.id}')
+    assert 'Rephrase' not in message
+    assert "provider's side, not your prompt" in message
+    assert 'not charged' in message and 'Retry' in message
+
+
+async def test_cancel_after_submission_says_it_is_still_billed(user: User) -> None:
+    """Issue 12 finding 13: "Generation cancelled." did not say the submitted work is billed all the same."""
+    await sign_in(user, then='/generator')
+    services = app_services()
+    services.demo.config.latency_s = 30
+    uid = await user_id(services, 'ada@example.com')
+    user.find(marker='prompt').type('a painting that takes forever')
+    user.find(marker='generate').click()
+    await wait_for_cards(user)
+    (prompt,) = await services.library.recent_prompts(uid)
+    await eventually(lambda: text_of(user, f'status-{prompt.id}') == 'Processing')  # submitted to the provider
+    user.find(marker=f'cancel-{prompt.id}').click()
+    await user.should_see('Generation cancelled. The provider had already started it, so it is still billed '
+                          '($0.0125).', retries=40)
+    await eventually(lambda: text_of(user, f'cost-{prompt.id}').endswith(' · $0.0125'))
