@@ -1,7 +1,7 @@
 """prompt request fingerprint
 
 Revision ID: 0004
-Revises: 0002
+Revises: 0003
 Create Date: 2026-12-02
 
 `prompts.request_fingerprint`: the SHA-256 of the whole API request (canonical JSON of the validated fields plus the
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0004'
-down_revision = '0002'
+down_revision = '0003'
 branch_labels = None
 depends_on = None
 
