@@ -15,7 +15,7 @@ from ._text import set_attr
 from .frame import PageContext, notify_error
 
 CLAMP_LINES = 3
-CLAMP = f'line-clamp-{CLAMP_LINES}'
+CLAMP = 'line-clamp-3'  # CLAMP_LINES lines
 CLAMP_CHARS = 240  # roughly three lines of the card; shorter prompts need no toggle
 FAILURE_HINT = 'Change the prompt or settings if the message asks for it, then press Retry.'
 
@@ -53,7 +53,7 @@ class JobCard:
 
     def _prompt_text(self, text: str) -> None:
         # A 2,000-character prompt would push the results off screen: clamp it to a few lines, expandable.
-        label = ui.label(text).classes(f'text-sm whitespace-pre-wrap break-words {CLAMP}').mark(f'prompt-{self.pid}')
+        label = ui.label(text).classes('text-sm whitespace-pre-wrap break-words').classes(CLAMP).mark(f'prompt-{self.pid}')
         if len(text) > CLAMP_CHARS or text.count('\n') >= CLAMP_LINES:
             def toggle() -> None:
                 clamped = CLAMP in label.classes

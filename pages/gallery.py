@@ -21,7 +21,7 @@ from .frame import PageContext, frame, guarded_page, notify_error
 from .gallery_lightbox import Lightbox
 
 PAGE_SIZE = 60
-UNDO_BAR_Z = 9600  # Quasar's notifications layer is 9500
+UNDO_BAR_STYLE = 'z-index: 9600'  # above Quasar's notifications layer (9500)
 
 # Clicks the "load more" sentinel whenever it comes near the viewport: infinite scroll without a server round trip
 # per scroll event. The button stays a plain button, so it also works without this (and in tests).
@@ -102,7 +102,7 @@ class GalleryView:
         # Above the maximized lightbox (Quasar dialogs sit at z-index 6000) and above notifications (9500): an
         # unrelated toast ("Prompt copied") must never cover Undo during its window.
         with ui.card().classes('fixed bottom-4 left-1/2 -translate-x-1/2 flex-row items-center gap-4 '
-                               'bg-gray-900 text-white').style(f'z-index: {UNDO_BAR_Z}') as self.undo_bar:
+                               'bg-gray-900 text-white').style(UNDO_BAR_STYLE) as self.undo_bar:
             self.undo_text = ui.label()
             ui.button('Undo', icon='undo', on_click=self.undo).props('flat color=amber no-caps').mark('undo')
         self.undo_bar.set_visibility(False)

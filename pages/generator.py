@@ -145,8 +145,8 @@ async def generator_page(ctx: PageContext, prompt: str = '', size: str = '1024',
                     value = text.value or ''
                     too_long[0] = prompt_length_error(value, settings.prompt_max_length)
                     counter.text = f'{len(value.strip())} / {settings.prompt_max_length}'
-                    counter.classes(replace='text-xs self-end -mt-2 ' + ('text-negative' if too_long[0] else
-                                                                        'opacity-60'))
+                    counter.classes(replace='text-xs self-end -mt-2 text-negative' if too_long[0] else
+                                    'text-xs self-end -mt-2 opacity-60')
                     if too_long[0]:
                         error.text = too_long[0]
                     elif error.text.startswith(TOO_LONG_PREFIX):

@@ -40,7 +40,7 @@ def violations(source: str, filename: str) -> list[str]:
             continue
         values = [*node.args, *(k.value for k in node.keywords)]
         name = node.func.attr
-        if name in PARSED and not all(_literal(v) for v in values):
+        if name in PARSED and not all(_constant(v) for v in values):
             found.append(f'{filename}:{node.lineno} .{name}() gets a computed string')
         if name in RAW_HTML and not all(_constant(v) for v in node.args[:1]):
             found.append(f'{filename}:{node.lineno} {name}() gets computed markup')
