@@ -131,6 +131,8 @@ class _CheckedServices:
     def __init__(self, target: Services) -> None:
         self._target = target
         self.check: Callable[[], Awaitable[object]] | None = None  # set once the PageContext exists
+        # While the page is built inside the HTTP request, the guard has just checked this session: skip the repeat.
+        self.building = True
 
     def __getattr__(self, name: str) -> Any:
         value = getattr(self._target, name)
@@ -140,7 +142,8 @@ class _CheckedServices:
 
     async def _run_check(self) -> None:
         assert self.check is not None
-        await self.check()
+        if not self.building:
+            await self.check()
 
 
 def guarded_page(path: str, *, title: str, nav: str | None = None, icon: str = 'article',
@@ -174,7 +177,10 @@ def guarded_page(path: str, *, title: str, nav: str | None = None, icon: str = '
                 if await ctx.current() is None:
                     client.open(SIGNED_OUT_PATH)  # this tab's own client, whoever's action caused the push
             account_events(identity.id).subscribe(recheck)
-            await fn(ctx, **kwargs)
+            try:
+                await fn(ctx, **kwargs)
+            finally:
+                checked.building = False
 
         params = list(inspect.signature(fn).parameters.values())[1:]
         wrapper.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
