@@ -52,3 +52,18 @@ def test_docs_links_stay_inside_the_repository_and_resolve() -> None:
             checked += 1
     assert checked >= 4, 'the link scan found too few links: is the pattern broken?'
     assert '(docs/nanobanana-api.md)' in README, 'the README links the project copy of the wire contract'
+
+
+def test_readme_says_how_long_the_test_command_takes() -> None:
+    """Issue 12: the README says how long the test command takes on 2 cores, next to the command."""
+    line = next(line for line in README.splitlines() if 'pip install -e ".[test]" && python -m pytest' in line)
+    assert re.search(r'\d+(\.\d+)? min on 2 cores', line), line
+
+
+def test_ci_installs_haproxy_and_brings_up_postgresql() -> None:
+    """Issue 12 finding 2: .ci/run set the PostgreSQL URL without a server behind it, and assumed `python`."""
+    ci = (ROOT / '.ci' / 'run').read_text()
+    assert re.search(r'apt_install chromium chromium-driver haproxy\b', ci)
+    assert 'pg_isready -q -h 127.0.0.1' in ci and 'apt_install postgresql' in ci and 'pg_ctlcluster' in ci
+    assert 'export CI="${CI:-true}"' in ci
+    assert 'python3 -m venv .venv' in ci
