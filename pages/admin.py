@@ -77,7 +77,8 @@ async def admin_page(ctx: PageContext) -> None:
                 ui.timer(0.01, load_credits, once=True)
             with ui.card().classes('grow'):
                 ui.label('Team spend this month').classes('text-sm opacity-70')
-                ui.label(money(team_spent) + (f' of {money(team_cap)}' if team_cap else ' (no cap)')).classes('text-2xl')
+                ui.label(money(team_spent) + (f' of {money(team_cap)}' if team_cap else ' (no cap)')).classes(
+                    'text-2xl')
             with ui.card().classes('grow'):
                 ui.label('Exports').classes('text-sm opacity-70')
                 ui.link('Usage per user per month (CSV)', '/admin/usage.csv').mark('usage-csv')

@@ -43,8 +43,8 @@ def over_time_chart(days: list[stats.DayStat]) -> dict:
         'yAxis': [{'type': 'value', 'name': 'USD'}, {'type': 'value', 'name': 'Images', 'minInterval': 1}],
         'series': [
             # Not smoothed: a spline would curve up and down across days with no spend (which are real zeros).
-            {'name': 'Spend (USD)', 'type': 'line', 'smooth': False, 'showSymbol': False, 'areaStyle': {'opacity': 0.15},
-             'data': [float(d.spend) for d in days]},
+            {'name': 'Spend (USD)', 'type': 'line', 'smooth': False, 'showSymbol': False,
+             'areaStyle': {'opacity': 0.15}, 'data': [float(d.spend) for d in days]},
             {'name': 'Images', 'type': 'bar', 'yAxisIndex': 1, 'data': [d.images for d in days]},
         ],
     }

@@ -100,11 +100,11 @@ class Lightbox:
                 set_attr(ui.image(f'/files/{row.id}/image').props('fit=contain'), 'alt', row.prompt).classes(
                     'w-full h-full').mark('lightbox-image')
                 ui.button(icon='chevron_left', on_click=lambda: self.step(-1)).props(
-                    'round flat color=white size=lg').classes('lightbox-prev absolute left-2 top-1/2').mark('prev').set_enabled(
-                    index > 0)
+                    'round flat color=white size=lg').classes('lightbox-prev absolute left-2 top-1/2').mark(
+                    'prev').set_enabled(index > 0)
                 ui.button(icon='chevron_right', on_click=lambda: self.step(1)).props(
-                    'round flat color=white size=lg').classes('lightbox-next absolute right-2 top-1/2').mark('next').set_enabled(
-                    0 <= index < count - 1)
+                    'round flat color=white size=lg').classes('lightbox-next absolute right-2 top-1/2').mark(
+                    'next').set_enabled(0 <= index < count - 1)
             with ui.column().classes('w-full md:w-96 shrink-0 p-4 gap-3 h-full max-md:h-auto overflow-auto'):
                 with ui.row().classes('w-full items-center'):
                     ui.label(f'Image {index + 1} of {count}' if index >= 0 else 'Image').classes('opacity-60')

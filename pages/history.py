@@ -45,6 +45,29 @@ ACTIONS_SLOT = r'''
          @click="() => $parent.$emit('open', props.row.image_id)" />
 </q-td>'''
 
+# Phones: a wide table hides its right-hand columns (cost, date, actions) with no visible scrollbar, so below the md
+# breakpoint the table shows one card per prompt. Values are interpolated by Vue as text, never as HTML.
+PHONE_CARD_SLOT = r'''
+<div class="q-pa-xs col-12">
+  <q-card flat bordered class="history-card">
+    <q-card-section class="q-pa-sm">
+      <div class="row items-center q-gutter-x-sm">
+        <q-badge :color="{PENDING:'grey',PROCESSING:'blue',COMPLETED:'positive',FAILED:'negative',CANCELLED:'orange'}[props.row.status]"
+                 :label="props.row.status.charAt(0) + props.row.status.slice(1).toLowerCase()" />
+        <span class="text-caption">{{ props.row.date }} · {{ props.row.size }} · {{ props.row.cost }} · {{ props.row.duration }}</span>
+      </div>
+      <div class="text-body2 q-mt-xs ellipsis-2-lines" style="overflow-wrap: anywhere">{{ props.row.prompt }}</div>
+      <div v-if="props.row.error" class="text-caption text-negative">{{ props.row.error }}</div>
+      <div class="row q-gutter-x-sm">
+        <q-btn v-if="props.row.retryable" flat dense no-caps icon="refresh" label="Retry"
+               @click="() => $parent.$emit('retry', props.row.id)" />
+        <q-btn v-if="props.row.image_id" flat dense no-caps icon="photo_library" label="Open"
+               @click="() => $parent.$emit('open', props.row.image_id)" />
+      </div>
+    </q-card-section>
+  </q-card>
+</div>'''
+
 
 def table_row(p: Prompt) -> dict[str, Any]:
     return {'id': p.id, 'status': p.status, 'prompt': p.prompt, 'size': f'{p.image_size}px', 'cost': money(p.cost),
@@ -75,10 +98,11 @@ async def history_page(ctx: PageContext) -> None:
             export = ui.button('Export CSV', icon='download').props('outline').mark('export-csv')
         error = ui.label().classes('text-negative text-sm').mark('history-error')
         table = ui.table(columns=COLUMNS, rows=[], row_key='id').props(
-            'flat bordered hide-pagination :rows-per-page-options="[0]"').classes(
+            'flat bordered hide-pagination :rows-per-page-options="[0]" :grid="Quasar.Screen.lt.md"').classes(
             'w-full').mark('history-table')
         table.add_slot('body-cell-status', STATUS_SLOT)
         table.add_slot('body-cell-actions', ACTIONS_SLOT)
+        table.add_slot('item', PHONE_CARD_SLOT)
         empty = ui.label().classes('opacity-70').mark('history-empty')
         with ui.row().classes('w-full items-center gap-2'):
             summary = ui.label().classes('text-sm opacity-70').mark('history-summary')
