@@ -7,19 +7,19 @@ from nicegui import app, ui
 from starlette.middleware.sessions import SessionMiddleware
 
 import pages
-from nanogen.admin_routes import build_admin_router
-from nanogen.api import build_api
-from nanogen.auth import AuthMiddleware
+from nanogen.http.admin import build_admin_router
+from nanogen.http.api import build_api
+from nanogen.accounts.guard import AuthMiddleware
 from nanogen.bootstrap import Services, build_services, start_or_exit
 from nanogen.config import Settings
-from nanogen.gallery_routes import build_gallery_router
-from nanogen.headers import SecurityHeadersMiddleware
-from nanogen.history_routes import build_history_router
+from nanogen.http.gallery import build_gallery_router
+from nanogen.http.headers import SecurityHeadersMiddleware
+from nanogen.http.history import build_history_router
 from nanogen.logs import setup_logging
-from nanogen.oidc import build_oidc_router
-from nanogen.ratelimit import BodyLimitMiddleware
-from nanogen.sessions import SecureCookies, session_options
-from nanogen.web import build_router, install_error_handlers
+from nanogen.http.oidc import build_oidc_router
+from nanogen.accounts.ratelimit import BodyLimitMiddleware
+from nanogen.accounts.sessions import SecureCookies, session_options
+from nanogen.http.files import build_router, install_error_handlers
 
 
 def create_app(settings: Settings | None = None) -> Services:

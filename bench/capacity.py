@@ -26,7 +26,7 @@ import httpx
 import socketio
 
 from bench.common import percentile, quiet_logs, report, rss_mb, summary_ms, verdict
-from nanogen.auth import LocalSignIn
+from nanogen.accounts.guard import LocalSignIn
 from tests.drills.app_process import AppProcess
 from tests.support.inloop import free_port
 

@@ -1,7 +1,7 @@
 """Gallery at scale: server time of the first gallery page and of searches for a user with 1k/10k/100k images.
 
 `python -m bench.gallery` fills SQLite (a temp file) and PostgreSQL (its own database on the server named by
---postgres, default the machine's) with rows through SQLAlchemy core inserts, then times nanogen.queries.list_images
+--postgres, default the machine's) with rows through SQLAlchemy core inserts, then times nanogen.library.queries.list_images
 as the gallery calls it (Database.run in a worker thread). Target: p95 < 100 ms at 100,000 images, and time that
 does not grow linearly with the library. Another user's 20,000 images share the tables, as on a real install.
 """
@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from bench.common import quiet_logs, report, summary_ms, verdict
 from nanogen.db import Database
 from nanogen.models import Image, Prompt, User
-from nanogen.queries import ImageQuery, list_images
+from nanogen.library.queries import ImageQuery, list_images
 
 ADJECTIVES = ('misty', 'golden', 'quiet', 'neon', 'ancient', 'frozen', 'lush', 'stormy', 'tiny', 'vast',
               'rusty', 'silver', 'sunlit', 'hidden', 'floating', 'crystal', 'paper', 'velvet', 'broken', 'distant')

@@ -21,14 +21,14 @@ from fastapi import FastAPI
 from sqlmodel import col, select
 
 from bench.common import percentile, quiet_logs, report, summary_ms, verdict
-from nanogen import imaging
+from nanogen.images import pipeline as imaging
 from nanogen.bootstrap import build_services
 from nanogen.config import Settings
 from nanogen.events import PromptEvent
 from nanogen.models import Prompt, Status
 from nanogen.provider.fake import FakeConfig, FakeProvider
-from nanogen.validation import validate_request
-from nanogen.web import build_router, install_error_handlers
+from nanogen.generation.requests import validate_request
+from nanogen.http.files import build_router, install_error_handlers
 from tests.support.inloop import serve_in_loop
 from tests.support.servers import serve_asgi
 

@@ -22,7 +22,7 @@ from nanogen.bootstrap import build_services
 from nanogen.config import Settings
 from nanogen.models import Prompt, Status
 from nanogen.provider.fake import FakeConfig, FakeProvider
-from nanogen.validation import validate_request
+from nanogen.generation.requests import validate_request
 from tests.drills.test_storage_outage import FlakyStorage
 from tests.support.servers import serve_asgi
 

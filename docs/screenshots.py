@@ -85,7 +85,7 @@ def loaded_images(driver: WebDriver, fragment: str) -> int:
 def sign_in(driver: WebDriver, base: str, secret_key: str) -> None:
     # A local sign-in ticket, signed the way the login form signs it: no typing into the form needed.
     sys.path.insert(0, str(ROOT))
-    from nanogen.auth import LocalSignIn
+    from nanogen.accounts.guard import LocalSignIn
     ticket = LocalSignIn(secret_key).ticket('Ada Lovelace', 'ada@example.com')
     driver.get(f'{base}/auth/local?t={quote(ticket)}&redirect_to=/generator')
     wait_until(lambda: driver.find_elements(By.TAG_NAME, 'textarea'), what='the generator')

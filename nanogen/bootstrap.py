@@ -12,25 +12,25 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import ValidationError
 
-from .admin import AdminService
-from .auth import LocalSignIn, SessionAuth, UserService
-from .budget import BudgetService
-from .config import Settings
-from .db import Database
-from .errors import ConfigError
-from .events import EventBus
-from .gallery import Gallery
-from .generation import GenerationService
-from .library import Library
-from .logs import add_secrets
-from .metrics import Metrics
-from .provider.client import NanobananaClient
-from .provider.fake import FakeConfig, FakeProvider
-from .pubsub import PostgresRelay
-from .references import ReferenceStore
-from .retention import RetentionService
-from .storage import LocalStorage, S3Storage, Storage
-from .tokens import TokenService
+from nanogen.ops.admin import AdminService
+from nanogen.accounts.guard import LocalSignIn, SessionAuth, UserService
+from nanogen.generation.budget import BudgetService
+from nanogen.config import Settings
+from nanogen.db import Database
+from nanogen.errors import ConfigError
+from nanogen.events import EventBus
+from nanogen.library.actions import Gallery
+from nanogen.generation.service import GenerationService
+from nanogen.library.service import Library
+from nanogen.logs import add_secrets
+from nanogen.metrics import Metrics
+from nanogen.provider.client import NanobananaClient
+from nanogen.provider.fake import FakeConfig, FakeProvider
+from nanogen.generation.relay import PostgresRelay
+from nanogen.images.references import ReferenceStore
+from nanogen.library.retention import RetentionService
+from nanogen.images.storage import LocalStorage, S3Storage, Storage
+from nanogen.accounts.tokens import TokenService
 
 log = logging.getLogger(__name__)
 DEMO_BASE_URL = 'http://demo-provider.invalid'

@@ -16,7 +16,7 @@ from typing import Literal
 from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from .errors import ConfigError
+from nanogen.errors import ConfigError
 
 SIZES: tuple[int, ...] = (512, 768, 1024, 1536)
 ASPECT_RATIOS: tuple[str, ...] = ('1:1', '9:16', '16:9', '3:4', '4:3', '3:2', '2:3', '5:4', '4:5', '21:9')

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from .models import utcnow
+from nanogen.models import utcnow
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ import traceback
 from contextvars import ContextVar
 from typing import Any
 
-from .config import Settings
+from nanogen.config import Settings
 
 SECRET_PATTERNS = [
     re.compile(r'(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+'),

@@ -12,11 +12,11 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from sqlmodel import Session, col, func, select
 
-from .budget import month_bounds, spend_in
-from .db import Database
-from .errors import StorageError
-from .events import EventBus, PromptEvent
-from .models import Prompt, Status, utcnow
+from nanogen.generation.budget import month_bounds, spend_in
+from nanogen.db import Database
+from nanogen.errors import StorageError
+from nanogen.events import EventBus, PromptEvent
+from nanogen.models import Prompt, Status, utcnow
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)

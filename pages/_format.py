@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from nanogen.budget import usd
+from nanogen.generation.budget import usd
 from nanogen.models import Prompt, utcnow
 
 STATUS_COLORS = {'PENDING': 'grey', 'PROCESSING': 'blue', 'COMPLETED': 'positive', 'FAILED': 'negative',

@@ -7,8 +7,8 @@ from datetime import datetime
 
 from nicegui import ui
 
-from nanogen.admin import UserUsage
-from nanogen.budget import WARN_RATIO
+from nanogen.ops.admin import UserUsage
+from nanogen.generation.budget import WARN_RATIO
 from nanogen.errors import NanogenError
 
 from ._format import money, provider_credits

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from nicegui import ui
 
-from nanogen.budget import BudgetStatus
+from nanogen.generation.budget import BudgetStatus
 from nanogen.events import PromptEvent
 
 from ._format import money

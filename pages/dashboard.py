@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from nicegui import ui
 
-from nanogen import stats
+from nanogen.ops import spend as stats
 from nanogen.errors import NanogenError
 from nanogen.events import PromptEvent
 from nanogen.models import Prompt, Status
-from nanogen.queries import ImageQuery, list_images
+from nanogen.library.queries import ImageQuery, list_images
 
 from ._format import STATUS_COLORS, cancelled_notice, elapsed, money
 from ._live import on_prompt_events

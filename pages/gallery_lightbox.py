@@ -10,9 +10,9 @@ from urllib.parse import urlencode
 from nicegui import ui
 
 from nanogen.errors import NanogenError
-from nanogen.gallery import ShareLink
+from nanogen.library.actions import ShareLink
 from nanogen.models import utcnow
-from nanogen.queries import ImageRow
+from nanogen.library.queries import ImageRow
 
 from ._format import duration, money
 from ._text import set_attr

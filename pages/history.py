@@ -10,9 +10,9 @@ from nicegui import ui
 from nanogen.config import SIZES
 from nanogen.errors import NanogenError
 from nanogen.events import PromptEvent
-from nanogen.history_routes import history_query
+from nanogen.http.history import history_query
 from nanogen.models import Prompt, Status
-from nanogen.queries import count_prompts, list_prompts
+from nanogen.library.queries import count_prompts, list_prompts
 
 from ._dates import iso_date
 from ._format import duration, money, when

@@ -7,9 +7,9 @@ from urllib.parse import quote
 from fastapi import Request
 from nicegui import ui
 
-from nanogen.auth import safe_redirect
+from nanogen.accounts.guard import safe_redirect
 from nanogen.errors import InvalidInput
-from nanogen.oidc import login_error_text
+from nanogen.http.oidc import login_error_text
 
 from .frame import frame, services
 

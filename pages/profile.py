@@ -5,8 +5,8 @@ from __future__ import annotations
 from nicegui import ui
 
 from nanogen.errors import NanogenError
-from nanogen.tokens import NewToken, TokenInfo
-from nanogen.usage import monthly_usage
+from nanogen.accounts.tokens import NewToken, TokenInfo
+from nanogen.ops.usage import monthly_usage
 
 from ._format import money, when
 from .frame import PageContext, frame, guarded_page, notify_error

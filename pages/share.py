@@ -5,7 +5,7 @@ from __future__ import annotations
 from nicegui import ui
 
 from nanogen.errors import NotFound
-from nanogen.gallery import SHARE_GONE
+from nanogen.library.actions import SHARE_GONE
 
 from ._text import set_attr
 from .frame import frame, services

@@ -20,8 +20,8 @@ from typing import Any, TypeVar
 
 import httpx
 
-from ..config import ASPECT_RATIOS
-from ..errors import (
+from nanogen.config import ASPECT_RATIOS
+from nanogen.errors import (
     ConfigError,
     InvalidInput,
     ProviderBadResponse,

@@ -28,7 +28,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ..config import ASPECT_RATIOS
+from nanogen.config import ASPECT_RATIOS
 
 log = logging.getLogger(__name__)
 

@@ -12,8 +12,8 @@ from sqlmodel import select
 
 from nanogen.events import PromptEvent
 from nanogen.models import Image, Status
-from nanogen.validation import validate_request
-from nanogen.web import build_router, install_error_handlers
+from nanogen.generation.requests import validate_request
+from nanogen.http.files import build_router, install_error_handlers
 from tests.conftest import make_settings
 from tests.drills.conftest import add_user, all_prompts, assert_costs, assert_not_double_billed, wait_all_ended
 from tests.support.inloop import serve_in_loop

@@ -12,7 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from nanogen.models import Status
-from nanogen.validation import validate_request
+from nanogen.generation.requests import validate_request
 from tests.conftest import make_settings
 from tests.drills.conftest import (
     DRILL_PROMPT,

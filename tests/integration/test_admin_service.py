@@ -13,7 +13,7 @@ from sqlmodel import select
 
 from nanogen.errors import InvalidInput, NotFound
 from nanogen.models import AuditEvent, Image, Prompt, User, utcnow
-from nanogen.validation import validate_request
+from nanogen.generation.requests import validate_request
 from tests.conftest import make_settings
 from tests.integration.test_generation import add_user, wait_status
 

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from sqlmodel import select
 
-from nanogen.auth import USED_LINK_MESSAGE, LocalSignIn
+from nanogen.accounts.guard import USED_LINK_MESSAGE, LocalSignIn
 from nanogen.bootstrap import Services
 from nanogen.config import Settings
 from nanogen.errors import AuthError, InvalidInput, NotFound
@@ -161,7 +161,7 @@ async def test_tokens_work_only_under_the_api(services: Services, browser: httpx
 
 
 def _full_app(services: Services) -> object:
-    from nanogen.admin_routes import build_admin_router
+    from nanogen.http.admin import build_admin_router
     app = guarded_app(services)
     app.include_router(build_admin_router(services))
     return app

@@ -14,7 +14,7 @@ from sqlmodel import select
 from nanogen.bootstrap import Services
 from nanogen.config import Settings
 from nanogen.models import User
-from nanogen.oidc import STATE_MESSAGE, TOKEN_MESSAGE, UNVERIFIED_MESSAGE
+from nanogen.http.oidc import STATE_MESSAGE, TOKEN_MESSAGE, UNVERIFIED_MESSAGE
 from tests.support.oidc import (
     CLIENT_ID,
     CLIENT_SECRET,

@@ -10,7 +10,7 @@ from sqlmodel import Session
 
 from nanogen.config import Settings
 from nanogen.models import Prompt
-from nanogen.usage import month_start, monthly_usage
+from nanogen.ops.usage import month_start, monthly_usage
 
 NOW = datetime(2026, 3, 15, 12, 0, tzinfo=UTC)
 

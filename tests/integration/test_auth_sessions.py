@@ -9,11 +9,11 @@ import httpx
 from fastapi import FastAPI
 from starlette.middleware.sessions import SessionMiddleware
 
-from nanogen.auth import AuthMiddleware
+from nanogen.accounts.guard import AuthMiddleware
 from nanogen.bootstrap import Services
 from nanogen.config import Settings
-from nanogen.sessions import SecureCookies, session_options
-from nanogen.web import build_router, install_error_handlers
+from nanogen.accounts.sessions import SecureCookies, session_options
+from nanogen.http.files import build_router, install_error_handlers
 
 
 def app_like(services: Services) -> FastAPI:

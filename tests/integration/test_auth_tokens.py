@@ -14,7 +14,7 @@ from nanogen.bootstrap import Services
 from nanogen.config import Settings
 from nanogen.errors import InvalidInput, NotFound
 from nanogen.models import utcnow
-from nanogen.tokens import TokenService, hash_token
+from nanogen.accounts.tokens import TokenService, hash_token
 from tests.support.oidc import guarded_app
 
 

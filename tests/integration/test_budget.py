@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session
 
-from nanogen.budget import BudgetService, month_bounds, spend_in, usd
+from nanogen.generation.budget import BudgetService, month_bounds, spend_in, usd
 from nanogen.config import Settings
 from nanogen.db import Database
 from nanogen.errors import BudgetExceeded
 from nanogen.models import Prompt, User
-from nanogen.validation import validate_request
+from nanogen.generation.requests import validate_request
 from tests.conftest import make_settings
 from tests.integration.test_generation import add_user, wait_status
 
@@ -157,10 +157,10 @@ async def test_eighty_percent_warns_once_per_user_per_month(fake, make_services,
                                                  NANOGEN_MAX_CONCURRENT_PER_USER=50))
     uid = await add_user(services)
     req = validate_request(prompt='a quiet harbour')
-    caplog.set_level(logging.WARNING, logger='nanogen.budget')
+    caplog.set_level(logging.WARNING, logger='nanogen.generation.budget')
     for n in range(5):
         await services.generation.create(uid, req)
-        warnings = [r for r in caplog.records if r.name == 'nanogen.budget' and 'of their monthly budget' in
+        warnings = [r for r in caplog.records if r.name == 'nanogen.generation.budget' and 'of their monthly budget' in
                     r.getMessage()]
         assert len(warnings) == (1 if n >= 3 else 0), n  # 4 of 5 images is 80 %
     assert f'user {uid} has used 80% of their monthly budget of {usd(ONE * 5)}' in warnings[0].getMessage()

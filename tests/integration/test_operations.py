@@ -18,8 +18,8 @@ from nanogen.events import EventBus
 from nanogen.logs import JsonFormatter, ScrubFilter, add_secrets, current_prompt_id, install_record_factory
 from nanogen.metrics import Metrics
 from nanogen.models import Image, Prompt, utcnow
-from nanogen.storage import LocalStorage
-from nanogen.validation import validate_request
+from nanogen.images.storage import LocalStorage
+from nanogen.generation.requests import validate_request
 from tests.conftest import make_settings
 from tests.integration.test_generation import add_user, wait_status
 

@@ -12,10 +12,10 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 
-from nanogen import prompt_search
+from nanogen.library import search as prompt_search
 from nanogen.db import MIGRATIONS, Database
 from nanogen.models import Image, Prompt, User
-from nanogen.queries import ImageQuery, PromptQuery, count_prompts, list_images, list_prompts
+from nanogen.library.queries import ImageQuery, PromptQuery, count_prompts, list_images, list_prompts
 from tests.support.paging import all_pages
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from nanogen.events import EventBus, PromptEvent
-from nanogen.pubsub import PostgresRelay
+from nanogen.generation.relay import PostgresRelay
 
 
 async def test_an_event_on_one_replica_reaches_the_other_once(postgres_url: str) -> None:

@@ -1,4 +1,4 @@
-"""nanogen.queries on SQLite and PostgreSQL: filters, keyset pagination, isolation between users, bad cursors."""
+"""nanogen.library.queries on SQLite and PostgreSQL: filters, keyset pagination, isolation between users, bad cursors."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from nanogen.db import Database
 from nanogen.errors import InvalidInput
 from nanogen.models import Image, Prompt, User
-from nanogen.queries import ImageQuery, PromptQuery, count_prompts, list_images, list_prompts
+from nanogen.library.queries import ImageQuery, PromptQuery, count_prompts, list_images, list_prompts
 from tests.support.paging import all_pages
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

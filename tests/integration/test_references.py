@@ -12,8 +12,8 @@ from PIL import Image
 
 from nanogen.config import Settings
 from nanogen.errors import ImageError, InvalidInput, NotFound
-from nanogen.references import ReferenceStore
-from nanogen.storage import LocalStorage, S3Storage
+from nanogen.images.references import ReferenceStore
+from nanogen.images.storage import LocalStorage, S3Storage
 from tests.support.s3 import TEST_ACCESS_KEY_ID, TEST_REGION, TEST_SECRET_ACCESS_KEY, moto_s3_server
 
 
@@ -148,7 +148,7 @@ async def test_reference_decodes_run_one_at_a_time(tmp_path: Path, monkeypatch) 
     import asyncio
     import threading
 
-    import nanogen.references as references
+    import nanogen.images.references as references
     refs = store(tmp_path, NANOBANANA_API_KEY='real', NANOGEN_PUBLIC_URL='https://studio.example.com')
     running, peak, lock = [0], [0], threading.Lock()
     real_prepare = references._prepare

@@ -35,7 +35,7 @@ async def test_pages_api_files_and_assets_all_carry_the_headers(user: User) -> N
     for path in paths:
         response = await user.http_client.get(path)
         csp = assert_secured(response)
-        assert "'unsafe-eval'" in csp['script-src']  # NiceGUI needs it (see nanogen/headers.py)
+        assert "'unsafe-eval'" in csp['script-src']  # NiceGUI needs it (see nanogen/http/headers.py)
     page = await user.http_client.get('/login')
     assert page.status_code == 200
 

@@ -19,10 +19,10 @@ import httpx
 import pytest
 from botocore.awsrequest import AWSResponse
 
-from nanogen import storage_migrate
+from nanogen.images import migrate as storage_migrate
 from nanogen.config import Settings
 from nanogen.errors import ConfigError, NotFound, StorageError
-from nanogen.storage import LocalStorage, S3Storage, check_key, object_key
+from nanogen.images.storage import LocalStorage, S3Storage, check_key, object_key
 from tests.support.s3 import TEST_ACCESS_KEY_ID, TEST_REGION, TEST_SECRET_ACCESS_KEY, moto_s3_server
 
 PNG = b'\x89PNG\r\n\x1a\n' + b'pretend pixels' * 10
@@ -398,13 +398,13 @@ def test_migrate_refuses_a_missing_dir_or_setup(migrate_env: dict[str, str], tmp
     assert 'R2_BUCKET' in capsys.readouterr().err
 
 
-def test_python_dash_m_dispatches_migrate(migrate_env: dict[str, str], library: Path) -> None:
-    run = [sys.executable, '-m', 'nanogen.storage']
+def test_python_dash_m_runs_migrate(migrate_env: dict[str, str], library: Path) -> None:
+    run = [sys.executable, '-m', 'nanogen.images.migrate']
     env = os.environ | {'PYTHONPATH': str(Path(__file__).resolve().parents[2])}
-    shown = subprocess.run([*run, 'migrate', '--help'], capture_output=True, text=True, env=env, timeout=60)
+    shown = subprocess.run([*run, '--help'], capture_output=True, text=True, env=env, timeout=60)
     assert shown.returncode == 0 and 'never deletes' in ' '.join(shown.stdout.split())
     assert subprocess.run(run, capture_output=True, env=env, timeout=60).returncode == 2
-    done = subprocess.run([*run, 'migrate', '--from-dir', str(library), '--dry-run'], capture_output=True,
+    done = subprocess.run([*run, '--from-dir', str(library), '--dry-run'], capture_output=True,
                           text=True, env=env, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == 'would copy 4, skipped 0 (already there), failed 0'

@@ -23,11 +23,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse
 from starlette.routing import Route
 
-from nanogen.api import build_api
-from nanogen.auth import AuthMiddleware
+from nanogen.http.api import build_api
+from nanogen.accounts.guard import AuthMiddleware
 from nanogen.bootstrap import Services
-from nanogen.oidc import build_oidc_router
-from nanogen.web import build_router, install_error_handlers
+from nanogen.http.oidc import build_oidc_router
+from nanogen.http.files import build_router, install_error_handlers
 
 CLIENT_ID = 'nanogen-test-client'
 CLIENT_SECRET = 'nanogen-test-secret-value'

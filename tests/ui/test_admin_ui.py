@@ -14,7 +14,7 @@ from sqlmodel import select
 
 from nanogen.models import AuditEvent, Image, Prompt
 from nanogen.models import User as UserRow
-from nanogen.validation import validate_request
+from nanogen.generation.requests import validate_request
 from tests.ui.helpers import eventually, should_not_see, should_see, sign_in
 
 

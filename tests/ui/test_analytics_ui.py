@@ -10,7 +10,7 @@ from nicegui.testing import User
 
 from nanogen.bootstrap import Services
 from nanogen.models import Prompt, utcnow
-from nanogen.validation import validate_request
+from nanogen.generation.requests import validate_request
 from tests.ui.helpers import elements, eventually, should_see, sign_in
 from tests.ui.studio import app_services, text_of, user_id
 

@@ -50,7 +50,7 @@ async def test_no_limit_says_so(user: User) -> None:
 
 
 async def test_budget_label_follows_generations_live(small_budget: None, user: User) -> None:
-    from nanogen.validation import validate_request
+    from nanogen.generation.requests import validate_request
     from pages.budget_widgets import budget_label
     from pages.frame import PageContext, guarded_page
 

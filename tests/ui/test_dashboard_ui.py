@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from nicegui.testing import User
 
-from nanogen.validation import validate_request
+from nanogen.generation.requests import validate_request
 from tests.ui.helpers import elements, eventually, should_not_see, should_see, sign_in
 from tests.ui.studio import app_services, text_of, user_id, wait_finished
 

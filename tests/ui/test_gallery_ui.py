@@ -13,7 +13,7 @@ from sqlmodel import select
 from nanogen.bootstrap import Services
 from nanogen.models import Image, Prompt
 from nanogen.models import User as UserRow
-from nanogen.validation import validate_request
+from nanogen.generation.requests import validate_request
 from tests.ui.helpers import WAIT_S, elements, eventually, should_not_see, should_see, sign_in
 
 

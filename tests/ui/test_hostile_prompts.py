@@ -50,7 +50,7 @@ def image_with(user: User, prompt: str, **filters: object) -> Element:
 
 async def make_generation(uid: int, prompt: str) -> tuple[int, int, str]:
     """A finished generation through the real service (demo provider), and a share link of its image."""
-    from nanogen.validation import validate_request
+    from nanogen.generation.requests import validate_request
     services = app_services()
     created = await services.generation.create(uid, validate_request(prompt=prompt))
     assert await wait_finished(services, uid, created.id) == 'COMPLETED'

@@ -9,7 +9,7 @@ from typing import Any
 from nicegui.testing import User
 from sqlmodel import select
 
-from nanogen.auth import SIGNED_OUT_MESSAGE
+from nanogen.accounts.guard import SIGNED_OUT_MESSAGE
 from nanogen.bootstrap import Services
 from nanogen.models import ApiToken, AuditEvent
 from nanogen.models import User as UserRow

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from nanogen.auth import is_public, safe_redirect
+from nanogen.accounts.guard import is_public, safe_redirect
 from nanogen.config import Settings
 from nanogen.errors import AuthError, ConfigError, InvalidInput
-from nanogen.oidc import UNVERIFIED_MESSAGE, check_claims
-from nanogen.tokens import TokenService
+from nanogen.http.oidc import UNVERIFIED_MESSAGE, check_claims
+from nanogen.accounts.tokens import TokenService
 
 STRONG_KEY = 'vK3p9Qz_Lm2xR7tYw4Nb8Hc6Jd1Fg5Se0Ua-Oi'  # random-looking: production accepts it
 

@@ -11,7 +11,7 @@ import zlib
 import pytest
 from PIL import Image, ImageFile, PngImagePlugin
 
-from nanogen import imaging
+from nanogen.images import pipeline as imaging
 from nanogen.config import ASPECT_RATIOS, SIZES
 from nanogen.errors import ImageError
 

@@ -9,11 +9,11 @@ import pytest
 
 from nanogen.logs import JsonFormatter, TextFormatter
 
-HOSTILE = 'access_denied\n2026-01-01 00:00:00 INFO nanogen.auth: user 1 signed in as admin\r\x1b[2J\x85\u2028end'
+HOSTILE = 'access_denied\n2026-01-01 00:00:00 INFO nanogen.accounts.guard: user 1 signed in as admin\r\x1b[2J\x85\u2028end'
 
 
 def record(message: str, *args: object) -> logging.LogRecord:
-    return logging.LogRecord('nanogen.oidc', logging.WARNING, __file__, 1, message, args, None)
+    return logging.LogRecord('nanogen.http.oidc', logging.WARNING, __file__, 1, message, args, None)
 
 
 @pytest.mark.parametrize('formatter', [TextFormatter(), JsonFormatter()], ids=['text', 'json'])

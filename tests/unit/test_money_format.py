@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from nanogen.budget import usd
+from nanogen.generation.budget import usd
 from pages._format import money
 
 PAGES = Path(__file__).resolve().parents[2] / 'pages'

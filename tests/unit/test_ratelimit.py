@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from nanogen.errors import RateLimited
-from nanogen.ratelimit import RateLimiter
+from nanogen.accounts.ratelimit import RateLimiter
 
 
 class Clock:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from nanogen.config import Settings
-from nanogen.headers import content_security_policy
+from nanogen.http.headers import content_security_policy
 
 
 def img_src(settings: Settings) -> list[str]:

@@ -9,7 +9,7 @@ import pytest
 from nanogen.config import Settings
 from nanogen.errors import InvalidInput
 from nanogen.models import TaskType
-from nanogen.validation import validate_request
+from nanogen.generation.requests import validate_request
 
 
 @pytest.mark.parametrize(('fields', 'field', 'message'), [

@@ -1,0 +1,426 @@
+"""Who is asking: users, sessions, the guard every route passes through, and local sign-in for the embedded default."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+import secrets
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, func, select
+
+from nanogen.config import Settings
+from nanogen.accounts.csrf import is_cross_site
+from nanogen.db import Database
+from nanogen.errors import AuthError, InvalidInput
+from nanogen.models import UsedTicket, User, UserSession, new_epoch, utcnow
+
+log = logging.getLogger(__name__)
+DISABLED_MESSAGE = 'Your account is disabled. Ask an admin to enable it.'
+EXPIRED_LINK_MESSAGE = 'That sign-in link has expired. Sign in again.'
+INVALID_LINK_MESSAGE = 'That sign-in link is not valid. Sign in again.'
+USED_LINK_MESSAGE = 'That sign-in link was already used. Sign in again.'
+SIGNED_OUT_MESSAGE = 'You were signed out. Sign in again to continue.'
+TICKET_MAX_AGE_S = 120
+SAFE_METHODS = ('GET', 'HEAD', 'OPTIONS')
+# Messages /login?error= may show (nanogen.http.oidc.login_error_text); SIGNED_OUT_MESSAGE is where stale tabs land.
+LOCAL_SIGN_IN_MESSAGES = (DISABLED_MESSAGE, EXPIRED_LINK_MESSAGE, INVALID_LINK_MESSAGE, USED_LINK_MESSAGE,
+                          SIGNED_OUT_MESSAGE)
+EMAIL_RE = re.compile(r'^[^@\s]+@[^@\s]+\.[^@\s]+$')
+
+# Paths anyone may reach. Everything else needs a session (pages) or a session/token (API).
+PUBLIC_EXACT = {'/', '/login', '/healthz', '/readyz', '/favicon.ico', '/auth/logout',
+                '/metrics'}  # /metrics checks its own token (or an admin session) in admin_routes
+PUBLIC_PREFIXES = ('/_nicegui/', '/_nicegui_ws/', '/auth/', '/s/', '/api/provider/callback/', '/refs/')
+
+
+# Under the public '/_nicegui/' prefix but tied to a signed-in page: NiceGUI's upload routes.
+PRIVATE_PREFIXES = ('/_nicegui/client/',)
+
+
+def is_public(path: str) -> bool:
+    if path.startswith(PRIVATE_PREFIXES):
+        return False
+    return path in PUBLIC_EXACT or path.startswith(PUBLIC_PREFIXES)
+
+
+def safe_redirect(target: str | None, default: str = '/dashboard') -> str:
+    """Only a local path: never an open redirect (no scheme, no host, no '//' or backslash tricks)."""
+    if not target or not isinstance(target, str):
+        return default
+    if '\\' in target or any(ord(c) < 32 for c in target):
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith('/') or target.startswith('//'):
+        return default
+    return target
+
+
+@dataclass(frozen=True)
+class Identity:
+    """The signed-in person, as every page and route sees them (no secrets)."""
+
+    id: int
+    email: str
+    name: str
+    avatar_url: str
+    is_admin: bool
+    via_token: bool = False
+    scope: str | None = None  # a token's scope (read / generate / admin); None for a browser session
+
+
+def _identity(user: User, *, scope: str | None = None) -> Identity:
+    assert user.id is not None
+    # A token acts as an admin only when it was made with the admin scope (and its owner still is one).
+    admin = user.is_admin and (scope is None or scope == 'admin')
+    return Identity(id=user.id, email=user.email, name=user.name or user.email.split('@')[0],
+                    avatar_url=user.avatar_url, is_admin=admin, via_token=scope is not None, scope=scope)
+
+
+def hash_sid(sid: str) -> str:
+    return hashlib.sha256(sid.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class SessionKey:
+    """What a session cookie names: the user, their session epoch, and this browser's server-side session."""
+
+    user_id: int
+    epoch: str
+    sid: str
+
+    @classmethod
+    def of(cls, session: MutableMapping[str, Any] | None) -> SessionKey | None:
+        if not session or not all(k in session for k in ('uid', 'ep', 'sid')):
+            return None  # also every cookie from before 0003 (uid + sv): those sign in again
+        try:
+            return cls(int(session['uid']), str(session['ep']), str(session['sid']))
+        except (TypeError, ValueError):
+            return None
+
+
+class UserService:
+    def __init__(self, db: Database, settings: Settings) -> None:
+        self.db = db
+        self.settings = settings
+        # Called with a user id whenever that user's sign-in state changes (SessionAuth drops its cache).
+        self.on_change: list[Callable[[int], None]] = []
+
+    def upsert(self, s: Session, *, subject: str, email: str, name: str = '', avatar_url: str = '') -> User:
+        """Create on first sign-in (keyed by subject); keep name, email and avatar up to date after that."""
+        email = email.strip().lower()
+        user = s.exec(select(User).where(User.subject == subject)).first()
+        if user is None:
+            first = s.exec(select(func.count()).select_from(User)).one() == 0
+            user = User(subject=subject, email=email, name=name.strip(), avatar_url=avatar_url)
+            # Without a configured admin list, the first person on a development install runs it.
+            if first and not self.settings.admin_email_list and not self.settings.is_production:
+                user.is_admin, user.admin_source = True, 'first'
+        else:
+            user.email, user.name = email, name.strip() or user.name
+            user.avatar_url = avatar_url or user.avatar_url
+        self.apply_admin_list(user)
+        user.last_seen_at = utcnow()
+        s.add(user)
+        s.commit()
+        s.refresh(user)
+        return user
+
+    def apply_admin_list(self, user: User) -> bool:
+        """Bring `user.is_admin` in line with NANOGEN_ADMIN_EMAILS; True when it changed (the caller saves it).
+
+        Listed: admin. Admin only because the list named them ('config'), or from before sources were recorded
+        ('legacy') while a list is set: no longer admin once the list drops them. Promoted in /admin ('manual') or
+        the dev install's first user ('first'): stays admin until demoted in /admin.
+        """
+        listed = user.email in self.settings.admin_email_list
+        before = (user.is_admin, user.admin_source)
+        if listed:
+            user.is_admin, user.admin_source = True, 'manual' if user.admin_source == 'manual' else 'config'
+        elif user.is_admin and (user.admin_source == 'config'
+                                or (user.admin_source == 'legacy' and self.settings.admin_email_list)):
+            user.is_admin, user.admin_source = False, ''
+            log.info('user %s is no longer an admin: not in NANOGEN_ADMIN_EMAILS', user.id)
+        return before != (user.is_admin, user.admin_source)
+
+    async def sign_in(self, *, subject: str, email: str, name: str = '', avatar_url: str = '') -> User:
+        user = await self.db.write(lambda s: self.upsert(s, subject=subject, email=email, name=name,
+                                                       avatar_url=avatar_url))
+        if user.disabled:
+            raise AuthError(DISABLED_MESSAGE)
+        return user
+
+    async def get(self, user_id: int) -> User | None:
+        return await self.db.run(lambda s: s.get(User, user_id))
+
+    async def open_session(self, user_id: int) -> str:
+        """A new server-side session for one browser; the returned random id goes into its cookie."""
+        sid = secrets.token_urlsafe(24)
+        cutoff = utcnow() - timedelta(seconds=self.settings.session_max_age_s)
+
+        def work(s: Session) -> None:
+            for old in s.exec(select(UserSession).where(UserSession.user_id == user_id,
+                                                        col(UserSession.created_at) < cutoff)):
+                s.delete(old)  # expired with their cookie: nothing can present them any more
+            s.add(UserSession(sid_hash=hash_sid(sid), user_id=user_id))
+            s.commit()
+        await self.db.write(work)
+        return sid
+
+    async def end_session(self, key: SessionKey) -> None:
+        """Plain sign-out: this browser's session stops working on every replica, even if its cookie is replayed."""
+        def work(s: Session) -> None:
+            row = s.exec(select(UserSession).where(UserSession.sid_hash == hash_sid(key.sid))).first()
+            if row is not None and row.user_id == key.user_id and row.revoked_at is None:
+                row.revoked_at = utcnow()
+                s.add(row)
+                s.commit()
+        await self.db.write(work)
+        self._changed(key.user_id)
+
+    async def session_user(self, key: SessionKey) -> User | None:
+        """The user a session cookie still belongs to, or None: gone, disabled, signed out (everywhere or here).
+
+        Also applies NANOGEN_ADMIN_EMAILS, so an admin the list dropped is demoted at their next request.
+        """
+        def read(s: Session) -> User | None:
+            user = s.get(User, key.user_id)
+            if user is None or user.disabled or not secrets.compare_digest(user.session_epoch, key.epoch):
+                return None
+            row = s.exec(select(UserSession).where(UserSession.sid_hash == hash_sid(key.sid))).first()
+            if row is None or row.user_id != key.user_id or row.revoked_at is not None:
+                return None
+            return user
+        user = await self.db.run(read)
+        if user is not None and self.apply_admin_list(user):
+            user = await self.save_admin_list(key.user_id) or user
+        return user
+
+    async def save_admin_list(self, user_id: int) -> User | None:
+        def work(s: Session) -> User | None:
+            user = s.get(User, user_id)
+            if user is not None and self.apply_admin_list(user):
+                s.add(user)
+                s.commit()
+                s.refresh(user)
+            return user
+        return await self.db.write(work)
+
+    async def sign_out_everywhere(self, user_id: int) -> None:
+        """A new session epoch: every cookie of this user (any browser, any replica) stops working."""
+        def work(s: Session) -> None:
+            user = s.get(User, user_id)
+            if user:
+                user.session_epoch = new_epoch()
+                s.add(user)
+                for row in s.exec(select(UserSession).where(UserSession.user_id == user_id,
+                                                            col(UserSession.revoked_at).is_(None))):
+                    row.revoked_at = utcnow()
+                    s.add(row)
+                s.commit()
+        await self.db.write(work)
+        self._changed(user_id)
+
+    async def set_disabled(self, user_id: int, disabled: bool) -> User | None:
+        """Disable or enable a user; a disabled user's sessions and tokens stop working at their next request."""
+        def work(s: Session) -> User | None:
+            user = s.get(User, user_id)
+            if user is not None:
+                user.disabled = disabled
+                s.add(user)
+                s.commit()
+                s.refresh(user)
+            return user
+        user = await self.db.write(work)
+        self._changed(user_id)
+        if user is not None:
+            log.info('user %s %s', user_id, 'disabled' if disabled else 'enabled')
+        return user
+
+    def changed(self, user_id: int) -> None:
+        """Tell listeners (the session cache, open tabs) that this user's sign-in state or rights changed."""
+        self._changed(user_id)
+
+    def _changed(self, user_id: int) -> None:
+        for listener in self.on_change:
+            listener(user_id)
+
+
+class LocalSignIn:
+    """The development sign-in: a name and an email, no password. Exists only without an OIDC client."""
+
+    def __init__(self, secret_key: str, db: Database) -> None:
+        self._signer = URLSafeTimedSerializer(secret_key, salt='nanogen.local-login')
+        self.db = db
+
+    @staticmethod
+    def validate(name: str, email: str) -> tuple[str, str]:
+        email = (email or '').strip().lower()
+        name = (name or '').strip()
+        if not EMAIL_RE.match(email) or len(email) > 320:
+            raise InvalidInput('Enter a valid email address, like ada@example.com.', field='email')
+        if len(name) > 100:
+            raise InvalidInput('The name is too long: use at most 100 characters.', field='name')
+        return name or email.split('@')[0], email
+
+    def ticket(self, name: str, email: str) -> str:
+        name, email = self.validate(name, email)
+        return self._signer.dumps({'n': name, 'e': email, 'j': secrets.token_urlsafe(16)})
+
+    async def redeem(self, ticket: str) -> tuple[str, str]:
+        """The name and email of a valid ticket, once: a second redeem (a replayed link) is refused."""
+        try:
+            data = self._signer.loads(ticket, max_age=TICKET_MAX_AGE_S)
+            name, email, ticket_id = str(data['n']), str(data['e']), str(data['j'])[:64]
+        except SignatureExpired:
+            raise AuthError(EXPIRED_LINK_MESSAGE) from None
+        except (BadSignature, KeyError, TypeError):
+            raise AuthError(INVALID_LINK_MESSAGE) from None
+        now = utcnow()
+
+        def work(s: Session) -> bool:
+            # Used ids are kept in the database (not in memory) so a replay on another replica is refused too.
+            for old in s.exec(select(UsedTicket).where(col(UsedTicket.expires_at) < now)):
+                s.delete(old)
+            s.add(UsedTicket(ticket_id=ticket_id, expires_at=now + timedelta(seconds=TICKET_MAX_AGE_S + 5)))
+            try:
+                s.commit()
+            except IntegrityError:
+                s.rollback()
+                return False
+            return True
+        if not await self.db.write(work):
+            raise AuthError(USED_LINK_MESSAGE)
+        return name, email
+
+
+class SessionAuth:
+    """Reads and writes the signed session cookie; resolves it (or a bearer token) to an Identity."""
+
+    def __init__(self, users: UserService, *,
+                 token_lookup: Callable[[str], Awaitable[tuple[User, str] | None]] | None = None,
+                 cache_seconds: float = 2.0) -> None:
+        self.users = users
+        self.token_lookup = token_lookup
+        users.on_change.append(self.forget)
+        self._cache: dict[SessionKey, tuple[float, User | None]] = {}
+        self.cache_seconds = cache_seconds
+
+    async def log_in(self, session: MutableMapping[str, Any], user: User) -> None:
+        assert user.id is not None
+        sid = await self.users.open_session(user.id)
+        session.pop('sv', None)  # a cookie from before 0003
+        session['uid'] = user.id
+        session['ep'] = user.session_epoch
+        session['sid'] = sid
+        session['at'] = int(time.time())
+
+    async def log_out(self, session: MutableMapping[str, Any]) -> None:
+        key = SessionKey.of(session)
+        if key is not None:
+            await self.users.end_session(key)
+        for name in ('uid', 'sv', 'ep', 'sid', 'at'):
+            session.pop(name, None)
+
+    async def identify(self, session: MutableMapping[str, Any] | None, authorization: str | None,
+                       path: str = '/api/v1/') -> Identity | None:
+        if authorization and authorization.lower().startswith('bearer ') and self.token_lookup:
+            # Personal tokens are for the API only: never pages, /admin/* or /metrics (which has its own token).
+            if not (path == '/api/v1' or path.startswith('/api/v1/')):
+                return None
+            found = await self.token_lookup(authorization[7:].strip())
+            if found is None or found[0].disabled:
+                return None
+            return _identity(found[0], scope=found[1])
+        if not session or 'uid' not in session:
+            return None
+        max_age = self.users.settings.session_max_age_s
+        try:
+            if int(time.time()) - int(session.get('at', 0)) > max_age:
+                return None
+        except (TypeError, ValueError):
+            return None
+        return await self.current(SessionKey.of(session))
+
+    async def current(self, key: SessionKey | None) -> Identity | None:
+        """Who a session still is, or None: every request (the guard) and every UI action (pages/frame) asks here.
+
+        A user who was deleted, disabled, signed out everywhere (new epoch) or signed out of this browser (revoked
+        session) is None. Cached a moment per process; changes made here drop the cache at once.
+        """
+        if key is None:
+            return None
+        cached = self._cache.get(key)
+        now = time.monotonic()
+        if cached and now - cached[0] < self.cache_seconds:
+            user = cached[1]
+        else:
+            user = await self.users.session_user(key)
+            self._cache[key] = (now, user)
+            if len(self._cache) > 10_000:
+                self._cache.clear()
+        return None if user is None else _identity(user)
+
+    def forget(self, user_id: int) -> None:
+        for key in [k for k in self._cache if k.user_id == user_id]:
+            self._cache.pop(key, None)
+
+
+class AuthMiddleware:
+    """Pure ASGI guard: no page or route can forget the check, because every request passes here first."""
+
+    def __init__(self, app: Any, auth: SessionAuth) -> None:
+        self.app = app
+        self.auth = auth
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope['type'] != 'http':
+            await self.app(scope, receive, send)
+            return
+        path: str = scope.get('path', '')
+        headers = {k.decode('latin-1').lower(): v.decode('latin-1') for k, v in scope.get('headers', [])}
+        identity = await self.auth.identify(scope.get('session'), headers.get('authorization'), path)
+        scope.setdefault('state', {})['identity'] = identity
+        # CSRF, for every route in one place: the cookie rides along on a forged cross-site form or fetch; a bearer
+        # token does not, and the provider callback carries its permission in the URL.
+        if (identity is not None and not identity.via_token and not path.startswith('/api/provider/callback/')
+                and is_cross_site(scope, headers, self.auth.users.settings.public_url)):
+            log.warning('refused a cross-site %s to %s', scope.get('method'), path)
+            body = json.dumps({'success': False, 'data': None, 'error': {
+                'code': 'cross_site', 'message': 'This request did not come from a nanogen page: refused.'}})
+            await _respond(send, 403, body.encode(), [(b'content-type', b'application/json')])
+            return
+        if identity is not None and identity.scope == 'read' and scope.get('method', 'GET') not in SAFE_METHODS:
+            body = json.dumps({'success': False, 'data': None, 'error': {
+                'code': 'forbidden', 'message': 'This token may only read: create one with the generate scope.'}})
+            await _respond(send, 403, body.encode(), [(b'content-type', b'application/json')])
+            return
+        if identity is not None or is_public(path):
+            await self.app(scope, receive, send)
+            return
+        # A script (it sent a token) or an API call gets JSON it can act on, not a sign-in page.
+        if (path.startswith('/api/') or 'application/json' in headers.get('accept', '') or 'authorization' in headers
+                or scope.get('method', 'GET') not in ('GET', 'HEAD')):  # a POST cannot follow a sign-in page
+            body = json.dumps({'success': False, 'data': None,
+                               'error': {'code': 'unauthorized', 'message': 'Sign in or send a valid API token.'}})
+            await _respond(send, 401, body.encode(), [(b'content-type', b'application/json'),
+                                                       (b'www-authenticate', b'Bearer')])
+            return
+        query = scope.get('query_string', b'').decode('latin-1')
+        target = path + (f'?{query}' if query else '')
+        await _respond(send, 303, b'', [(b'location', f'/login?redirect_to={quote(target, safe="")}'.encode())])
+
+
+async def _respond(send: Any, status: int, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:
+    await send({'type': 'http.response.start', 'status': status,
+                'headers': headers + [(b'content-length', str(len(body)).encode()), (b'cache-control', b'no-store')]})
+    await send({'type': 'http.response.body', 'body': body})

@@ -1,0 +1,152 @@
+"""Monthly budgets: per-user limits and the team cap, checked atomically inside the insert's write transaction."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import ROUND_HALF_UP, Decimal
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, func, select
+
+from nanogen.config import Settings
+from nanogen.db import Database
+from nanogen.errors import BudgetExceeded
+from nanogen.models import UNFINISHED, AuditEvent, Prompt, User, utcnow
+
+log = logging.getLogger(__name__)
+WARN_RATIO = Decimal('0.8')
+TEAM_LOCK_KEY = 7_263_001  # pg_advisory_xact_lock key serialising team-cap checks across replicas
+ZERO = Decimal(0)
+
+
+def month_bounds(now: datetime) -> tuple[datetime, datetime]:
+    """[first instant of now's UTC month, first instant of the next one)."""
+    now = now.astimezone(UTC)
+    start = datetime(now.year, now.month, 1, tzinfo=UTC)
+    end = datetime(now.year + (now.month == 12), now.month % 12 + 1, 1, tzinfo=UTC)
+    return start, end
+
+
+def month_label(now: datetime) -> str:
+    return now.astimezone(UTC).strftime('%Y-%m')
+
+
+def usd(amount: Decimal | float | int) -> str:
+    """The one money format, everywhere a person reads dollars (pages re-export it as `pages._format.money`).
+
+    Under $1: four decimals, because prices are sub-cent ($0.0125, $0.2050, never $0.205 or $0.21);
+    $1 and more: cents with thousands separators ($12.35, $1,234.50); zero: $0.00.
+    """
+    value = Decimal(str(amount))
+    sign, size = ('-' if value < 0 else ''), abs(value)
+    if size == 0:
+        return '$0.00'
+    if size < 1:
+        return f'{sign}${size.quantize(Decimal("0.0001"), ROUND_HALF_UP):.4f}'
+    return f'{sign}${size.quantize(Decimal("0.01"), ROUND_HALF_UP):,.2f}'
+
+
+def spend_expression() -> sa.ColumnElement[Decimal]:
+    """What a prompt counts against a budget: unfinished ones reserve their estimate; finished ones their cost
+    (zero for failures the provider did not bill)."""
+    return sa.case((col(Prompt.status).in_(UNFINISHED), Prompt.estimated_cost), else_=Prompt.cost)
+
+
+def spend_in(s: Session, start: datetime, end: datetime, user_id: int | None = None) -> Decimal:
+    q = select(func.coalesce(func.sum(spend_expression()), 0)).where(
+        Prompt.created_at >= start, Prompt.created_at < end)
+    if user_id is not None:
+        q = q.where(Prompt.user_id == user_id)
+    return Decimal(str(s.exec(q).one() or 0)).quantize(Decimal('0.000001'))
+
+
+@dataclass(frozen=True)
+class BudgetStatus:
+    """One user's month: limit None means unlimited. `remaining` already accounts for the team cap."""
+
+    limit: Decimal | None
+    spent: Decimal
+    remaining: Decimal | None
+    team_cap: Decimal | None
+    team_spent: Decimal
+
+    @property
+    def used_ratio(self) -> Decimal:
+        return self.spent / self.limit if self.limit else ZERO
+
+
+class BudgetService:
+    def __init__(self, db: Database, settings: Settings, *, clock: Callable[[], datetime] = utcnow) -> None:
+        self.db = db
+        self.settings = settings
+        self.clock = clock
+        self._warned: set[tuple[int, str]] = set()
+
+    def limit_for(self, user: User | None) -> Decimal | None:
+        """The user's own budget if an admin set one, else the default; 0 means unlimited."""
+        value = user.monthly_budget if user is not None and user.monthly_budget is not None \
+            else self.settings.monthly_budget_usd
+        return Decimal(value) if value and Decimal(value) > 0 else None
+
+    @property
+    def team_cap(self) -> Decimal | None:
+        cap = self.settings.team_monthly_cap_usd
+        return Decimal(cap) if cap and cap > 0 else None
+
+    def check(self, s: Session, user_id: int, estimate: Decimal) -> None:
+        """Raise BudgetExceeded if `estimate` does not fit. Must run in the transaction that inserts the prompt,
+        after the user's row is locked (GenerationService does both), so parallel requests cannot overspend."""
+        now = self.clock()
+        start, end = month_bounds(now)
+        cap = self.team_cap
+        if cap is not None:
+            if s.get_bind().dialect.name == 'postgresql':  # SQLite's BEGIN IMMEDIATE already serialises writers
+                s.execute(sa.text('SELECT pg_advisory_xact_lock(:k)'), {'k': TEAM_LOCK_KEY})
+            team_spent = spend_in(s, start, end)
+            if team_spent + estimate > cap:
+                left = max(ZERO, cap - team_spent)
+                raise BudgetExceeded(f"The team's monthly cap of {usd(cap)} is spent ({usd(left)} left; this costs "
+                                     f'{usd(estimate)}). Ask an admin to raise it.')
+        limit = self.limit_for(s.get(User, user_id))
+        if limit is None:
+            return
+        spent = spend_in(s, start, end, user_id)
+        if spent + estimate > limit:
+            left = max(ZERO, limit - spent)
+            raise BudgetExceeded(f'Your monthly budget of {usd(limit)} is spent ({usd(left)} left; this costs '
+                                 f'{usd(estimate)}). Ask an admin to raise it.')
+        if spent + estimate >= limit * WARN_RATIO:
+            self._warn_once(s, user_id, month_label(now), spent + estimate, limit)
+
+    def _warn_once(self, s: Session, user_id: int, month: str, spent: Decimal, limit: Decimal) -> None:
+        """One WARNING line per user per month; the audit row makes it once across restarts and replicas too."""
+        key = (user_id, month)
+        if key in self._warned:
+            return
+        self._warned.add(key)
+        target = f'user:{user_id}'
+        seen = s.exec(select(AuditEvent.id).where(AuditEvent.action == 'budget.warning', AuditEvent.target == target,
+                                                  AuditEvent.detail == month)).first()
+        if seen is None:
+            s.add(AuditEvent(action='budget.warning', target=target, detail=month))
+            log.warning('user %s has used %.0f%% of their monthly budget of %s in %s', user_id,
+                        float(spent / limit * 100), usd(limit), month)
+
+    async def remaining(self, user_id: int) -> BudgetStatus:
+        """What is left this month, for the UI (a read: the authoritative check is `check`)."""
+        start, end = month_bounds(self.clock())
+
+        def work(s: Session) -> BudgetStatus:
+            limit = self.limit_for(s.get(User, user_id))
+            spent = spend_in(s, start, end, user_id)
+            cap = self.team_cap
+            team_spent = spend_in(s, start, end) if cap is not None else ZERO
+            left: Decimal | None = None if limit is None else max(ZERO, limit - spent)
+            if cap is not None:
+                team_left = max(ZERO, cap - team_spent)
+                left = team_left if left is None else min(left, team_left)
+            return BudgetStatus(limit=limit, spent=spent, remaining=left, team_cap=cap, team_spent=team_spent)
+        return await self.db.run(work)

@@ -1,0 +1,117 @@
+"""Cross-replica relay over PostgreSQL LISTEN/NOTIFY: status events and callback wake-ups reach every replica.
+
+One replica's GenerationService publishes PromptEvents on its own EventBus; a browser tab of the same user may be
+connected to another replica (sticky sessions pin a tab, not a user). With PostgreSQL as the database, this relay
+forwards each local event as a NOTIFY and republishes the others' events locally, marked `relayed`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import psycopg
+
+from nanogen.events import EventBus, PromptEvent
+
+log = logging.getLogger(__name__)
+CHANNEL = 'nanogen_events'
+MAX_PAYLOAD = 7900  # NOTIFY payloads must stay under 8000 bytes
+
+
+def to_psycopg_url(url: str) -> str:
+    for prefix in ('postgresql+psycopg://', 'postgres://'):
+        if url.startswith(prefix):
+            return 'postgresql://' + url.removeprefix(prefix)
+    return url
+
+
+class PostgresRelay:
+    def __init__(self, url: str, bus: EventBus, *, on_wake: Callable[[int], Any] | None = None,
+                 replica_id: str | None = None) -> None:
+        self.url = to_psycopg_url(url)
+        self.bus = bus
+        self.on_wake = on_wake
+        self.replica_id = replica_id or uuid.uuid4().hex
+        self._listener: asyncio.Task[None] | None = None
+        self._sender: psycopg.AsyncConnection[Any] | None = None
+        self._unsubscribe: Callable[[], None] | None = None
+        self._lock = asyncio.Lock()
+        self.ready = asyncio.Event()
+
+    async def start(self) -> None:
+        self._unsubscribe = self.bus.subscribe(self._forward)
+        self._listener = asyncio.create_task(self._listen(), name='pg-relay-listen')
+
+    async def stop(self) -> None:
+        if self._unsubscribe:
+            self._unsubscribe()
+        if self._listener:
+            self._listener.cancel()
+            await asyncio.gather(self._listener, return_exceptions=True)
+        if self._sender is not None:
+            await self._sender.close()
+
+    async def wake(self, prompt_id: int) -> None:
+        """Ask whichever replica drives this prompt to check on it now (a callback reached us instead)."""
+        await self._notify({'kind': 'wake', 'prompt_id': prompt_id})
+
+    def _forward(self, event: PromptEvent) -> Any:
+        if event.relayed:
+            return None
+        return self._notify({'kind': 'event', 'user_id': event.user_id, 'prompt_id': event.prompt_id,
+                             'status': event.status, 'message': event.message[:2000],
+                             'image_ids': list(event.image_ids), 'at': event.at.isoformat()})
+
+    async def _notify(self, body: dict[str, Any]) -> None:
+        payload = json.dumps({**body, 'from': self.replica_id})[:MAX_PAYLOAD]
+        async with self._lock:  # one sender connection, used by one coroutine at a time
+            for attempt in range(2):
+                try:
+                    if self._sender is None or self._sender.closed:
+                        self._sender = await psycopg.AsyncConnection.connect(self.url, autocommit=True)
+                    await self._sender.execute('SELECT pg_notify(%s, %s)', (CHANNEL, payload))
+                    return
+                except psycopg.Error as exc:
+                    self._sender = None
+                    if attempt:
+                        log.warning('event relay could not notify other replicas: %s', type(exc).__name__)
+
+    async def _listen(self) -> None:
+        delay = 0.5
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(self.url, autocommit=True) as conn:
+                    await conn.execute(f'LISTEN {CHANNEL}')
+                    self.ready.set()
+                    delay = 0.5
+                    async for notice in conn.notifies():
+                        self._receive(notice.payload)
+            except asyncio.CancelledError:
+                raise
+            except psycopg.Error as exc:  # the database restarted: listen again, with backoff
+                self.ready.clear()
+                log.warning('event relay lost its connection (%s); reconnecting in %.1f s', type(exc).__name__, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+
+    def _receive(self, payload: str) -> None:
+        try:
+            data = json.loads(payload)
+            if data.get('from') == self.replica_id:
+                return
+            if data.get('kind') == 'wake':
+                if self.on_wake:
+                    self.on_wake(int(data['prompt_id']))
+                return
+            self.bus.publish(PromptEvent(user_id=int(data['user_id']), prompt_id=int(data['prompt_id']),
+                                         status=str(data['status']), message=str(data.get('message', '')),
+                                         image_ids=tuple(int(i) for i in data.get('image_ids', ())),
+                                         at=datetime.fromisoformat(data['at']), relayed=True))
+        except (ValueError, KeyError, TypeError):
+            log.warning('event relay ignored a malformed notification')

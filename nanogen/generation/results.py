@@ -1,0 +1,96 @@
+"""From a finished provider task to stored objects: download each image, check and process it, put it in storage."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from nanogen.images import pipeline as imaging
+from nanogen.config import Settings
+from nanogen.db import Database
+from nanogen.errors import NanogenError, ProviderError, ProviderRejected, StorageError
+from nanogen.library.service import delete_objects
+from nanogen.models import Prompt
+from nanogen.provider.client import NanobananaClient, TaskRecord
+from nanogen.images.storage import Storage, object_key
+
+log = logging.getLogger(__name__)
+STORAGE_RETRY_WINDOW_S = 120.0  # storage outages are usually short: hold the bytes and keep trying this long
+
+Keys = tuple[str, str, str]  # processed image, provider's original, thumbnail
+
+
+class ResultSaver:
+    def __init__(self, *, client: NanobananaClient, storage: Storage, db: Database, settings: Settings) -> None:
+        self.client = client
+        self.storage = storage
+        self.db = db
+        self.settings = settings
+
+    async def process(self, prompt: Prompt, record: TaskRecord) -> list[imaging.ProcessedImage]:
+        """Download and process every image of the task (ProviderError / ImageError when one is unusable)."""
+        count = min(max(len(record.result_urls), len(record.origin_urls)), prompt.num_images)
+        processed = []
+        for n in range(count):
+            data = await self._download(record, n)
+            processed.append(await asyncio.to_thread(
+                imaging.process, data, size=prompt.image_size, aspect_ratio=prompt.aspect_ratio,
+                watermark=prompt.watermark, max_bytes=self.settings.download_max_bytes,
+                max_pixels=self.settings.max_image_pixels))
+        return processed
+
+    async def store(self, prompt: Prompt, processed: list[imaging.ProcessedImage],
+                    notify: Callable[[str], None]) -> list[Keys]:
+        """Put every object; on failure remove what was put, so no row can point at a missing object."""
+        assert prompt.id is not None
+        keys: list[Keys] = []
+        put: list[str] = []
+        try:
+            for n, p in enumerate(processed):
+                triple = (object_key(prompt.user_id, prompt.id, n, 'image', 'png'),
+                          object_key(prompt.user_id, prompt.id, n, 'original',
+                                     imaging.extension_for(p.original_content_type)),
+                          object_key(prompt.user_id, prompt.id, n, 'thumb', 'webp'))
+                for key, data, ctype in ((triple[0], p.image, p.content_type),
+                                         (triple[1], p.original, p.original_content_type),
+                                         (triple[2], p.thumbnail, 'image/webp')):
+                    await self._put_with_patience(prompt, key, data, ctype, notify)
+                    put.append(key)
+                keys.append(triple)
+        except StorageError:
+            await delete_objects(self.db, self.storage, put)
+            raise
+        return keys
+
+    async def discard(self, keys: list[Keys]) -> None:
+        for triple in keys:
+            await delete_objects(self.db, self.storage, triple)
+
+    async def _download(self, record: TaskRecord, n: int) -> bytes:
+        urls = [u for u in (record.result_urls[n:n + 1] + record.origin_urls[n:n + 1]) if u]
+        last: NanogenError | None = None
+        for url in urls:  # the service's copy first, then the short-lived upstream one
+            try:
+                return await self.client.download(url, max_bytes=self.settings.download_max_bytes)
+            except ProviderError as exc:
+                last = exc
+        raise last or ProviderRejected('The provider sent no image address.')
+
+    async def _put_with_patience(self, prompt: Prompt, key: str, data: bytes, ctype: str,
+                                 notify: Callable[[str], None]) -> None:
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + STORAGE_RETRY_WINDOW_S
+        delay = 1.0
+        while True:
+            try:
+                await self.storage.put(key, data, content_type=ctype)
+                return
+            except StorageError as exc:
+                if loop.time() + delay > give_up:
+                    raise
+                log.warning('prompt %s: storage put failed (%s); retrying in %.0f s', prompt.id, exc.user_message,
+                            delay)
+                notify(f'{exc.user_message} Retrying in {int(delay)} s.')
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 15.0)

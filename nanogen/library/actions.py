@@ -1,0 +1,349 @@
+"""The gallery's actions on a user's images: favourite, delete with undo, share links and zip downloads."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import logging
+import secrets
+import tempfile
+import zipfile
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from itsdangerous import BadSignature, URLSafeSerializer
+from sqlmodel import Session, col, select
+
+from nanogen.config import Settings
+from nanogen.db import Database
+from nanogen.errors import InvalidInput, NotFound
+from nanogen.library.service import FileRef, Library, file_ref
+from nanogen.models import Image, Prompt, Share, utcnow
+from nanogen.library.queries import ImageRow, _image_row
+from nanogen.images.storage import Storage
+
+log = logging.getLogger(__name__)
+ZIP_MAX_IMAGES = 100
+SHARE_GONE = 'This link is no longer available.'
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class ShareLink:
+    """A share as its owner sees it: the path to hand out, and whether it still works."""
+
+    id: int
+    image_id: int
+    path: str  # '/s/<token>'
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+    def live(self, now: datetime) -> bool:
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+
+
+@dataclass(frozen=True)
+class SharedImage:
+    """What a public share link shows: the picture and its prompt, nothing about the owner."""
+
+    share_id: int
+    image_id: int
+    prompt: str
+    width: int
+    height: int
+    aspect_ratio: str
+    created_at: datetime
+    file: FileRef
+
+
+def parse_ids(raw: str, *, limit: int = ZIP_MAX_IMAGES) -> list[int]:
+    """'1,2,3' -> [1, 2, 3] (order kept, duplicates dropped); InvalidInput says what is wrong."""
+    parts = [p.strip() for p in (raw or '').split(',') if p.strip()]
+    if not parts:
+        raise InvalidInput('Choose at least one image.', field='ids')
+    ids: list[int] = []
+    for part in parts:
+        if not part.isdigit() or len(part) > 12:
+            raise InvalidInput(f'"{part[:20]}" is not an image id: use numbers separated by commas.', field='ids')
+        if int(part) not in ids:
+            ids.append(int(part))
+    if len(ids) > limit:
+        raise InvalidInput(f'A zip holds at most {limit} images; you chose {len(ids)}.', field='ids')
+    return ids
+
+
+class Gallery:
+    """Owns the gallery's writes; reading lists of images is `nanogen.library.queries`' job."""
+
+    def __init__(self, *, db: Database, storage: Storage, library: Library, settings: Settings, secret_key: str,
+                 clock: Callable[[], datetime] = utcnow) -> None:
+        self.db = db
+        self.storage = storage
+        self.library = library
+        self.settings = settings
+        self.clock = clock
+        self.undo_window_s = settings.undo_window_s
+        self._signer = URLSafeSerializer(secret_key, salt='nanogen.share')  # links made before migration 0003
+        self._share_key = hashlib.sha256(b'nanogen.share-token:' + secret_key.encode()).digest()
+        self._timers: set[asyncio.Task[None]] = set()
+
+    async def stop(self) -> None:
+        for task in list(self._timers):
+            task.cancel()
+        await asyncio.gather(*self._timers, return_exceptions=True)
+
+    # ------------------------------------------------------------------ reading single images
+    async def image_rows(self, user_id: int, image_ids: Iterable[int]) -> list[ImageRow]:
+        """The viewer's own live images among `image_ids`, in the order asked (others are silently left out)."""
+        wanted = list(dict.fromkeys(image_ids))
+
+        def work(s: Session) -> list[ImageRow]:
+            stmt = (select(Image, Prompt).join(Prompt, col(Prompt.id) == col(Image.prompt_id))
+                    .where(col(Image.id).in_(wanted), Image.user_id == user_id, col(Image.deleted_at).is_(None)))
+            rows = {image.id: _image_row(image, prompt) for image, prompt in s.exec(stmt)}
+            return [rows[i] for i in wanted if i in rows]
+        return await self.db.run(work) if wanted else []
+
+    async def image_row(self, user_id: int, image_id: int) -> ImageRow:
+        rows = await self.image_rows(user_id, [image_id])
+        if not rows:
+            raise NotFound('That image does not exist.')
+        return rows[0]
+
+    # ------------------------------------------------------------------ favourites
+    async def set_favourite(self, user_id: int, image_id: int, value: bool) -> bool:
+        def work(s: Session) -> bool:
+            image = _own_image(s, user_id, image_id)
+            image.is_favourite = value
+            s.add(image)
+            s.commit()
+            return value
+        return await self.db.write(work)
+
+    async def toggle_favourite(self, user_id: int, image_id: int) -> bool:
+        def work(s: Session) -> bool:
+            image = _own_image(s, user_id, image_id)
+            image.is_favourite = not image.is_favourite
+            s.add(image)
+            s.commit()
+            return image.is_favourite
+        return await self.db.write(work)
+
+    # ------------------------------------------------------------------ delete with undo
+    async def soft_delete(self, user_id: int, image_ids: Iterable[int]) -> list[int]:
+        """Hide the images at once; they are removed for real after the undo window (or by the sweep)."""
+        wanted = list(dict.fromkeys(image_ids))
+        now = self.clock()
+
+        def work(s: Session) -> list[int]:
+            rows = [_own_image(s, user_id, i) for i in wanted]  # all or nothing: one foreign id refuses the lot
+            for row in rows:
+                row.deleted_at = now
+                s.add(row)
+            s.commit()
+            return [r.id for r in rows if r.id is not None]
+        ids = await self.db.write(work)
+        log.info('user %s deleted images %s (undo window %.1fs)', user_id, ids, self.undo_window_s)
+        task = asyncio.create_task(self._purge_later(ids), name='gallery-purge-later')
+        self._timers.add(task)
+        task.add_done_callback(self._timers.discard)
+        return ids
+
+    async def undo_delete(self, user_id: int, image_ids: Iterable[int]) -> list[int]:
+        """Bring back images still inside their undo window; returns the ids restored (gone ones are skipped)."""
+        wanted = list(dict.fromkeys(image_ids))
+
+        def work(s: Session) -> list[int]:
+            restored = []
+            for row in s.exec(select(Image).where(col(Image.id).in_(wanted), Image.user_id == user_id,
+                                                  col(Image.deleted_at).is_not(None))):
+                row.deleted_at = None
+                s.add(row)
+                restored.append(row.id)
+            s.commit()
+            return [i for i in wanted if i in restored]
+        ids = await self.db.write(work)
+        if len(ids) < len(wanted):
+            log.warning('undo for user %s came too late for images %s', user_id, sorted(set(wanted) - set(ids)))
+        return ids
+
+    async def purge_deleted(self, *, ids: Iterable[int] | None = None) -> int:
+        """Remove for real every image whose undo window is over (objects first, then the row)."""
+        cutoff = self.clock() - timedelta(seconds=self.undo_window_s)
+        only = list(ids) if ids is not None else None
+
+        def find(s: Session) -> list[Image]:
+            q = select(Image).where(col(Image.deleted_at).is_not(None), col(Image.deleted_at) <= cutoff)
+            if only is not None:
+                q = q.where(col(Image.id).in_(only))
+            return list(s.exec(q.limit(500)))
+        done = 0
+        for image in await self.db.run(find):
+            await self.library.purge(image)
+            done += 1
+        return done
+
+    async def _purge_later(self, ids: list[int]) -> None:
+        # A little past the window, so the cutoff comparison in purge_deleted surely includes these rows.
+        await asyncio.sleep(self.undo_window_s + 0.05)
+        try:
+            await self.purge_deleted(ids=ids)
+        except Exception:  # the background sweep retries; a failure here loses nothing
+            log.warning('purge of deleted images %s failed; the sweep will retry', ids, exc_info=True)
+
+    # ------------------------------------------------------------------ share links
+    def share_token(self, salt: str) -> str:
+        """A share's link token: random (the salt), unguessable without the secret key, found by its sha256 only,
+        and never an id, so a deleted share's link can never show another share (issue 11, finding 3)."""
+        return base64.urlsafe_b64encode(hmac.new(self._share_key, salt.encode(), hashlib.sha256).digest()).decode(
+            ).rstrip('=')
+
+    def share_path(self, share: Share) -> str:
+        if share.salt is None:  # made before 0003: the old signed-id link keeps working
+            return f'/s/{self._signer.dumps(share.id)}'
+        return f'/s/{self.share_token(share.salt)}'
+
+    async def create_share(self, user_id: int, image_id: int, *, expires_in: timedelta | None = None) -> ShareLink:
+        if expires_in is not None and expires_in <= timedelta(0):
+            raise InvalidInput('A link must stay valid for some time: choose a later expiry.', field='expires_in')
+        now = self.clock()
+
+        def work(s: Session) -> Share:
+            _own_image(s, user_id, image_id)
+            salt = secrets.token_urlsafe(24)
+            share = Share(image_id=image_id, user_id=user_id, created_at=now, salt=salt,
+                          token_hash=_sha256(self.share_token(salt)),
+                          expires_at=now + expires_in if expires_in else None)
+            s.add(share)
+            s.commit()
+            s.refresh(share)
+            return share
+        share = await self.db.write(work)
+        log.info('user %s shared image %s (share %s)', user_id, image_id, share.id)
+        return self._link(share)
+
+    async def shares_of(self, user_id: int, image_id: int) -> list[ShareLink]:
+        def work(s: Session) -> list[Share]:
+            _own_image(s, user_id, image_id)
+            return list(s.exec(select(Share).where(Share.image_id == image_id, Share.user_id == user_id)
+                               .order_by(col(Share.created_at).desc(), col(Share.id).desc())))
+        return [self._link(row) for row in await self.db.run(work)]
+
+    async def revoke_share(self, user_id: int, share_id: int) -> None:
+        now = self.clock()
+
+        def work(s: Session) -> None:
+            share = s.get(Share, share_id)
+            if share is None or share.user_id != user_id:
+                raise NotFound('That share link does not exist.')
+            if share.revoked_at is None:
+                share.revoked_at = now
+                s.add(share)
+                s.commit()
+        await self.db.write(work)
+        log.info('user %s revoked share %s', user_id, share_id)
+
+    async def resolve_share(self, token: str) -> SharedImage:
+        """The image behind a public link; any link that does not work (forged, revoked, expired, deleted
+        image) gets the same NotFound, so a visitor learns nothing about what exists."""
+        legacy_id: int | None = None
+        if '.' in token:
+            try:
+                loaded = self._signer.loads(token)
+            except BadSignature:
+                raise NotFound(SHARE_GONE) from None
+            legacy_id = loaded if isinstance(loaded, int) else None
+        elif len(token) > 100:
+            raise NotFound(SHARE_GONE)
+        digest = _sha256(token)
+        now = self.clock()
+
+        def work(s: Session) -> SharedImage:
+            if legacy_id is not None:  # only shares from before 0003 answer to a signed id
+                share = s.exec(select(Share).where(Share.id == legacy_id, col(Share.salt).is_(None))).first()
+            else:
+                share = s.exec(select(Share).where(Share.token_hash == digest)).first()
+            if share is None or share.revoked_at is not None or (share.expires_at and share.expires_at <= now):
+                raise NotFound(SHARE_GONE)
+            image = s.get(Image, share.image_id)
+            if image is None or image.deleted_at is not None or image.user_id != share.user_id:
+                raise NotFound(SHARE_GONE)
+            prompt = s.get(Prompt, image.prompt_id)
+            assert share.id is not None
+            return SharedImage(share_id=share.id, image_id=image.id or 0, prompt=prompt.prompt if prompt else '',
+                               width=image.width, height=image.height,
+                               aspect_ratio=prompt.aspect_ratio if prompt else '', created_at=image.created_at,
+                               file=file_ref(image, 'image'))
+        return await self.db.run(work)
+
+    def public_url(self, shared: SharedImage) -> str | None:
+        """The public bucket URL (R2_PUBLIC_URL) of a shared image, when there is one."""
+        return self.storage.public_url(shared.file.key) if self.settings.r2_public_url else None
+
+    def _link(self, share: Share) -> ShareLink:
+        assert share.id is not None
+        return ShareLink(id=share.id, image_id=share.image_id, path=self.share_path(share),
+                         created_at=share.created_at, expires_at=share.expires_at, revoked_at=share.revoked_at)
+
+    # ------------------------------------------------------------------ zip download
+    async def build_zip(self, user_id: int, image_ids: list[int]) -> Path:
+        """Write the chosen images (the viewer's own only) into a temporary zip file and return its path; the
+        caller deletes it. One foreign or missing id refuses the lot, with the same 404 as any unknown id."""
+        if not image_ids:
+            raise InvalidInput('Choose at least one image.', field='ids')
+        if len(image_ids) > ZIP_MAX_IMAGES:
+            raise InvalidInput(f'A zip holds at most {ZIP_MAX_IMAGES} images; you chose {len(image_ids)}.',
+                               field='ids')
+
+        def find(s: Session) -> list[Image]:
+            rows = {r.id: r for r in s.exec(select(Image).where(col(Image.id).in_(image_ids),
+                                                                Image.user_id == user_id,
+                                                                col(Image.deleted_at).is_(None)))}
+            if len(rows) != len(image_ids):
+                raise NotFound('One of those images does not exist.')
+            return [rows[i] for i in image_ids]
+        images = await self.db.run(find)
+        handle = tempfile.NamedTemporaryFile(prefix='nanogen-', suffix='.zip', delete=False)
+        handle.close()
+        path = Path(handle.name)
+        try:
+            archive = await asyncio.to_thread(zipfile.ZipFile, path, 'w', zipfile.ZIP_STORED)
+            try:
+                names: set[str] = set()
+                for image in images:
+                    ref = file_ref(image, 'image')
+                    data = await self.storage.get(ref.key)
+                    name = _unique(ref.filename, names)
+                    # PNG/JPEG are compressed already: storing is as small and much faster.
+                    await asyncio.to_thread(archive.writestr, name, data)
+            finally:
+                await asyncio.to_thread(archive.close)
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
+        log.info('user %s downloads %d images as a zip', user_id, len(images))
+        return path
+
+
+def _own_image(s: Session, user_id: int, image_id: int) -> Image:
+    image = s.get(Image, image_id)
+    if image is None or image.user_id != user_id or image.deleted_at is not None:
+        raise NotFound('That image does not exist.')
+    return image
+
+
+def _unique(name: str, taken: set[str]) -> str:
+    stem, dot, ext = name.rpartition('.')
+    candidate, n = name, 2
+    while candidate in taken:
+        candidate, n = f'{stem}-{n}{dot}{ext}', n + 1
+    taken.add(candidate)
+    return candidate

@@ -1,0 +1,350 @@
+"""Filtered, keyset-paginated reads of one user's images and prompts (gallery, history and the API share them).
+
+Pages are cut on (sort key, id), never by OFFSET: a cursor names the last row seen, so rows inserted or removed
+while someone pages neither shift nor repeat what follows. Every query is bounded by `user_id` first and walks the
+(user_id, created_at) indexes; the text search is a case-insensitive substring match that trigram indexes serve
+(see prompt_search).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any, Generic, Literal, TypeVar
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, func, select
+
+from nanogen.config import ASPECT_RATIOS, SIZES
+from nanogen.db import Database
+from nanogen.errors import InvalidInput
+from nanogen.models import Image, Prompt, Status
+from nanogen.library.search import search_filter, search_page
+
+T = TypeVar('T')
+MAX_LIMIT = 1000
+IMAGE_SORTS = ('newest', 'oldest')
+PROMPT_SORTS = ('newest', 'oldest', 'cost', 'duration')
+
+
+@dataclass(frozen=True)
+class ImageQuery:
+    search: str | None = None          # case-insensitive substring of the prompt text
+    favourites_only: bool = False
+    size: int | None = None
+    aspect_ratio: str | None = None
+    date_from: datetime | None = None  # inclusive, aware UTC
+    date_to: datetime | None = None    # exclusive
+    sort: Literal['newest', 'oldest'] = 'newest'
+
+
+@dataclass(frozen=True)
+class ImageRow:
+    """One gallery tile / API item: the image and its prompt's settings."""
+
+    id: int
+    prompt_id: int
+    position: int
+    width: int
+    height: int
+    size_bytes: int
+    is_favourite: bool
+    created_at: datetime
+    prompt: str
+    image_size: int
+    aspect_ratio: str
+    watermark: str | None
+    cost: Decimal
+    duration_ms: int | None
+    num_images: int
+
+
+@dataclass(frozen=True)
+class PromptQuery:
+    status: str | None = None
+    size: int | None = None
+    search: str | None = None
+    date_from: datetime | None = None
+    date_to: datetime | None = None
+    sort: Literal['newest', 'oldest', 'cost', 'duration'] = 'newest'
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: list[T]
+    next_cursor: str | None
+
+
+# ---------------------------------------------------------------------------------------------- public functions
+
+async def list_images(db: Database, user_id: int, query: ImageQuery, *, cursor: str | None = None,
+                      limit: int = 60) -> Page[ImageRow]:
+    """The user's images (not soft-deleted), newest or oldest first, `limit` at a time."""
+    _check_limit(limit)
+    _check_common(query.size, query.date_from, query.date_to)
+    if query.sort not in IMAGE_SORTS:
+        raise InvalidInput(f'Sort by one of: {", ".join(IMAGE_SORTS)}.', field='sort')
+    if query.aspect_ratio is not None and query.aspect_ratio not in ASPECT_RATIOS:
+        raise InvalidInput(f'Choose an aspect ratio of {", ".join(ASPECT_RATIOS)}.', field='aspect_ratio')
+    after = _decode_cursor(cursor, 'i', query.sort)
+    descending = query.sort == 'newest'
+
+    def work(s: Session) -> Page[ImageRow]:
+        stmt = (select(Image, Prompt).join(Prompt, col(Prompt.id) == col(Image.prompt_id))
+                .where(Image.user_id == user_id, col(Image.deleted_at).is_(None)))
+        if query.favourites_only:
+            stmt = stmt.where(col(Image.is_favourite).is_(True))
+        if query.size is not None:
+            stmt = stmt.where(Prompt.image_size == query.size)
+        if query.aspect_ratio is not None:
+            stmt = stmt.where(Prompt.aspect_ratio == query.aspect_ratio)
+        if query.date_from is not None:
+            stmt = stmt.where(col(Image.created_at) >= _utc(query.date_from))
+        if query.date_to is not None:
+            stmt = stmt.where(col(Image.created_at) < _utc(query.date_to))
+        key = col(Image.created_at)
+        if after is not None:
+            stmt = stmt.where(_after(key, col(Image.id), _parse_time(after[0]), after[1], descending))
+        if query.search and query.search.strip():
+            rows = search_page(s, stmt, query.search, key, col(Image.id), descending, limit)
+        else:
+            order = (key.desc(), col(Image.id).desc()) if descending else (key.asc(), col(Image.id).asc())
+            rows = list(s.exec(stmt.order_by(*order).limit(limit + 1)))
+        items = [image_row(image, prompt) for image, prompt in rows[:limit]]
+        next_cursor = None
+        if len(rows) > limit:
+            last = items[-1]
+            next_cursor = _encode_cursor('i', query.sort, last.created_at.isoformat(), last.id)
+        return Page(items=items, next_cursor=next_cursor)
+
+    return await db.run(work)
+
+
+async def list_prompts(db: Database, user_id: int, query: PromptQuery, *, cursor: str | None = None,
+                       limit: int = 50) -> Page[Prompt]:
+    """The user's prompts: newest/oldest first, or the most expensive / slowest first."""
+    _check_limit(limit)
+    _check_prompt_query(query)
+    after = _decode_cursor(cursor, 'p', query.sort)
+    descending = query.sort != 'oldest'
+
+    def work(s: Session) -> Page[Prompt]:
+        by_date = query.sort in ('newest', 'oldest')
+        # Sorted by date, the search goes through search_page (it walks the (user_id, created_at) index).
+        stmt = _filtered_prompts(select(Prompt), user_id, query, s, search=not by_date)
+        key = _prompt_sort_key(query.sort)
+        if after is not None:
+            stmt = stmt.where(_after(key, col(Prompt.id), _cursor_value(query.sort, after[0]), after[1], descending))
+        if by_date and query.search and query.search.strip():
+            rows = search_page(s, stmt, query.search, key, col(Prompt.id), descending, limit)
+        else:
+            order = (key.desc(), col(Prompt.id).desc()) if descending else (key.asc(), col(Prompt.id).asc())
+            rows = list(s.exec(stmt.order_by(*order).limit(limit + 1)))
+        items = rows[:limit]
+        next_cursor = None
+        if len(rows) > limit:
+            last = items[-1]
+            assert last.id is not None
+            next_cursor = _encode_cursor('p', query.sort, _sort_value(query.sort, last), last.id)
+        return Page(items=items, next_cursor=next_cursor)
+
+    return await db.run(work)
+
+
+async def count_prompts(db: Database, user_id: int, query: PromptQuery) -> int:
+    """How many prompts match the filters (the sort is ignored)."""
+    _check_prompt_query(query)
+
+    def work(s: Session) -> int:
+        stmt = _filtered_prompts(select(func.count()).select_from(Prompt), user_id, query, s)
+        return int(s.exec(stmt).one())
+
+    return await db.run(work)
+
+
+async def images_of_prompts(db: Database, user_id: int, prompt_ids: list[int]) -> dict[int, list[Image]]:
+    """The live images of several prompts in one query, by prompt id, in position order."""
+    if not prompt_ids:
+        return {}
+
+    def work(s: Session) -> dict[int, list[Image]]:
+        found: dict[int, list[Image]] = {pid: [] for pid in prompt_ids}
+        rows = s.exec(select(Image).where(Image.user_id == user_id, col(Image.prompt_id).in_(prompt_ids),
+                                          col(Image.deleted_at).is_(None))
+                      .order_by(col(Image.prompt_id), col(Image.position)))
+        for image in rows:
+            found[image.prompt_id].append(image)
+        return found
+
+    return await db.run(work)
+
+
+@dataclass(frozen=True)
+class UsageBucket:
+    period_start: datetime
+    prompts: int = 0
+    completed: int = 0
+    failed: int = 0
+    images: int = 0
+    spend: Decimal = Decimal(0)
+
+
+async def usage(db: Database, user_id: int, *, period: Literal['day', 'month'], date_from: datetime,
+                date_to: datetime) -> list[UsageBucket]:
+    """Prompts, images and spend per UTC day or month in [date_from, date_to); only periods with activity."""
+    if period not in ('day', 'month'):
+        raise InvalidInput('Group by day or month.', field='period')
+    start, end = _utc(date_from), _utc(date_to)
+    if start >= end:
+        raise InvalidInput('The start date must be before the end date.', field='date_from')
+
+    def work(s: Session) -> list[tuple[datetime, str, Decimal, int]]:
+        images = (select(func.count()).select_from(Image)
+                  .where(col(Image.prompt_id) == col(Prompt.id)).scalar_subquery())
+        stmt = select(Prompt.created_at, Prompt.status, Prompt.cost, images).where(
+            Prompt.user_id == user_id, col(Prompt.created_at) >= start, col(Prompt.created_at) < end)
+        return [tuple(r) for r in s.exec(stmt)]  # type: ignore[misc]
+
+    buckets: dict[datetime, UsageBucket] = {}
+    for created, status, cost, n_images in await db.run(work):
+        day = _utc(created).replace(hour=0, minute=0, second=0, microsecond=0)
+        key = day.replace(day=1) if period == 'month' else day
+        b = buckets.get(key) or UsageBucket(period_start=key)
+        buckets[key] = UsageBucket(period_start=key, prompts=b.prompts + 1,
+                                   completed=b.completed + (status == Status.COMPLETED.value),
+                                   failed=b.failed + (status == Status.FAILED.value),
+                                   images=b.images + int(n_images or 0), spend=b.spend + Decimal(cost or 0))
+    return [buckets[k] for k in sorted(buckets)]
+
+
+# ---------------------------------------------------------------------------------------------- filters
+
+def _filtered_prompts(stmt: Any, user_id: int, query: PromptQuery, s: Session, *, search: bool = True) -> Any:
+    stmt = stmt.where(Prompt.user_id == user_id)
+    if query.status is not None:
+        stmt = stmt.where(Prompt.status == query.status.upper())
+    if query.size is not None:
+        stmt = stmt.where(Prompt.image_size == query.size)
+    if search and query.search and query.search.strip():
+        stmt = stmt.where(search_filter(s, query.search))
+    if query.date_from is not None:
+        stmt = stmt.where(col(Prompt.created_at) >= _utc(query.date_from))
+    if query.date_to is not None:
+        stmt = stmt.where(col(Prompt.created_at) < _utc(query.date_to))
+    return stmt
+
+
+def _after(key: Any, id_col: Any, value: Any, last_id: int, descending: bool) -> Any:
+    """Rows strictly after (value, last_id) in the page order."""
+    if descending:
+        return sa.or_(key < value, sa.and_(key == value, id_col < last_id))
+    return sa.or_(key > value, sa.and_(key == value, id_col > last_id))
+
+
+def _prompt_sort_key(sort: str) -> Any:
+    if sort == 'cost':
+        return col(Prompt.cost)
+    if sort == 'duration':
+        return func.coalesce(col(Prompt.duration_ms), -1)  # unfinished prompts last
+    return col(Prompt.created_at)
+
+
+def _sort_value(sort: str, prompt: Prompt) -> str | int:
+    if sort == 'cost':
+        return str(prompt.cost)
+    if sort == 'duration':
+        return prompt.duration_ms if prompt.duration_ms is not None else -1
+    return prompt.created_at.isoformat()
+
+
+def _cursor_value(sort: str, raw: object) -> Any:
+    try:
+        if sort == 'cost':
+            return Decimal(str(raw))
+        if sort == 'duration':
+            if isinstance(raw, bool) or not isinstance(raw, int):
+                raise ValueError(raw)
+            return raw
+    except (InvalidOperation, ValueError):
+        raise InvalidInput(_BAD_CURSOR, field='cursor') from None
+    return _parse_time(raw)
+
+
+# ---------------------------------------------------------------------------------------------- checks
+
+def _check_limit(limit: int) -> None:
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
+        raise InvalidInput(f'The page size must be between 1 and {MAX_LIMIT}.', field='limit')
+
+
+def _check_common(size: int | None, date_from: datetime | None, date_to: datetime | None) -> None:
+    if size is not None and size not in SIZES:
+        raise InvalidInput(f'Choose a size of {", ".join(map(str, SIZES))} pixels.', field='size')
+    if date_from is not None and date_to is not None and _utc(date_from) >= _utc(date_to):
+        raise InvalidInput('The start date must be before the end date.', field='date_from')
+
+
+def _check_prompt_query(query: PromptQuery) -> None:
+    _check_common(query.size, query.date_from, query.date_to)
+    if query.sort not in PROMPT_SORTS:
+        raise InvalidInput(f'Sort by one of: {", ".join(PROMPT_SORTS)}.', field='sort')
+    if query.status is not None and query.status.upper() not in {s.value for s in Status}:
+        raise InvalidInput(f'Filter by a status of {", ".join(s.value for s in Status)}.', field='status')
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def image_row(image: Image, prompt: Prompt) -> ImageRow:
+    """One image with its prompt's settings, as the gallery and the API show it."""
+    assert image.id is not None
+    return ImageRow(id=image.id, prompt_id=image.prompt_id, position=image.position, width=image.width,
+                    height=image.height, size_bytes=image.size_bytes, is_favourite=image.is_favourite,
+                    created_at=image.created_at, prompt=prompt.prompt, image_size=prompt.image_size,
+                    aspect_ratio=prompt.aspect_ratio, watermark=prompt.watermark, cost=prompt.cost,
+                    duration_ms=prompt.duration_ms, num_images=prompt.num_images)
+
+
+_image_row = image_row  # the name nanogen.library.actions imports
+
+
+# ---------------------------------------------------------------------------------------------- cursors
+
+_BAD_CURSOR = 'The cursor is not valid: start again without one, or pass next_cursor exactly as received.'
+
+
+def _encode_cursor(kind: str, sort: str, value: str | int, last_id: int) -> str:
+    raw = json.dumps([kind, sort, value, last_id], separators=(',', ':')).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip('=')
+
+
+def _decode_cursor(cursor: str | None, kind: str, sort: str) -> tuple[object, int] | None:
+    """The (sort value, id) a cursor names; a cursor from another list or sort order is refused, not guessed at."""
+    if cursor is None or cursor == '':
+        return None
+    try:
+        if len(cursor) > 512:
+            raise ValueError('too long')
+        data = json.loads(base64.urlsafe_b64decode(cursor + '=' * (-len(cursor) % 4)))
+        c_kind, c_sort, value, last_id = data
+        if c_kind != kind or c_sort != sort or isinstance(last_id, bool) or not isinstance(last_id, int):
+            raise ValueError('another list')
+        if not isinstance(value, (str, int)) or isinstance(value, bool):
+            raise ValueError('bad value')
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+        raise InvalidInput(_BAD_CURSOR, field='cursor') from None
+    return value, last_id
+
+
+def _parse_time(raw: object) -> datetime:
+    try:
+        if not isinstance(raw, str):
+            raise ValueError(raw)
+        return _utc(datetime.fromisoformat(raw))
+    except ValueError:
+        raise InvalidInput(_BAD_CURSOR, field='cursor') from None

@@ -1,0 +1,158 @@
+"""Numbers about one user's generations: dashboard cards and analytics series, aggregated in SQL."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, col
+
+from nanogen.db import Database
+from nanogen.models import UNFINISHED, Prompt, Status, utcnow
+
+CENT_FRACTION = Decimal('0.000001')  # the MONEY column's scale
+
+
+@dataclass(frozen=True)
+class Summary:
+    """The dashboard's cards. `success_rate` is completed / (completed + failed); None before anything ended."""
+
+    images_made: int
+    spend_total: Decimal
+    spend_month: Decimal
+    in_flight: int
+    completed: int
+    failed: int
+    cancelled: int
+    avg_duration_ms: int | None
+
+    @property
+    def success_rate(self) -> float | None:
+        ended = self.completed + self.failed
+        return self.completed / ended if ended else None
+
+
+@dataclass(frozen=True)
+class DayStat:
+    day: date
+    prompts: int
+    images: int
+    spend: Decimal
+    completed: int
+    failed: int
+
+
+@dataclass(frozen=True)
+class SizeStat:
+    size: int
+    prompts: int
+    images: int
+    spend: Decimal
+
+
+def _money(value: Any) -> Decimal:
+    # SQLite hands SUM() of a NUMERIC column back as a float; both databases agree after rounding to its scale.
+    return Decimal(str(value or 0)).quantize(CENT_FRACTION)
+
+
+def _day_bounds(date_from: date | None, date_to: date | None) -> list[Any]:
+    """Filters for an inclusive range of UTC days."""
+    where: list[Any] = []
+    if date_from:
+        where.append(col(Prompt.created_at) >= datetime.combine(date_from, time.min))
+    if date_to:
+        where.append(col(Prompt.created_at) < datetime.combine(date_to + timedelta(days=1), time.min))
+    return where
+
+
+def _completed(expr: Any) -> Any:
+    return sa.case((Prompt.status == Status.COMPLETED.value, expr), else_=0)
+
+
+def _count_if(status: str) -> Any:
+    return sa.func.coalesce(sa.func.sum(sa.case((Prompt.status == status, 1), else_=0)), 0)
+
+
+async def summary(db: Database, user_id: int, *, now: datetime | None = None) -> Summary:
+    """All-time numbers plus this calendar month's spend (UTC), in one query."""
+    now = now or utcnow()
+    month_start = datetime(now.year, now.month, 1)
+
+    def work(s: Session) -> Summary:
+        row = s.execute(sa.select(
+            sa.func.coalesce(sa.func.sum(_completed(col(Prompt.num_images))), 0),
+            sa.func.sum(col(Prompt.cost)),
+            sa.func.sum(sa.case((col(Prompt.created_at) >= month_start, col(Prompt.cost)), else_=0)),
+            sa.func.coalesce(sa.func.sum(sa.case((col(Prompt.status).in_(UNFINISHED), 1), else_=0)), 0),
+            _count_if(Status.COMPLETED.value), _count_if(Status.FAILED.value), _count_if(Status.CANCELLED.value),
+            sa.func.avg(sa.case((Prompt.status == Status.COMPLETED.value, col(Prompt.duration_ms)), else_=None)),
+        ).where(Prompt.user_id == user_id)).one()
+        return Summary(images_made=int(row[0]), spend_total=_money(row[1]), spend_month=_money(row[2]),
+                       in_flight=int(row[3]), completed=int(row[4]), failed=int(row[5]), cancelled=int(row[6]),
+                       avg_duration_ms=None if row[7] is None else int(row[7]))
+    return await db.run(work)
+
+
+async def range_summary(db: Database, user_id: int, *, date_from: date | None = None,
+                        date_to: date | None = None) -> Summary:
+    """Like `summary`, limited to a range of days (spend_month is the range's spend too)."""
+    def work(s: Session) -> Summary:
+        row = s.execute(sa.select(
+            sa.func.coalesce(sa.func.sum(_completed(col(Prompt.num_images))), 0),
+            sa.func.sum(col(Prompt.cost)),
+            sa.func.coalesce(sa.func.sum(sa.case((col(Prompt.status).in_(UNFINISHED), 1), else_=0)), 0),
+            _count_if(Status.COMPLETED.value), _count_if(Status.FAILED.value), _count_if(Status.CANCELLED.value),
+            sa.func.avg(sa.case((Prompt.status == Status.COMPLETED.value, col(Prompt.duration_ms)), else_=None)),
+        ).where(Prompt.user_id == user_id, *_day_bounds(date_from, date_to))).one()
+        spend = _money(row[1])
+        return Summary(images_made=int(row[0]), spend_total=spend, spend_month=spend, in_flight=int(row[2]),
+                       completed=int(row[3]), failed=int(row[4]), cancelled=int(row[5]),
+                       avg_duration_ms=None if row[6] is None else int(row[6]))
+    return await db.run(work)
+
+
+def _day_expr(db: Database) -> Any:
+    # Timestamps are stored as naive UTC: SQLite's date() and PostgreSQL's cast both give the UTC day.
+    if db.is_sqlite:
+        return sa.func.date(col(Prompt.created_at))
+    return sa.cast(col(Prompt.created_at), sa.Date)
+
+
+async def daily(db: Database, user_id: int, *, date_from: date, date_to: date) -> list[DayStat]:
+    """One row per day in the range, days without prompts included (as zeros), oldest first."""
+    if date_to < date_from:
+        date_from, date_to = date_to, date_from
+
+    def work(s: Session) -> list[Any]:
+        day = _day_expr(db).label('day')
+        return list(s.execute(sa.select(
+            day, sa.func.count(), sa.func.coalesce(sa.func.sum(_completed(col(Prompt.num_images))), 0),
+            sa.func.sum(col(Prompt.cost)), _count_if(Status.COMPLETED.value), _count_if(Status.FAILED.value),
+        ).where(Prompt.user_id == user_id, *_day_bounds(date_from, date_to)).group_by(day)))
+    rows = await db.run(work)
+    by_day = {(r[0] if isinstance(r[0], date) else date.fromisoformat(str(r[0]))): r for r in rows}
+    result = []
+    current = date_from
+    while current <= date_to:
+        r = by_day.get(current)
+        result.append(DayStat(day=current, prompts=int(r[1]), images=int(r[2]), spend=_money(r[3]),
+                              completed=int(r[4]), failed=int(r[5])) if r else
+                      DayStat(day=current, prompts=0, images=0, spend=_money(0), completed=0, failed=0))
+        current += timedelta(days=1)
+    return result
+
+
+async def by_size(db: Database, user_id: int, *, date_from: date | None = None,
+                  date_to: date | None = None) -> list[SizeStat]:
+    """Prompts, images and spend per image size (only sizes that were used), smallest first."""
+    def work(s: Session) -> list[Any]:
+        return list(s.execute(sa.select(
+            col(Prompt.image_size), sa.func.count(), sa.func.coalesce(sa.func.sum(_completed(col(Prompt.num_images))), 0),
+            sa.func.sum(col(Prompt.cost)),
+        ).where(Prompt.user_id == user_id, *_day_bounds(date_from, date_to))
+            .group_by(col(Prompt.image_size)).order_by(col(Prompt.image_size))))
+    return [SizeStat(size=int(r[0]), prompts=int(r[1]), images=int(r[2]), spend=_money(r[3]))
+            for r in await db.run(work)]
