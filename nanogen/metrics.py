@@ -12,11 +12,11 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from sqlmodel import Session, col, func, select
 
-from nanogen.generation.budget import month_bounds, spend_in
 from nanogen.db import Database
 from nanogen.errors import StorageError
 from nanogen.events import EventBus, PromptEvent
 from nanogen.models import Prompt, Status, utcnow
+from nanogen.spend import team_month_spend
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
@@ -103,11 +103,11 @@ class Metrics:
     # ------------------------------------------------------------------ exposition
     async def render(self) -> bytes:
         """Refresh the database-derived gauges, then the text exposition format."""
-        start, end = month_bounds(utcnow())
+        now = utcnow()
 
         def work(s: Session) -> tuple[dict[str, int], float]:
             rows = s.exec(select(Prompt.status, func.count()).group_by(col(Prompt.status))).all()
-            return {str(k): int(v) for k, v in rows}, float(spend_in(s, start, end))
+            return {str(k): int(v) for k, v in rows}, float(team_month_spend(s, now))
         counts, spent = await self.db.run(work)
         for status in Status:
             self.prompts_by_status.labels(status=status.value).set(counts.get(status.value, 0))

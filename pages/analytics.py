@@ -6,7 +6,7 @@ from datetime import date, timedelta
 
 from nicegui import ui
 
-from nanogen.ops import spend as stats
+from nanogen.ops import stats
 from nanogen.events import PromptEvent
 from nanogen.models import utcnow
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from nicegui import ui
 
-from nanogen.ops import spend as stats
+from nanogen.ops import stats
 from nanogen.errors import NanogenError
 from nanogen.events import PromptEvent
 from nanogen.models import Prompt, Status

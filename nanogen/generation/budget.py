@@ -5,33 +5,22 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 import sqlalchemy as sa
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, select
 
 from nanogen.config import Settings
 from nanogen.db import Database
 from nanogen.errors import BudgetExceeded
-from nanogen.models import UNFINISHED, AuditEvent, Prompt, User, utcnow
+from nanogen.models import AuditEvent, User, utcnow
+from nanogen.spend import month_label, team_month_spend, user_month_spend
 
 log = logging.getLogger(__name__)
 WARN_RATIO = Decimal('0.8')
 TEAM_LOCK_KEY = 7_263_001  # pg_advisory_xact_lock key serialising team-cap checks across replicas
 ZERO = Decimal(0)
-
-
-def month_bounds(now: datetime) -> tuple[datetime, datetime]:
-    """[first instant of now's UTC month, first instant of the next one)."""
-    now = now.astimezone(UTC)
-    start = datetime(now.year, now.month, 1, tzinfo=UTC)
-    end = datetime(now.year + (now.month == 12), now.month % 12 + 1, 1, tzinfo=UTC)
-    return start, end
-
-
-def month_label(now: datetime) -> str:
-    return now.astimezone(UTC).strftime('%Y-%m')
 
 
 def usd(amount: Decimal | float | int) -> str:
@@ -47,20 +36,6 @@ def usd(amount: Decimal | float | int) -> str:
     if size < 1:
         return f'{sign}${size.quantize(Decimal("0.0001"), ROUND_HALF_UP):.4f}'
     return f'{sign}${size.quantize(Decimal("0.01"), ROUND_HALF_UP):,.2f}'
-
-
-def spend_expression() -> sa.ColumnElement[Decimal]:
-    """What a prompt counts against a budget: unfinished ones reserve their estimate; finished ones their cost
-    (zero for failures the provider did not bill)."""
-    return sa.case((col(Prompt.status).in_(UNFINISHED), Prompt.estimated_cost), else_=Prompt.cost)
-
-
-def spend_in(s: Session, start: datetime, end: datetime, user_id: int | None = None) -> Decimal:
-    q = select(func.coalesce(func.sum(spend_expression()), 0)).where(
-        Prompt.created_at >= start, Prompt.created_at < end)
-    if user_id is not None:
-        q = q.where(Prompt.user_id == user_id)
-    return Decimal(str(s.exec(q).one() or 0)).quantize(Decimal('0.000001'))
 
 
 @dataclass(frozen=True)
@@ -100,12 +75,11 @@ class BudgetService:
         """Raise BudgetExceeded if `estimate` does not fit. Must run in the transaction that inserts the prompt,
         after the user's row is locked (GenerationService does both), so parallel requests cannot overspend."""
         now = self.clock()
-        start, end = month_bounds(now)
         cap = self.team_cap
         if cap is not None:
             if s.get_bind().dialect.name == 'postgresql':  # SQLite's BEGIN IMMEDIATE already serialises writers
                 s.execute(sa.text('SELECT pg_advisory_xact_lock(:k)'), {'k': TEAM_LOCK_KEY})
-            team_spent = spend_in(s, start, end)
+            team_spent = team_month_spend(s, now)
             if team_spent + estimate > cap:
                 left = max(ZERO, cap - team_spent)
                 raise BudgetExceeded(f"The team's monthly cap of {usd(cap)} is spent ({usd(left)} left; this costs "
@@ -113,7 +87,7 @@ class BudgetService:
         limit = self.limit_for(s.get(User, user_id))
         if limit is None:
             return
-        spent = spend_in(s, start, end, user_id)
+        spent = user_month_spend(s, user_id, now)
         if spent + estimate > limit:
             left = max(ZERO, limit - spent)
             raise BudgetExceeded(f'Your monthly budget of {usd(limit)} is spent ({usd(left)} left; this costs '
@@ -137,13 +111,13 @@ class BudgetService:
 
     async def remaining(self, user_id: int) -> BudgetStatus:
         """What is left this month, for the UI (a read: the authoritative check is `check`)."""
-        start, end = month_bounds(self.clock())
+        now = self.clock()
 
         def work(s: Session) -> BudgetStatus:
             limit = self.limit_for(s.get(User, user_id))
-            spent = spend_in(s, start, end, user_id)
+            spent = user_month_spend(s, user_id, now)
             cap = self.team_cap
-            team_spent = spend_in(s, start, end) if cap is not None else ZERO
+            team_spent = team_month_spend(s, now) if cap is not None else ZERO
             left: Decimal | None = None if limit is None else max(ZERO, limit - spent)
             if cap is not None:
                 team_left = max(ZERO, cap - team_spent)

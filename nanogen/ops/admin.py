@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
 from nanogen.accounts.guard import SessionAuth, UserService
-from nanogen.generation.budget import WARN_RATIO, BudgetService, month_bounds, spend_expression, spend_in, usd
+from nanogen.generation.budget import WARN_RATIO, BudgetService, usd
 from nanogen.config import Settings
 from nanogen.db import Database
 from nanogen.errors import InvalidInput, NanogenError, NotFound, ProviderError, StorageError
@@ -32,6 +32,7 @@ from nanogen.library.service import delete_objects
 from nanogen.models import UNFINISHED, AuditEvent, Image, Prompt, Status, User, utcnow
 from nanogen.provider.client import NanobananaClient
 from nanogen.images.storage import Storage
+from nanogen.spend import in_month, month_bounds, month_spend_per_user, team_month_spend
 
 log = logging.getLogger(__name__)
 MAX_BUDGET = Decimal('1000000')
@@ -123,31 +124,32 @@ class AdminService:
 
     # ------------------------------------------------------------------ reading
     async def users_overview(self) -> list[UserUsage]:
-        start, end = month_bounds(self.clock())
+        now = self.clock()
         failed = sa.case((Prompt.status == Status.FAILED.value, 1), else_=0)
 
         def work(s: Session) -> list[UserUsage]:
             month = {r[0]: r for r in s.exec(
-                select(Prompt.user_id, func.count(), func.sum(failed), func.sum(spend_expression()))
-                .where(Prompt.created_at >= start, Prompt.created_at < end).group_by(col(Prompt.user_id))).all()}
+                select(Prompt.user_id, func.count(), func.sum(failed))
+                .where(*in_month(*month_bounds(now))).group_by(col(Prompt.user_id))).all()}
+            spend = month_spend_per_user(s, now)
             last = dict(s.exec(select(Prompt.user_id, func.max(Prompt.created_at))  # type: ignore[arg-type]
                                .group_by(col(Prompt.user_id))).all())
             rows = []
             for user in s.exec(select(User).order_by(col(User.email))):
                 assert user.id is not None
-                _, count, fails, spent = month.get(user.id, (user.id, 0, 0, 0))
+                _, count, fails = month.get(user.id, (user.id, 0, 0))
                 seen = [t for t in (last.get(user.id), user.last_seen_at) if t is not None]
                 rows.append(UserUsage(id=user.id, email=user.email, name=user.name, is_admin=user.is_admin,
                                       disabled=user.disabled, budget_override=user.monthly_budget,
-                                      limit=self.budget.limit_for(user), spent=Decimal(str(spent or 0)),
+                                      limit=self.budget.limit_for(user), spent=spend.get(user.id, Decimal(0)),
                                       generations=int(count or 0), failed=int(fails or 0),
                                       last_activity=max(seen) if seen else None))
             return rows
         return await self.db.run(work)
 
     async def team_spend(self) -> tuple[Decimal, Decimal | None]:
-        start, end = month_bounds(self.clock())
-        return await self.db.run(lambda s: spend_in(s, start, end)), self.budget.team_cap
+        now = self.clock()
+        return await self.db.run(lambda s: team_month_spend(s, now)), self.budget.team_cap
 
     async def credits(self) -> float | None:
         """The provider's remaining credits, or None when it cannot say right now (the page shows that).

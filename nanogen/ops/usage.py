@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, func, select
 
 from nanogen.db import Database
-from nanogen.models import Prompt, utcnow
+from nanogen.models import Prompt, Status, utcnow
+from nanogen.spend import in_month, month_bounds, user_month_spend
 
 
 @dataclass(frozen=True)
@@ -18,23 +19,17 @@ class MonthlyUsage:
     month_start: datetime
     generations: int
     completed: int
-    spend: Decimal
-
-
-def month_start(now: datetime) -> datetime:
-    now = now.astimezone(UTC)
-    return datetime(now.year, now.month, 1, tzinfo=UTC)
+    spend: Decimal  # nanogen.spend's figure: running jobs count their estimate, as in the budget widget
 
 
 async def monthly_usage(db: Database, user_id: int, *, clock: Callable[[], datetime] = utcnow) -> MonthlyUsage:
-    start = month_start(clock())
+    now = clock()
+    start, end = month_bounds(now)
 
     def work(s: Session) -> MonthlyUsage:
-        base = select(func.count(), func.coalesce(func.sum(Prompt.cost), 0)).where(
-            Prompt.user_id == user_id, col(Prompt.created_at) >= start)
-        total, spend = s.exec(base).one()
-        done = s.exec(select(func.count()).where(Prompt.user_id == user_id, col(Prompt.created_at) >= start,
-                                                 Prompt.status == 'COMPLETED')).one()
+        mine = [Prompt.user_id == user_id, *in_month(start, end)]
+        total = s.exec(select(func.count()).where(*mine)).one()
+        done = s.exec(select(func.count()).where(*mine, Prompt.status == Status.COMPLETED.value)).one()
         return MonthlyUsage(month_start=start, generations=int(total), completed=int(done),
-                            spend=Decimal(str(spend)).quantize(Decimal('0.0001')))
+                            spend=user_month_spend(s, user_id, now))
     return await db.run(work)

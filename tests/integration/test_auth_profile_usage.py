@@ -10,7 +10,8 @@ from sqlmodel import Session
 
 from nanogen.config import Settings
 from nanogen.models import Prompt
-from nanogen.ops.usage import month_start, monthly_usage
+from nanogen.ops.usage import monthly_usage
+from nanogen.spend import month_start
 
 NOW = datetime(2026, 3, 15, 12, 0, tzinfo=UTC)
 

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session
 
-from nanogen.generation.budget import BudgetService, month_bounds, spend_in, usd
+from nanogen.generation.budget import BudgetService, usd
+from nanogen.spend import month_bounds, spend_in
 from nanogen.config import Settings
 from nanogen.db import Database
 from nanogen.errors import BudgetExceeded

@@ -1,4 +1,4 @@
-"""nanogen.ops.spend on SQLite and PostgreSQL: the dashboard and analytics numbers, one user's only."""
+"""nanogen.ops.stats on SQLite and PostgreSQL: the dashboard and analytics numbers, one user's only."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 
-from nanogen.ops import spend as stats
+from nanogen.ops import stats
 from nanogen.db import Database
 from nanogen.models import Prompt, User
 

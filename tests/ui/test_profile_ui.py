@@ -5,8 +5,10 @@ from __future__ import annotations
 import sys
 from datetime import timedelta
 from decimal import Decimal
+from types import SimpleNamespace
 
 import httpx
+import pytest
 from nicegui import app, ui
 from nicegui.testing import User
 
@@ -45,6 +47,36 @@ async def test_profile_shows_who_you_are_and_this_months_usage(user: User) -> No
     assert user.find(marker='usage-count').elements.pop().text == '3'
     assert user.find(marker='usage-spend').elements.pop().text == '$0.0575'
     await should_see(user, 'generations (2 completed)')
+
+
+@pytest.fixture
+def budget_of_five_cents(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv('NANOGEN_MONTHLY_BUDGET', '0.05')  # before `user` starts the app that reads it
+
+
+async def test_profile_and_budget_widget_agree_while_a_job_runs(budget_of_five_cents: None, user: User) -> None:
+    """Issue 13, one month-spend function: the profile's "spent" and the budget widget's "left" come from one
+    definition, so while a job runs both count its estimate (the profile used to count ended prompts only)."""
+    from pages.budget_widgets import budget_left_text
+    await sign_in(user, name='Ada', email='ada@example.com', then='/profile')
+    services = running_services()
+    me = await services.users.sign_in(subject='local:ada@example.com', email='ada@example.com')
+
+    def add(s: object) -> None:
+        s.add(Prompt(user_id=me.id, prompt='done', estimated_cost=Decimal('0.0125'),  # type: ignore[attr-defined]
+                     cost=Decimal('0.0125'), status='COMPLETED'))
+        # Running on another replica (its lease is live), so this process leaves it alone.
+        s.add(Prompt(user_id=me.id, prompt='running', estimated_cost=Decimal('0.02'),  # type: ignore[attr-defined]
+                     cost=Decimal(0), status='PROCESSING', lease_owner='another-replica',
+                     lease_expires_at=utcnow() + timedelta(hours=1), submitted_at=utcnow()))
+        s.commit()  # type: ignore[attr-defined]
+    await services.db.write(add)
+    await user.open('/profile')
+    spent = user.find(marker='usage-spend').elements.pop().text
+    left = await budget_left_text(SimpleNamespace(services=services, user=me))  # type: ignore[arg-type]
+    assert spent == '$0.0325'
+    assert left == 'Budget left this month: $0.0175 of $0.05.'
+    assert Decimal(spent.lstrip('$')) + Decimal(left.split('$')[1].split(' ')[0]) == Decimal('0.05')
 
 
 async def test_bad_token_requests_get_a_message_and_nothing_is_created(user: User) -> None:

@@ -12,8 +12,8 @@ from sqlmodel import Session, col
 
 from nanogen.db import Database
 from nanogen.models import UNFINISHED, Prompt, Status, utcnow
-
-CENT_FRACTION = Decimal('0.000001')  # the MONEY column's scale
+from nanogen.spend import money as _money
+from nanogen.spend import user_month_spend
 
 
 @dataclass(frozen=True)
@@ -53,11 +53,6 @@ class SizeStat:
     spend: Decimal
 
 
-def _money(value: Any) -> Decimal:
-    # SQLite hands SUM() of a NUMERIC column back as a float; both databases agree after rounding to its scale.
-    return Decimal(str(value or 0)).quantize(CENT_FRACTION)
-
-
 def _day_bounds(date_from: date | None, date_to: date | None) -> list[Any]:
     """Filters for an inclusive range of UTC days."""
     where: list[Any] = []
@@ -77,22 +72,21 @@ def _count_if(status: str) -> Any:
 
 
 async def summary(db: Database, user_id: int, *, now: datetime | None = None) -> Summary:
-    """All-time numbers plus this calendar month's spend (UTC), in one query."""
-    now = now or utcnow()
-    month_start = datetime(now.year, now.month, 1)
+    """All-time numbers plus this UTC month's spend (nanogen.spend's figure, as the budget widget shows it)."""
+    at = now or utcnow()
 
     def work(s: Session) -> Summary:
         row = s.execute(sa.select(
             sa.func.coalesce(sa.func.sum(_completed(col(Prompt.num_images))), 0),
             sa.func.sum(col(Prompt.cost)),
-            sa.func.sum(sa.case((col(Prompt.created_at) >= month_start, col(Prompt.cost)), else_=0)),
             sa.func.coalesce(sa.func.sum(sa.case((col(Prompt.status).in_(UNFINISHED), 1), else_=0)), 0),
             _count_if(Status.COMPLETED.value), _count_if(Status.FAILED.value), _count_if(Status.CANCELLED.value),
             sa.func.avg(sa.case((Prompt.status == Status.COMPLETED.value, col(Prompt.duration_ms)), else_=None)),
         ).where(Prompt.user_id == user_id)).one()
-        return Summary(images_made=int(row[0]), spend_total=_money(row[1]), spend_month=_money(row[2]),
-                       in_flight=int(row[3]), completed=int(row[4]), failed=int(row[5]), cancelled=int(row[6]),
-                       avg_duration_ms=None if row[7] is None else int(row[7]))
+        return Summary(images_made=int(row[0]), spend_total=_money(row[1]),
+                       spend_month=user_month_spend(s, user_id, at), in_flight=int(row[2]),
+                       completed=int(row[3]), failed=int(row[4]), cancelled=int(row[5]),
+                       avg_duration_ms=None if row[6] is None else int(row[6]))
     return await db.run(work)
 
 

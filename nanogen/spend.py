@@ -1,0 +1,74 @@
+"""This month's spend, defined once: the cost of ended prompts plus the estimate of running ones, in UTC months.
+
+Every figure that says "spent this month" (the budget check and widget, the profile, the dashboard card, the admin
+overview and team total, the `nanogen_spend_usd_month` metric) reads it here, so they agree while jobs run. The
+functions take a Session so the budget check can run them inside its write-locked insert transaction.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, func, select
+
+from nanogen.models import UNFINISHED, Prompt
+
+MONEY_SCALE = Decimal('0.000001')  # the MONEY column's scale
+
+
+def month_bounds(now: datetime) -> tuple[datetime, datetime]:
+    """[first instant of now's UTC month, first instant of the next one)."""
+    now = now.astimezone(UTC)
+    start = datetime(now.year, now.month, 1, tzinfo=UTC)
+    end = datetime(now.year + (now.month == 12), now.month % 12 + 1, 1, tzinfo=UTC)
+    return start, end
+
+
+def month_start(now: datetime) -> datetime:
+    return month_bounds(now)[0]
+
+
+def month_label(now: datetime) -> str:
+    return now.astimezone(UTC).strftime('%Y-%m')
+
+
+def spend_expression() -> sa.ColumnElement[Decimal]:
+    """What a prompt counts against a budget: unfinished ones reserve their estimate; finished ones their cost
+    (zero for failures the provider did not bill)."""
+    return sa.case((col(Prompt.status).in_(UNFINISHED), Prompt.estimated_cost), else_=Prompt.cost)
+
+
+def in_month(start: datetime, end: datetime) -> list[Any]:
+    """The filter for prompts created in [start, end)."""
+    return [col(Prompt.created_at) >= start, col(Prompt.created_at) < end]
+
+
+def money(value: Any) -> Decimal:
+    # SQLite hands SUM() of a NUMERIC column back as a float; both databases agree after rounding to its scale.
+    return Decimal(str(value or 0)).quantize(MONEY_SCALE)
+
+
+def spend_in(s: Session, start: datetime, end: datetime, user_id: int | None = None) -> Decimal:
+    """Spend of prompts created in [start, end): one user's, or the whole team's when user_id is None."""
+    q = select(func.coalesce(func.sum(spend_expression()), 0)).where(*in_month(start, end))
+    if user_id is not None:
+        q = q.where(Prompt.user_id == user_id)
+    return money(s.exec(q).one())
+
+
+def user_month_spend(s: Session, user_id: int, now: datetime) -> Decimal:
+    return spend_in(s, *month_bounds(now), user_id)
+
+
+def team_month_spend(s: Session, now: datetime) -> Decimal:
+    return spend_in(s, *month_bounds(now))
+
+
+def month_spend_per_user(s: Session, now: datetime) -> dict[int, Decimal]:
+    """This month's spend of every user who made a prompt in it (others spent nothing)."""
+    rows = s.exec(select(Prompt.user_id, func.sum(spend_expression())).where(*in_month(*month_bounds(now)))
+                  .group_by(col(Prompt.user_id))).all()
+    return {int(user_id): money(total) for user_id, total in rows}
