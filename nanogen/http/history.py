@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
@@ -13,6 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
 
 from nanogen.config import SIZES
+from nanogen.csvfile import csv_lines
 from nanogen.errors import InvalidInput, NotFound
 from nanogen.models import Prompt
 from nanogen.library.queries import PROMPT_SORTS, PromptQuery, list_prompts
@@ -26,7 +25,6 @@ CSV_COLUMNS = ('id', 'created_at', 'status', 'prompt', 'size', 'aspect_ratio', '
                'estimated_cost', 'cost', 'duration_ms', 'error', 'completed_at')
 CSV_PAGE = 1000
 FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(9998, 12, 31)
-_FORMULA_START = ('=', '+', '-', '@', '\t', '\r')
 
 
 def _day(value: str | None, field: str) -> date | None:
@@ -66,23 +64,10 @@ def history_query(*, status: str | None = None, size: int | str | None = None, s
                        sort=sort)  # type: ignore[arg-type]
 
 
-def _cell(value: object) -> object:
-    # A spreadsheet runs a cell that starts with '=' (or +, -, @) as a formula: prompts are text, keep them text.
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return '' if value is None else value
-
-
 def csv_row(p: Prompt) -> list[object]:
-    return [_cell(v) for v in (p.id, p.created_at.isoformat(), p.status, p.prompt, p.image_size, p.aspect_ratio,
-                                p.num_images, p.watermark, p.estimated_cost, p.cost, p.duration_ms, p.error_message,
-                                p.completed_at.isoformat() if p.completed_at else None)]
-
-
-def _lines(rows: list[list[object]]) -> str:
-    buf = io.StringIO()
-    csv.writer(buf).writerows(rows)
-    return buf.getvalue()
+    return [p.id, p.created_at.isoformat(), p.status, p.prompt, p.image_size, p.aspect_ratio, p.num_images,
+            p.watermark, p.estimated_cost, p.cost, p.duration_ms, p.error_message,
+            p.completed_at.isoformat() if p.completed_at else None]
 
 
 def build_history_router(services: Services) -> APIRouter:
@@ -99,10 +84,10 @@ def build_history_router(services: Services) -> APIRouter:
         first = await list_prompts(services.db, identity.id, query, limit=CSV_PAGE)
 
         async def body() -> AsyncIterator[str]:
-            yield _lines([list(CSV_COLUMNS)])
+            yield csv_lines([list(CSV_COLUMNS)])
             page = first
             while True:
-                yield _lines([csv_row(p) for p in page.items])
+                yield csv_lines([csv_row(p) for p in page.items])
                 if page.next_cursor is None:
                     return
                 page = await list_prompts(services.db, identity.id, query, cursor=page.next_cursor, limit=CSV_PAGE)

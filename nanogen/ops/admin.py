@@ -7,7 +7,6 @@ routes) check that the actor is an admin; this service trusts its caller, like t
 from __future__ import annotations
 
 import asyncio
-import csv
 import io
 import json
 import logging
@@ -25,6 +24,7 @@ from sqlmodel import Session, col, func, select
 from nanogen.accounts.guard import SessionAuth, UserService
 from nanogen.generation.budget import WARN_RATIO, BudgetService, usd
 from nanogen.config import Settings
+from nanogen.csvfile import csv_lines
 from nanogen.db import Database
 from nanogen.errors import InvalidInput, NanogenError, NotFound, ProviderError, StorageError
 from nanogen.generation.service import GenerationService
@@ -104,12 +104,6 @@ def parse_budget(text: str | Decimal | None) -> Decimal | None:
     if value > MAX_BUDGET:
         raise InvalidInput(f'A budget above {usd(MAX_BUDGET)} a month is surely a typo.', field='budget')
     return value.quantize(Decimal('0.01'))
-
-
-def _csv_cell(value: object) -> str:
-    text = str(value)
-    # No formulas when opened in a spreadsheet: tab and CR start one too (the same set as history.csv's).
-    return "'" + text if text[:1] in ('=', '+', '-', '@', '\t', '\r') else text
 
 
 class AdminService:
@@ -217,14 +211,11 @@ class AdminService:
             if status == 'COMPLETED':
                 g['images'] += num_images
             g['cost'] += Decimal(str(cost or 0))
-        out = io.StringIO()
-        writer = csv.writer(out)
-        writer.writerow(['month', 'user_id', 'email', 'generations', 'completed', 'failed', 'cancelled', 'images',
-                         'cost_usd'])
-        for (month, user_id), g in sorted(groups.items(), key=lambda kv: (kv[0][0], -kv[0][1]), reverse=True):
-            writer.writerow([month, user_id, _csv_cell(g['email']), g['generations'], g['completed'], g['failed'],
-                             g['cancelled'], g['images'], f"{g['cost']:.4f}"])
-        return out.getvalue()
+        header = ['month', 'user_id', 'email', 'generations', 'completed', 'failed', 'cancelled', 'images', 'cost_usd']
+        return csv_lines([header] + [
+            [month, user_id, g['email'], g['generations'], g['completed'], g['failed'], g['cancelled'], g['images'],
+             f"{g['cost']:.4f}"]
+            for (month, user_id), g in sorted(groups.items(), key=lambda kv: (kv[0][0], -kv[0][1]), reverse=True)])
 
     # ------------------------------------------------------------------ actions (each one audited)
     async def record(self, actor_id: int | None, action: str, target: str = '', detail: str = '') -> None:
