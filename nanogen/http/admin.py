@@ -6,7 +6,7 @@ import hmac
 from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from nanogen.accounts.guard import Identity
 from nanogen.errors import AuthError, Forbidden, NotFound
@@ -46,8 +46,8 @@ def build_admin_router(services: Services) -> APIRouter:
         target = parse_id(user_id)
         if target is None:
             raise NotFound('That user does not exist.')
-        name, data = await services.admin.export_user(actor.id, target)
-        return Response(data, media_type='application/zip',
+        name, chunks = await services.admin.export_user(actor.id, target)
+        return StreamingResponse(chunks, media_type='application/zip',
                         headers={'Content-Disposition': f'attachment; filename="{name}"', 'Cache-Control': 'no-store'})
 
     @router.get('/admin/status')

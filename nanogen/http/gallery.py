@@ -6,8 +6,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Request
-from fastapi.responses import FileResponse, RedirectResponse, Response
-from starlette.background import BackgroundTask
+from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
 from nanogen.errors import NotFound
 from nanogen.library.actions import parse_ids
@@ -29,11 +28,11 @@ def build_gallery_router(services: Services) -> APIRouter:
     async def zip_download(request: Request, ids: str = '') -> Response:
         identity = current_identity(request)
         image_ids = parse_ids(ids)  # InvalidInput -> 422 envelope through the app's error handlers
-        path = await gallery.build_zip(identity.id, image_ids)
+        chunks = await gallery.build_zip(identity.id, image_ids)
         name = f'nanogen-{utcnow():%Y%m%d-%H%M%S}-{len(image_ids)}-images.zip'
-        return FileResponse(path, media_type='application/zip', filename=name,
-                            headers={'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff'},
-                            background=BackgroundTask(path.unlink, missing_ok=True))
+        return StreamingResponse(chunks, media_type='application/zip',
+                                 headers={'Content-Disposition': f'attachment; filename="{name}"',
+                                          'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff'})
 
     @router.get('/s/{token}/image')
     async def shared_image(token: str, request: Request, download: bool = False) -> Response:

@@ -8,12 +8,9 @@ import hashlib
 import hmac
 import logging
 import secrets
-import tempfile
-import zipfile
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlmodel import Session, col, select
@@ -25,6 +22,7 @@ from nanogen.library.service import FileRef, Library, file_ref
 from nanogen.models import Image, Prompt, Share, utcnow
 from nanogen.library.queries import ImageRow, _image_row
 from nanogen.images.storage import Storage
+from nanogen.zips import ZipMember, started, stream_zip
 
 log = logging.getLogger(__name__)
 ZIP_MAX_IMAGES = 100
@@ -294,9 +292,10 @@ class Gallery:
                          created_at=share.created_at, expires_at=share.expires_at, revoked_at=share.revoked_at)
 
     # ------------------------------------------------------------------ zip download
-    async def build_zip(self, user_id: int, image_ids: list[int]) -> Path:
-        """Write the chosen images (the viewer's own only) into a temporary zip file and return its path; the
-        caller deletes it. One foreign or missing id refuses the lot, with the same 404 as any unknown id."""
+    async def build_zip(self, user_id: int, image_ids: list[int]) -> AsyncIterator[bytes]:
+        """The chosen images (the viewer's own only) as a streamed zip, each read from storage when its turn comes.
+        One foreign or missing id refuses the lot, with the same 404 as any unknown id, before any byte is sent;
+        so does a store that cannot give the first image."""
         if not image_ids:
             raise InvalidInput('Choose at least one image.', field='ids')
         if len(image_ids) > ZIP_MAX_IMAGES:
@@ -311,26 +310,14 @@ class Gallery:
                 raise NotFound('One of those images does not exist.')
             return [rows[i] for i in image_ids]
         images = await self.db.run(find)
-        handle = tempfile.NamedTemporaryFile(prefix='nanogen-', suffix='.zip', delete=False)
-        handle.close()
-        path = Path(handle.name)
-        try:
-            archive = await asyncio.to_thread(zipfile.ZipFile, path, 'w', zipfile.ZIP_STORED)
-            try:
-                names: set[str] = set()
-                for image in images:
-                    ref = file_ref(image, 'image')
-                    data = await self.storage.get(ref.key)
-                    name = _unique(ref.filename, names)
-                    # PNG/JPEG are compressed already: storing is as small and much faster.
-                    await asyncio.to_thread(archive.writestr, name, data)
-            finally:
-                await asyncio.to_thread(archive.close)
-        except BaseException:
-            path.unlink(missing_ok=True)
-            raise
+
+        async def members() -> AsyncIterator[ZipMember]:
+            names: set[str] = set()
+            for image in images:
+                ref = file_ref(image, 'image')
+                yield ZipMember(_unique(ref.filename, names), await self.storage.get(ref.key))
         log.info('user %s downloads %d images as a zip', user_id, len(images))
-        return path
+        return await started(stream_zip(members()))
 
 
 def _own_image(s: Session, user_id: int, image_id: int) -> Image:

@@ -7,12 +7,9 @@ routes) check that the actor is an admin; this service trusts its caller, like t
 from __future__ import annotations
 
 import asyncio
-import io
-import json
 import logging
 import time
-import zipfile
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -32,6 +29,7 @@ from nanogen.library.service import delete_objects
 from nanogen.models import UNFINISHED, AuditEvent, Image, Prompt, Status, User, utcnow
 from nanogen.provider.client import NanobananaClient
 from nanogen.images.storage import Storage
+from nanogen.ops.export import export_zip
 from nanogen.spend import in_month, month_bounds, month_spend_per_user, team_month_spend
 
 log = logging.getLogger(__name__)
@@ -303,46 +301,18 @@ class AdminService:
         await self.db.write(note)
         await self.record(actor_id, 'generation.cancel', f'prompt:{prompt_id}', f'owner user:{prompt.user_id}')
 
-    async def export_user(self, actor_id: int, user_id: int) -> tuple[str, bytes]:
-        """A zip of the user's prompts (JSON) and image files; a file the store cannot give is listed as missing."""
+    async def export_user(self, actor_id: int, user_id: int) -> tuple[str, AsyncIterator[bytes]]:
+        """A streamed zip of the user's prompts (JSON) and image files; a file the store cannot give is listed as
+        missing. NotFound (unknown user) is raised here, before any byte is sent."""
         user = await self._user(user_id)
 
         def work(s: Session) -> tuple[list[Prompt], list[Image]]:
             return (list(s.exec(select(Prompt).where(Prompt.user_id == user_id).order_by(col(Prompt.id)))),
                     list(s.exec(select(Image).where(Image.user_id == user_id).order_by(col(Image.id)))))
         prompts, images = await self.db.run(work)
-        files: dict[str, bytes] = {}
-        missing: list[str] = []
-        for image in images:
-            for key in (image.key, image.original_key):
-                name = f'images/{image.prompt_id}-{image.position + 1}{"-original" if key != image.key else ""}.' \
-                       f'{key.rsplit(".", 1)[-1]}'
-                try:
-                    files[name] = await self.storage.get(key)
-                except (NotFound, StorageError):
-                    missing.append(name)
-        manifest = {
-            'user': {'id': user.id, 'email': user.email, 'name': user.name, 'created_at': user.created_at},
-            'prompts': [{k: getattr(p, k) for k in ('id', 'prompt', 'task_type', 'image_size', 'aspect_ratio',
-                                                    'num_images', 'watermark', 'model', 'status', 'error_message',
-                                                    'estimated_cost', 'cost', 'duration_ms', 'created_at',
-                                                    'completed_at')} for p in prompts],
-            'images': [{'id': i.id, 'prompt_id': i.prompt_id, 'position': i.position, 'width': i.width,
-                        'height': i.height, 'created_at': i.created_at} for i in images],
-            'missing_files': missing,
-        }
-
-        def pack() -> bytes:
-            buf = io.BytesIO()
-            with zipfile.ZipFile(buf, 'w', zipfile.ZIP_DEFLATED) as zf:
-                zf.writestr('nanogen.json', json.dumps(manifest, default=str, indent=2))
-                for name, data in files.items():
-                    zf.writestr(name, data)
-            return buf.getvalue()
-        data = await asyncio.to_thread(pack)
         await self.record(actor_id, 'user.export', f'user:{user_id} {user.email}',
-                          f'{len(prompts)} prompts, {len(files)} files')
-        return f'nanogen-user-{user_id}.zip', data
+                          f'{len(prompts)} prompts, {2 * len(images)} files')
+        return f'nanogen-user-{user_id}.zip', export_zip(self.storage, user, prompts, images)
 
     async def delete_user(self, actor_id: int, user_id: int) -> None:
         """Cancel their jobs, delete every object of theirs, then the user (prompts, images, tokens cascade)."""

@@ -145,19 +145,16 @@ async def test_zip_holds_exactly_the_chosen_images_of_the_viewer(studio) -> None
     services, ada, bob = studio
     a1, a2, a3 = await make_images(services, ada, 'three tiny robots', n=3)
     (b1,) = await make_images(services, bob, 'a robot belonging to bob')
-    path = await services.gallery.build_zip(ada, [a3, a1])
-    try:
-        with zipfile.ZipFile(io.BytesIO(path.read_bytes())) as archive:
-            names = archive.namelist()
-            assert len(names) == 2 and all(n.endswith('.png') for n in names)
-            rows = {r.id: r for r in await services.gallery.image_rows(ada, [a1, a3])}
-            stored = {n: archive.read(n) for n in names}
-        for image_id in (a1, a3):
-            image = await services.library.get_image(ada, image_id)
-            assert await services.storage.get(image.key) in stored.values()
-        assert rows[a1].prompt == 'three tiny robots'
-    finally:
-        path.unlink()
+    data = b''.join([chunk async for chunk in await services.gallery.build_zip(ada, [a3, a1])])
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        names = archive.namelist()
+        assert len(names) == 2 and all(n.endswith('.png') for n in names)
+        rows = {r.id: r for r in await services.gallery.image_rows(ada, [a1, a3])}
+        stored = {n: archive.read(n) for n in names}
+    for image_id in (a1, a3):
+        image = await services.library.get_image(ada, image_id)
+        assert await services.storage.get(image.key) in stored.values()
+    assert rows[a1].prompt == 'three tiny robots'
     with pytest.raises(NotFound):  # Bob's image in Ada's zip: refused like a missing id, nothing built
         await services.gallery.build_zip(ada, [a1, b1])
     await services.gallery.soft_delete(ada, [a2])
