@@ -81,6 +81,7 @@ class ProviderError(NanogenError):
     http_status = 502
     code = 'provider_error'
     retryable = False
+    retry_after: float | None = None  # seconds from the server's Retry-After header, when it sent one
 
     def __init__(self, user_message: str, *, provider_code: int | None = None, detail: str | None = None) -> None:
         super().__init__(user_message, detail=detail)

@@ -17,11 +17,19 @@ from typing import Any
 
 import psycopg
 
+from nanogen import retrying
 from nanogen.events import EventBus, PromptEvent
 
 log = logging.getLogger(__name__)
 CHANNEL = 'nanogen_events'
 MAX_PAYLOAD = 7900  # NOTIFY payloads must stay under 8000 bytes
+NOTIFY_AT_ONCE = retrying.Backoff(0.0, 0.0)  # a dropped sender is reconnected straight away, once
+LISTEN_BACKOFF = retrying.Backoff(0.5, 10.0)
+
+
+def connection_failed(exc: BaseException) -> bool:
+    """The PostgreSQL connection failed or was dropped (a restart): a new connection can succeed."""
+    return isinstance(exc, psycopg.Error)
 
 
 def to_psycopg_url(url: str) -> str:
@@ -70,35 +78,43 @@ class PostgresRelay:
 
     async def _notify(self, body: dict[str, Any]) -> None:
         payload = json.dumps({**body, 'from': self.replica_id})[:MAX_PAYLOAD]
+
+        async def send() -> None:
+            try:
+                if self._sender is None or self._sender.closed:
+                    self._sender = await psycopg.AsyncConnection.connect(self.url, autocommit=True)
+                await self._sender.execute('SELECT pg_notify(%s, %s)', (CHANNEL, payload))
+            except psycopg.Error:
+                self._sender = None
+                raise
+
+        def give_up(state: retrying.RetryCallState) -> None:  # events are best effort: log and go on
+            log.warning('event relay could not notify other replicas: %s', type(retrying.failure(state)).__name__)
+
         async with self._lock:  # one sender connection, used by one coroutine at a time
-            for attempt in range(2):
-                try:
-                    if self._sender is None or self._sender.closed:
-                        self._sender = await psycopg.AsyncConnection.connect(self.url, autocommit=True)
-                    await self._sender.execute('SELECT pg_notify(%s, %s)', (CHANNEL, payload))
-                    return
-                except psycopg.Error as exc:
-                    self._sender = None
-                    if attempt:
-                        log.warning('event relay could not notify other replicas: %s', type(exc).__name__)
+            await retrying.retrying(retry_if=connection_failed, attempts=2, backoff=NOTIFY_AT_ONCE,
+                                    give_up=give_up)(send)
 
     async def _listen(self) -> None:
-        delay = 0.5
+        # A supervisor rather than a tenacity retryer: its backoff starts afresh after every connection that
+        # worked (a retryer's attempt count only grows), but the delays come from the same Backoff.
+        failures = 0
         while True:
             try:
                 async with await psycopg.AsyncConnection.connect(self.url, autocommit=True) as conn:
                     await conn.execute(f'LISTEN {CHANNEL}')
                     self.ready.set()
-                    delay = 0.5
+                    failures = 0
                     async for notice in conn.notifies():
                         self._receive(notice.payload)
             except asyncio.CancelledError:
                 raise
             except psycopg.Error as exc:  # the database restarted: listen again, with backoff
                 self.ready.clear()
+                failures += 1
+                delay = LISTEN_BACKOFF.delay(failures)
                 log.warning('event relay lost its connection (%s); reconnecting in %.1f s', type(exc).__name__, delay)
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 10.0)
 
     def _receive(self, payload: str) -> None:
         try:

@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 
+from nanogen import retrying
 from nanogen.images import pipeline as imaging
 from nanogen.config import Settings
 from nanogen.db import Database
@@ -17,6 +18,7 @@ from nanogen.images.storage import Storage, object_key
 
 log = logging.getLogger(__name__)
 STORAGE_RETRY_WINDOW_S = 120.0  # storage outages are usually short: hold the bytes and keep trying this long
+STORAGE_PATIENCE = retrying.Backoff(1.0, 15.0)  # on top of the store's own quick retries
 
 Keys = tuple[str, str, str]  # processed image, provider's original, thumbnail
 
@@ -81,16 +83,17 @@ class ResultSaver:
                                  notify: Callable[[str], None]) -> None:
         loop = asyncio.get_running_loop()
         give_up = loop.time() + STORAGE_RETRY_WINDOW_S
-        delay = 1.0
-        while True:
-            try:
-                await self.storage.put(key, data, content_type=ctype)
-                return
-            except StorageError as exc:
-                if loop.time() + delay > give_up:
-                    raise
-                log.warning('prompt %s: storage put failed (%s); retrying in %.0f s', prompt.id, exc.user_message,
-                            delay)
-                notify(f'{exc.user_message} Retrying in {int(delay)} s.')
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 15.0)
+
+        async def put() -> None:
+            await self.storage.put(key, data, content_type=ctype)
+
+        def before_sleep(state: retrying.RetryCallState) -> None:
+            exc = retrying.failure(state)
+            message = exc.user_message if isinstance(exc, StorageError) else str(exc)
+            delay = state.upcoming_sleep
+            log.warning('prompt %s: storage put failed (%s); retrying in %.0f s', prompt.id, message, delay)
+            notify(f'{message} Retrying in {int(delay)} s.')
+
+        retryer = retrying.retrying(retry_if=retrying.storage_failed, backoff=STORAGE_PATIENCE,
+                                    deadline=lambda: give_up - loop.time(), before_sleep=before_sleep)
+        await retryer(put)

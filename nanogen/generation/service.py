@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import random
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ import sqlalchemy as sa
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlmodel import Session, col, func, select
 
+from nanogen import retrying
 from nanogen.config import Settings
 from nanogen.db import Database
 from nanogen.errors import (
@@ -37,6 +37,7 @@ from nanogen.errors import (
 )
 from nanogen.events import EventBus, PromptEvent
 from nanogen.logs import current_prompt_id
+from nanogen.retrying import DB_UNAVAILABLE
 from nanogen.models import UNFINISHED, Image, Prompt, Status, utcnow
 from nanogen.provider.client import (
     PROVIDER_SIDE,
@@ -52,9 +53,7 @@ from nanogen.generation.requests import GenerationRequest
 
 log = logging.getLogger(__name__)
 LEASE = timedelta(seconds=45)
-# The database is away or busy. PendingRollbackError is how a connection dropped mid-transaction (e.g. a PostgreSQL
-# restart) can surface when the session is closed, masking the OperationalError underneath.
-DB_UNAVAILABLE = (sa.exc.OperationalError, sa.exc.PendingRollbackError)
+SAVE_TASK_ID_BACKOFF = retrying.Backoff(0.5, 10.0)
 
 
 def _db_reason(exc: Exception) -> str:
@@ -301,27 +300,33 @@ class GenerationService:
                                   image_urls=tuple(json.loads(prompt.reference_urls or '[]')),
                                   watermark=prompt.watermark)
         deadline = prompt.created_at + timedelta(seconds=self.settings.generation_timeout_s)
-        delay = self.settings.poll_initial_s
-        while True:
-            try:
-                task_id = await self.client.submit(request)
-                break
-            except ProviderRejected as exc:
-                await self._fail(pid, exc.user_message)
-                return None
-            except ProviderError as exc:
-                if not exc.retryable:  # the answer was lost: the task may exist and be billed, so never resend it
-                    await self._fail(pid, exc.user_message)
-                    return None
-                # Still unavailable after the client's own retries: keep trying until the deadline.
-                if self.clock() + timedelta(seconds=delay) >= deadline:
-                    await self._fail(pid, f'{exc.user_message} We gave up after '
-                                          f'{int(self.settings.generation_timeout_s // 60)} minutes. '
-                                          f'{PROVIDER_SIDE}; you were not charged. Press Retry later.')
-                    return None
-                self._publish_message(prompt, f'{exc.user_message} Retrying in {int(delay)} s.')
-                await asyncio.sleep(delay * (0.5 + random.random()))
-                delay = min(delay * 2, self.settings.poll_max_s * 4)
+        # Still unavailable after the client's own retries: keep trying until the deadline.
+        backoff = retrying.Backoff(self.settings.poll_initial_s, self.settings.poll_max_s * 4, jitter='spread')
+
+        def before_sleep(state: retrying.RetryCallState) -> None:
+            exc = retrying.failure(state)
+            assert isinstance(exc, ProviderError)
+            delay = backoff.nominal(state.attempt_number)
+            self._publish_message(prompt, f'{exc.user_message} Retrying in {int(delay)} s.')
+
+        async def give_up(state: retrying.RetryCallState) -> None:
+            exc = retrying.failure(state)
+            assert isinstance(exc, ProviderError)
+            await self._fail(pid, f'{exc.user_message} We gave up after '
+                                  f'{int(self.settings.generation_timeout_s // 60)} minutes. '
+                                  f'{PROVIDER_SIDE}; you were not charged. Press Retry later.')
+
+        retryer = retrying.retrying(retry_if=retrying.provider_may_succeed_later, backoff=backoff,
+                                    deadline=lambda: (deadline - self.clock()).total_seconds(),
+                                    before_sleep=before_sleep, give_up=give_up)
+        try:
+            task_id: str | None = await retryer(self.client.submit, request)
+        except ProviderError as exc:
+            # Rejected, or the answer was lost: the task may exist and be billed, so it is never resent.
+            await self._fail(pid, exc.user_message)
+            return None
+        if task_id is None:  # gave up at the deadline (give_up has failed the prompt)
+            return None
         updated = await self._save_task_id(pid, task_id)
         if updated is None:
             return None
@@ -332,17 +337,21 @@ class GenerationService:
     async def _save_task_id(self, pid: int, task_id: str) -> Prompt | None:
         """The provider has accepted (and billed) the task: its id must reach the database, or a resume would submit
         the prompt again. So a busy or restarting database is waited out here instead of pausing the job."""
-        delay = 0.5
-        while True:
-            try:
-                # Conditional on PENDING inside the write lock: a cancel that lands meanwhile wins.
-                return await self._update(pid, expect_status=Status.PENDING.value, provider_task_id=task_id,
-                                          status=Status.PROCESSING.value, submitted_at=self.clock())
-            except DB_UNAVAILABLE as exc:
-                log.warning('prompt %s: task %s accepted but not saved yet (database unavailable: %s); retrying in '
-                            '%.1f s', pid, task_id, _db_reason(exc), delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 10.0)
+        async def save() -> Prompt | None:
+            # Conditional on PENDING inside the write lock: a cancel that lands meanwhile wins.
+            return await self._update(pid, expect_status=Status.PENDING.value, provider_task_id=task_id,
+                                      status=Status.PROCESSING.value, submitted_at=self.clock())
+
+        def before_sleep(state: retrying.RetryCallState) -> None:
+            exc = retrying.failure(state)
+            assert isinstance(exc, Exception)
+            log.warning('prompt %s: task %s accepted but not saved yet (database unavailable: %s); retrying in '
+                        '%.1f s', pid, task_id, _db_reason(exc), state.upcoming_sleep)
+
+        retryer = retrying.retrying(retry_if=retrying.database_unavailable, backoff=SAVE_TASK_ID_BACKOFF,
+                                    before_sleep=before_sleep)
+        saved: Prompt | None = await retryer(save)
+        return saved
 
     async def _wait_and_finish(self, prompt: Prompt, wake: asyncio.Event) -> None:
         assert prompt.id is not None and prompt.provider_task_id

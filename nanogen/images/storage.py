@@ -10,7 +10,6 @@ import base64
 import hashlib
 import logging
 import os
-import random
 import re
 import tempfile
 from collections.abc import Awaitable, Callable
@@ -23,6 +22,7 @@ import boto3
 import botocore.exceptions
 from botocore.config import Config
 
+from nanogen import retrying
 from nanogen.errors import ConfigError, NotFound, StorageError
 
 if TYPE_CHECKING:
@@ -217,7 +217,8 @@ def _is_not_found(exc: Exception) -> bool:
     return code != 'NoSuchBucket' and (code in _NOT_FOUND_CODES or status == 404)
 
 
-def _is_retryable(exc: Exception) -> bool:
+def _is_retryable(exc: BaseException) -> bool:
+    """A store failure that can succeed later: network trouble, 5xx, 429 and the throttling codes."""
     if isinstance(exc, (botocore.exceptions.ConnectionError, botocore.exceptions.HTTPClientError)):
         return True  # refused, reset, timed out
     if isinstance(exc, botocore.exceptions.ClientError):
@@ -282,22 +283,25 @@ class S3Storage:
         Not-found and other client errors are re-raised at once for the caller to map.
         """
         attempts = self.retries + 1 if attempts is None else attempts
-        for attempt in range(attempts):
-            try:
-                return await asyncio.to_thread(fn)
-            except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
-                if not _is_retryable(exc):
-                    raise
-                if attempt + 1 >= attempts:
-                    raise StorageError('The image store is not responding. Please try again in a moment.',
-                                       detail=f'{what}: {exc} (after {attempts} attempts)') from exc
-                # "Equal jitter": growing delays that still spread concurrent retries apart.
-                delay = min(30.0, self.backoff_base * 2 ** attempt)
-                delay = delay / 2 + random.uniform(0, delay / 2)
-                log.warning('storage %s failed (%s); retry %d/%d in %.2fs', what, exc, attempt + 1,
-                            attempts - 1, delay)
-                await self._sleep(delay)
-        raise AssertionError('unreachable')  # pragma: no cover - the loop returns or raises
+
+        async def once() -> T:
+            return await asyncio.to_thread(fn)
+
+        def before_sleep(state: retrying.RetryCallState) -> None:
+            log.warning('storage %s failed (%s); retry %d/%d in %.2fs', what, retrying.failure(state),
+                        state.attempt_number, attempts - 1, state.upcoming_sleep)
+
+        def give_up(state: retrying.RetryCallState) -> T:
+            exc = retrying.failure(state)
+            raise StorageError('The image store is not responding. Please try again in a moment.',
+                               detail=f'{what}: {exc} (after {attempts} attempts)') from exc
+
+        # "Equal jitter": growing delays that still spread concurrent retries apart.
+        retryer = retrying.retrying(retry_if=_is_retryable, attempts=attempts, sleep=self._sleep,
+                                    backoff=retrying.Backoff(self.backoff_base, 30.0, jitter='equal'),
+                                    before_sleep=before_sleep, give_up=give_up)
+        result: T = await retryer(once)
+        return result
 
     @staticmethod
     def _failed(what: str, exc: Exception) -> StorageError:

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 import httpx
 
+from nanogen import retrying
 from nanogen.config import ASPECT_RATIOS
 from nanogen.errors import (
     ConfigError,
@@ -124,11 +125,27 @@ def task_failed_message(code: int | None, reason: str) -> str:
                 'if it fails again, try a different prompt.')
     return (f'The provider could not generate this image: {reason}. {PROVIDER_SIDE} and you were not charged: '
             'press Retry in a few minutes.')
+# --- the wire's retry rules, as predicates (tests/unit/test_retrying.py pins each code)
+def retryable_code(code: int) -> bool:
+    """An envelope code that can succeed later: 429 (rate limit), 455 (maintenance), 500 (internal error) only.
+    400, 401, 402, 404, 422, 501, 505 and unknown codes are final."""
+    return code in RETRYABLE_CODES
+
+
+def retryable_status(status: int) -> bool:
+    """An HTTP status that says "later" whatever the body claims: 429 and every 5xx."""
+    return status == 429 or status >= 500
+
+
+def never_sent(exc: httpx.TransportError) -> bool:
+    """A transport failure before the request reached the service (connect refused/timed out, no pooled
+    connection): even a submit can be resent. Anything later might have created (and billed) a task."""
+    return isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
 
 
 def error_for_code(code: int, *, detail: str | None = None) -> ProviderError:
-    """The exception for a non-200 provider code: only 429, 455 and 500 can succeed later."""
-    cls = (ProviderRateLimited if code == 429 else ProviderUnavailable if code in RETRYABLE_CODES
+    """The exception for a non-200 provider code: only the retryable codes can succeed later."""
+    cls = (ProviderRateLimited if code == 429 else ProviderUnavailable if retryable_code(code)
            else ProviderRejected)
     return cls(message_for_code(code), provider_code=code, detail=detail)
 
@@ -343,10 +360,8 @@ class NanobananaClient:
                 response = await self._http.request(method, self._base_url + path, json=json_body, params=params,
                                                     headers={**self._auth, 'Accept': 'application/json'})
             except httpx.TransportError as exc:
-                # Connect failures never reached the service; anything later might have created a task.
-                never_sent = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
                 detail = self._redact(f'{method} {path}: {type(exc).__name__}: {exc}')
-                if idempotent or never_sent:
+                if idempotent or never_sent(exc):
                     raise ProviderUnavailable(_UNREACHABLE, detail=detail) from exc
                 raise _final(ProviderUnavailable(_UNCONFIRMED, detail=detail)) from exc
             hint.retry_after = _retry_after(response.headers.get('Retry-After'))
@@ -369,12 +384,12 @@ class NanobananaClient:
         envelope = body if isinstance(body, dict) else {}
         code = _as_int(envelope.get('code'))
         detail = self._redact(f'{what}: HTTP {status}, code {code}, message {_message(envelope)!r}')
-        if status == 429 or status >= 500:
+        if retryable_status(status):
             # The HTTP layer says "later" whatever the body claims; keep the envelope code when it is meaningful.
-            provider_code = code if code in RETRYABLE_CODES else status
+            provider_code = code if code is not None and retryable_code(code) else status
             if status == 429 or provider_code == 429:
                 raise ProviderRateLimited(message_for_code(429), provider_code=provider_code, detail=detail)
-            message = message_for_code(provider_code) if provider_code in RETRYABLE_CODES else (
+            message = message_for_code(provider_code) if retryable_code(provider_code) else (
                 f'The provider is having trouble (HTTP {status}). Try again in a moment.')
             raise ProviderUnavailable(message, provider_code=provider_code, detail=detail)
         if not readable:
@@ -403,7 +418,7 @@ class NanobananaClient:
                                              follow_redirects=True) as response:
                     status = response.status_code
                     hint.retry_after = _retry_after(response.headers.get('Retry-After'))
-                    if status == 429 or status >= 500:
+                    if retryable_status(status):
                         cls = ProviderRateLimited if status == 429 else ProviderUnavailable
                         raise cls(f'The image download failed (HTTP {status}). Try again in a moment.',
                                   provider_code=status, detail=f'{where}: HTTP {status}')
@@ -431,26 +446,32 @@ class NanobananaClient:
 
     async def _with_retries(self, what: str, attempt: Callable[[_Attempt], Awaitable[T]]) -> T:
         """Run `attempt` until it succeeds, fails for good, or the retries are spent (then raise the last error)."""
-        number = 0
-        while True:
+        async def once() -> T:
             hint = _Attempt()
             try:
                 return await attempt(hint)
             except ProviderError as error:
-                if not error.retryable or number >= self._retries:
-                    raise
-                # Full jitter spreads clients out; Retry-After is honoured, capped so no header stalls a job.
-                delay = self._rng() * min(self._backoff_max, self._backoff_base * 2 ** number)
-                if hint.retry_after is not None:
-                    delay = max(delay, min(hint.retry_after, self._backoff_max))
-                log.warning('Nanobanana %s failed (%s: %s); retry %d of %d in %.2fs', what, type(error).__name__,
-                            error.provider_code, number + 1, self._retries, delay)
-                if self._on_retry is not None:
-                    result = self._on_retry(error, delay, number + 1)
-                    if inspect.isawaitable(result):
-                        await result
-                await self._sleep(delay)
-                number += 1
+                error.retry_after = hint.retry_after  # the wait honours it (capped)
+                raise
+
+        async def before_sleep(state: retrying.RetryCallState) -> None:
+            error = retrying.failure(state)
+            assert isinstance(error, ProviderError)
+            delay, number = state.upcoming_sleep, state.attempt_number
+            log.warning('Nanobanana %s failed (%s: %s); retry %d of %d in %.2fs', what, type(error).__name__,
+                        error.provider_code, number, self._retries, delay)
+            if self._on_retry is not None:
+                result = self._on_retry(error, delay, number)
+                if inspect.isawaitable(result):
+                    await result
+
+        # Full jitter spreads clients out; Retry-After is honoured, capped so no header stalls a job.
+        retryer = retrying.retrying(
+            retry_if=retrying.provider_may_succeed_later, attempts=self._retries + 1,
+            backoff=retrying.Backoff(self._backoff_base, self._backoff_max, jitter='full'), rng=self._rng,
+            retry_after=retrying.retry_after_of, sleep=self._sleep, before_sleep=before_sleep)
+        result: T = await retryer(once)
+        return result
 
 
 def _submit_body(req: GenerateRequest) -> tuple[str, dict[str, Any]]:
