@@ -21,12 +21,13 @@ from nanogen.errors import ConfigError
 from nanogen.events import EventBus
 from nanogen.library.actions import Gallery
 from nanogen.generation.service import GenerationService
-from nanogen.library.service import Library
+from nanogen.library.service import Library, Sweeps
 from nanogen.logs import add_secrets
 from nanogen.metrics import Metrics
 from nanogen.provider.client import NanobananaClient
 from nanogen.provider.fake import FakeConfig, FakeProvider
 from nanogen.generation.relay import PostgresRelay
+from nanogen.generation.wakeups import Wakeups
 from nanogen.images.references import ReferenceStore
 from nanogen.library.retention import RetentionService
 from nanogen.images.storage import LocalStorage, S3Storage, Storage
@@ -146,28 +147,33 @@ def build_services(settings: Settings, *, storage: Storage | None = None, http: 
         api_key, base_url = settings.nanobanana_api_key, settings.nanobanana_base_url
     client = NanobananaClient(http, api_key=api_key, base_url=base_url, retries=settings.provider_retries)
     bus = EventBus()
+    # The graph is built in dependency order and every collaborator goes in through a constructor. Two pairs need
+    # each other; a small hub built before both breaks each cycle (see Sweeps and generation/wakeups.py).
     users = UserService(db, settings)
-    library = Library(db=db, storage=storage, settings=settings, secret_key=secret_key)
-    gallery = Gallery(db=db, storage=storage, library=library, settings=settings, secret_key=secret_key)
-    library.sweeps.append(gallery.purge_deleted)  # soft-deleted images go even if their timer died in a restart
     tokens = TokenService(db)
     auth = SessionAuth(users, token_lookup=tokens.lookup)
+    budget = BudgetService(db, settings)
+    sweeps = Sweeps()  # library <-> gallery: the library runs the gallery's sweep, the gallery purges via the library
+    library = Library(db=db, storage=storage, settings=settings, secret_key=secret_key, sweeps=sweeps)
+    gallery = Gallery(db=db, storage=storage, library=library, settings=settings, secret_key=secret_key,
+                      sweeps=sweeps)
+    worker_id = worker_id or f'{socket.gethostname()}:{settings.port}'
+    wakeups = Wakeups()  # relay <-> generation: each wakes jobs on the other's side
+    relay = None
+    if not db.is_sqlite:
+        relay = PostgresRelay(db.url, bus, on_wake=wakeups.wake_local, replica_id=worker_id)
     generation = GenerationService(db=db, client=client, storage=storage, bus=bus, settings=settings,
-                                   secret_key=secret_key, worker_id=worker_id or f'{socket.gethostname()}:{settings.port}')
+                                   secret_key=secret_key, worker_id=worker_id,
+                                   budget_check=budget.check,  # runs inside the insert's write-locked transaction
+                                   remote_wake=relay.wake if relay is not None else None, wakeups=wakeups)
     local = None if settings.oidc_enabled else LocalSignIn(secret_key, db)
     add_secrets(secret_key)  # the dev key is generated, so setup_logging could not know it
-    budget = BudgetService(db, settings)
-    generation.budget_check = budget.check  # runs inside the insert's write-locked transaction
     admin = AdminService(db=db, settings=settings, storage=storage, users=users, auth=auth, generation=generation,
                          client=client, budget=budget)
     metrics = Metrics(db, bus, in_flight=lambda: generation.in_flight)
     metrics.instrument_http(http, base_url)
     metrics.instrument_storage(storage)
     retention = RetentionService(db=db, storage=storage, settings=settings)
-    relay = None
-    if not db.is_sqlite:
-        relay = PostgresRelay(db.url, bus, on_wake=generation.wake_local, replica_id=generation.worker_id)
-        generation.remote_wake = relay.wake
     return Services(settings=settings, secret_key=secret_key, db=db, storage=storage, http=http, client=client,
                     bus=bus, users=users, auth=auth, generation=generation, library=library, gallery=gallery, tokens=tokens,
                     local_sign_in=local, budget=budget, admin=admin, metrics=metrics, retention=retention,

@@ -50,6 +50,7 @@ from nanogen.provider.client import (
 from nanogen.generation.results import ResultSaver
 from nanogen.images.storage import Storage
 from nanogen.generation.requests import GenerationRequest
+from nanogen.generation.wakeups import Wakeups
 
 log = logging.getLogger(__name__)
 LEASE = timedelta(seconds=45)
@@ -71,6 +72,7 @@ class GenerationService:
                  settings: Settings, secret_key: str, worker_id: str | None = None,
                  clock: Callable[[], datetime] = utcnow,
                  budget_check: Callable[[Session, int, Decimal], None] | None = None,
+                 remote_wake: Callable[[int], Awaitable[None]] | None = None, wakeups: Wakeups | None = None,
                  housekeeping_interval_s: float = LEASE.total_seconds() / 3) -> None:
         self.db = db
         self.client = client
@@ -86,7 +88,10 @@ class GenerationService:
         self._jobs: dict[int, _Job] = {}
         self._background: set[asyncio.Task[Any]] = set()
         self._stopping = False
-        self.remote_wake: Callable[[int], Awaitable[None]] | None = None  # set by the cross-replica relay
+        # Wakes the replica that drives a prompt when a callback reached this one instead (the relay's `wake`).
+        self.remote_wake = remote_wake
+        if wakeups is not None:  # the relay reaches this process's jobs through the hub (see generation/wakeups.py)
+            wakeups.serve(self.wake_local)
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:

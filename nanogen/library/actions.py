@@ -18,7 +18,7 @@ from sqlmodel import Session, col, select
 from nanogen.config import Settings
 from nanogen.db import Database
 from nanogen.errors import InvalidInput, NotFound
-from nanogen.library.service import FileRef, Library, file_ref
+from nanogen.library.service import FileRef, Library, Sweeps, file_ref
 from nanogen.models import Image, Prompt, Share, utcnow
 from nanogen.library.queries import ImageRow, _image_row
 from nanogen.images.storage import Storage
@@ -82,7 +82,7 @@ class Gallery:
     """Owns the gallery's writes; reading lists of images is `nanogen.library.queries`' job."""
 
     def __init__(self, *, db: Database, storage: Storage, library: Library, settings: Settings, secret_key: str,
-                 clock: Callable[[], datetime] = utcnow) -> None:
+                 clock: Callable[[], datetime] = utcnow, sweeps: Sweeps | None = None) -> None:
         self.db = db
         self.storage = storage
         self.library = library
@@ -92,6 +92,8 @@ class Gallery:
         self._signer = URLSafeSerializer(secret_key, salt='nanogen.share')  # links made before migration 0003
         self._share_key = hashlib.sha256(b'nanogen.share-token:' + secret_key.encode()).digest()
         self._timers: set[asyncio.Task[None]] = set()
+        if sweeps is not None:  # soft-deleted images go even if their timer died in a restart
+            sweeps.add(self.purge_deleted)
 
     async def stop(self) -> None:
         for task in list(self._timers):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,15 +28,37 @@ class FileRef:
     etag: str
 
 
+Sweep = Callable[[], Awaitable[Any]]
+
+
+class Sweeps:
+    """Other services' periodic clean-ups, run by the library's purge loop (e.g. the gallery's soft-deleted images).
+
+    Built before both: the library runs them, and a service that needs the library (the gallery) adds its sweep in
+    its own constructor, which breaks the library <-> gallery cycle without setting attributes after construction."""
+
+    def __init__(self) -> None:
+        self._sweeps: list[Sweep] = []
+
+    def add(self, sweep: Sweep) -> None:
+        self._sweeps.append(sweep)
+
+    def __iter__(self) -> Iterator[Sweep]:
+        return iter(list(self._sweeps))
+
+    def __contains__(self, sweep: object) -> bool:
+        return sweep in self._sweeps
+
+
 class Library:
-    def __init__(self, *, db: Database, storage: Storage, settings: Settings, secret_key: str) -> None:
+    def __init__(self, *, db: Database, storage: Storage, settings: Settings, secret_key: str,
+                 sweeps: Sweeps | None = None) -> None:
         self.db = db
         self.storage = storage
         self.settings = settings
         self.secret_key = secret_key
         self._task: asyncio.Task[None] | None = None
-        # Other services' periodic clean-ups, run by the purge loop (e.g. the gallery's soft-deleted images).
-        self.sweeps: list[Callable[[], Awaitable[Any]]] = []
+        self.sweeps = sweeps if sweeps is not None else Sweeps()
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._purge_loop(), name='library-purge')
@@ -169,7 +191,7 @@ class Library:
                 raise
             except Exception:
                 log.warning('pending-delete retry round failed', exc_info=True)
-            for sweep in list(self.sweeps):
+            for sweep in self.sweeps:
                 try:
                     await sweep()
                 except asyncio.CancelledError:
