@@ -35,7 +35,7 @@ DB_UNAVAILABLE = (sa.exc.OperationalError, sa.exc.PendingRollbackError)
 def provider_may_succeed_later(exc: BaseException) -> bool:
     """A provider failure worth another try: 429, 455, 500, HTTP 5xx, network, unreadable reads (see errors.py).
 
-    The client decides `retryable` per error from the wire rules in nanogen.provider.client (retryable_code,
+    The client decides `retryable` per error from the wire rules in nanogen.provider.wire (retryable_code,
     retryable_status, never_sent); a lost submit answer is marked final there, so it is never resent."""
     return isinstance(exc, ProviderError) and exc.retryable
 

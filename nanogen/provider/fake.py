@@ -6,29 +6,27 @@ import argparse
 import asyncio
 import base64
 import contextlib
-import hashlib
 import hmac
-import io
 import json
 import logging
 import random
-import textwrap
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
 from typing import Any
 
 import httpx
-from PIL import Image, ImageDraw, ImageFont
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from nanogen.config import ASPECT_RATIOS
+from nanogen.provider.fake_images import cached_image, draw_image
+
+__all__ = ['FakeConfig', 'FakeProvider', 'FakeTask', 'draw_image', 'main']  # draw_image: benches import it here
 
 log = logging.getLogger(__name__)
 
@@ -265,7 +263,7 @@ class FakeProvider:
         if task is None or not self._is_finished(task) or task.outcome != 'success' or n >= task.num_images:
             return Response('not found', status_code=404)
         # Drawing is Pillow work (tens of ms): in a thread, so an in-process demo provider never stalls the app's loop.
-        image = await asyncio.to_thread(_cached_image, task.params['prompt'], *task.size, variant=n)
+        image = await asyncio.to_thread(cached_image, task.params['prompt'], *task.size, variant=n)
         return Response(image, media_type='image/png')
 
     # --- task state, computed lazily
@@ -305,7 +303,7 @@ class FakeProvider:
     def _results(self, task: FakeTask, base_url: str) -> list[str]:
         if not self.config.inline_base64:
             return self._urls(task, base_url)
-        return ['data:image/png;base64,' + base64.b64encode(_cached_image(task.params['prompt'], *task.size, variant=n)
+        return ['data:image/png;base64,' + base64.b64encode(cached_image(task.params['prompt'], *task.size, variant=n)
                                                             ).decode() for n in range(task.num_images)]
 
     # --- callbacks
@@ -378,50 +376,6 @@ async def _json_object(request: Request) -> dict[str, Any] | None:
     except ValueError:
         return None
     return body if isinstance(body, dict) else None
-
-
-def draw_image(prompt: str, width: int, height: int, *, variant: int = 0) -> bytes:
-    """A real PNG that depends on the prompt: gradient, shapes and the prompt's text, deterministic from its hash."""
-    rnd = random.Random(hashlib.sha256(f'{prompt}\x00{variant}'.encode()).digest())
-
-    def colour() -> tuple[int, int, int]:
-        return rnd.randrange(256), rnd.randrange(256), rnd.randrange(256)
-
-    mask = Image.linear_gradient('L').transpose(rnd.choice(list(Image.Transpose))).resize((width, height))
-    image = Image.composite(Image.new('RGB', (width, height), colour()),
-                            Image.new('RGB', (width, height), colour()), mask).convert('RGBA')
-    overlay = Image.new('RGBA', (width, height), (0, 0, 0, 0))
-    draw = ImageDraw.Draw(overlay)
-    for _ in range(rnd.randint(6, 14)):
-        x, y = rnd.randrange(width), rnd.randrange(height)
-        r = rnd.randint(min(width, height) // 20, min(width, height) // 4)
-        fill = (*colour(), rnd.randint(80, 190))
-        shape = rnd.choice(('ellipse', 'rectangle', 'polygon'))
-        if shape == 'ellipse':
-            draw.ellipse((x - r, y - r, x + r, y + r), fill=fill)
-        elif shape == 'rectangle':
-            draw.rectangle((x - r, y - r // 2, x + r, y + r // 2), fill=fill)
-        else:
-            draw.regular_polygon((x, y, r), n_sides=rnd.randint(3, 7), rotation=rnd.uniform(0, 360), fill=fill)
-    size = max(12, min(width, height) // 18)
-    try:
-        font: ImageFont.FreeTypeFont | ImageFont.ImageFont = ImageFont.load_default(size=size)
-    except (ImportError, OSError, TypeError):  # Pillow built without FreeType: the small bitmap font still works
-        font = ImageFont.load_default()
-    lines = textwrap.wrap(prompt, width=max(8, int(width / (size * 0.55))))[:5] or ['(empty prompt)']
-    text = '\n'.join(lines)
-    left, top, right, bottom = draw.multiline_textbbox((0, 0), text, font=font)
-    pad = size // 2
-    y0 = height - (bottom - top) - 3 * pad
-    draw.rectangle((0, y0, width, height), fill=(0, 0, 0, 140))
-    draw.multiline_text((pad, y0 + pad - top), text, font=font, fill=(255, 255, 255, 255))
-    out = io.BytesIO()
-    Image.alpha_composite(image, overlay).convert('RGB').save(out, format='PNG')
-    return out.getvalue()
-
-
-# Images are a pure function of their inputs: re-draw on demand instead of keeping every task's bytes.
-_cached_image = lru_cache(maxsize=32)(draw_image)
 
 
 def main(argv: list[str] | None = None) -> None:

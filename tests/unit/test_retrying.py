@@ -14,7 +14,7 @@ from nanogen import retrying
 from nanogen.errors import ProviderBadResponse, ProviderRateLimited, ProviderRejected, ProviderUnavailable, StorageError
 from nanogen.generation.relay import connection_failed
 from nanogen.images.storage import _is_retryable as storage_retryable
-from nanogen.provider.client import error_for_code, never_sent, retryable_code, retryable_status
+from nanogen.provider.wire import error_for_code, never_sent, retryable_code, retryable_status
 
 # Every envelope code the contract names (and one it does not): True = another try can succeed.
 ENVELOPE_CODES = {400: False, 401: False, 402: False, 404: False, 422: False, 429: True, 455: True, 500: True,
