@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any, overload
+from typing import Any
 
 import sqlalchemy as sa
 from itsdangerous import BadSignature, URLSafeSerializer
@@ -38,7 +38,7 @@ from nanogen.errors import (
 from nanogen.events import EventBus, PromptEvent
 from nanogen.logs import current_prompt_id
 from nanogen.retrying import DB_UNAVAILABLE
-from nanogen.models import UNFINISHED, Image, Prompt, Status, utcnow
+from nanogen.models import UNFINISHED, Prompt, Status, utcnow
 from nanogen.provider.client import (
     PROVIDER_SIDE,
     GenerateRequest,
@@ -48,6 +48,7 @@ from nanogen.provider.client import (
     task_failed_message,
 )
 from nanogen.generation.results import ResultSaver
+from nanogen.generation.store import PromptRows
 from nanogen.images.storage import Storage
 from nanogen.generation.requests import GenerationRequest
 from nanogen.generation.wakeups import Wakeups
@@ -83,6 +84,7 @@ class GenerationService:
         self.clock = clock
         self.budget_check = budget_check
         self.results = ResultSaver(client=client, storage=storage, db=db, settings=settings)
+        self.rows = PromptRows(db, clock)
         self.housekeeping_interval_s = housekeeping_interval_s  # drills shorten it to see recovery sooner
         self._signer = URLSafeSerializer(secret_key, salt='nanogen.callback')
         self._jobs: dict[int, _Job] = {}
@@ -299,7 +301,7 @@ class GenerationService:
     async def _submit(self, prompt: Prompt) -> Prompt | None:
         assert prompt.id is not None
         pid = prompt.id
-        await self._update(pid, submit_attempts=prompt.submit_attempts + 1)
+        await self.rows.update(pid, submit_attempts=prompt.submit_attempts + 1)
         request = GenerateRequest(prompt=prompt.prompt, callback_url=self.callback_url(pid),
                                   num_images=prompt.num_images, aspect_ratio=prompt.aspect_ratio,
                                   image_urls=tuple(json.loads(prompt.reference_urls or '[]')),
@@ -344,7 +346,7 @@ class GenerationService:
         the prompt again. So a busy or restarting database is waited out here instead of pausing the job."""
         async def save() -> Prompt | None:
             # Conditional on PENDING inside the write lock: a cancel that lands meanwhile wins.
-            return await self._update(pid, expect_status=Status.PENDING.value, provider_task_id=task_id,
+            return await self.rows.update(pid, expect_status=Status.PENDING.value, provider_task_id=task_id,
                                       status=Status.PROCESSING.value, submitted_at=self.clock())
 
         def before_sleep(state: retrying.RetryCallState) -> None:
@@ -377,7 +379,7 @@ class GenerationService:
             except TimeoutError:
                 pass
             wake.clear()
-            if await self._status(pid) != Status.PROCESSING.value:
+            if await self.rows.status(pid) != Status.PROCESSING.value:
                 return  # cancelled (or finished elsewhere)
             try:
                 record = await self.client.record_info(task_id)
@@ -391,7 +393,7 @@ class GenerationService:
             if record.state is TaskState.GENERATING:
                 interval = min(interval * 1.5, self.settings.poll_max_s)
                 continue
-            await self._update(pid, response_data=json.dumps(record.raw, default=str)[:20000])
+            await self.rows.update(pid, response_data=json.dumps(record.raw, default=str)[:20000])
             if record.state is TaskState.SUCCESS:
                 await self._complete(prompt, record)
             else:
@@ -414,28 +416,7 @@ class GenerationService:
         except StorageError as exc:
             await self._fail(pid, f'{exc.user_message} The image could not be saved; try again.', billed=True)
             return
-
-        def save(s: Session) -> tuple[Prompt, tuple[int, ...]] | None:
-            row = s.get(Prompt, pid, with_for_update=True)
-            if row is None or row.status != Status.PROCESSING.value:
-                return None
-            images = [Image(user_id=row.user_id, prompt_id=pid, position=n, key=k[0], original_key=k[1],
-                            thumb_key=k[2], content_type=p.content_type, width=p.width, height=p.height,
-                            size_bytes=len(p.image), sha256=p.sha256) for n, (p, k) in enumerate(zip(processed, keys))]
-            s.add_all(images)
-            s.flush()
-            now = self.clock()
-            row.image_id = images[0].id
-            row.status = Status.COMPLETED.value
-            row.cost = self.settings.price_for(row.image_size, row.model) * len(images)
-            row.completed_at = row.updated_at = now
-            row.duration_ms = int((now - row.created_at).total_seconds() * 1000)
-            row.error_message = None
-            row.lease_owner = None
-            s.add(row)
-            s.commit()
-            return row, tuple(i.id for i in images if i.id is not None)
-        saved = await self.db.write(save)
+        saved = await self.rows.complete(pid, processed, keys, self.settings.price_for)
         if saved is None:  # cancelled while we were downloading: drop what we stored
             await self.results.discard(keys)
             return
@@ -443,47 +424,9 @@ class GenerationService:
         log.info('prompt %s completed with %d image(s) in %s ms', pid, len(processed), done.duration_ms)
         self._publish(done, 'Done', image_ids=ids)
 
-    # ------------------------------------------------------------------ persistence helpers
-    async def _status(self, pid: int) -> str | None:
-        return await self.db.run(lambda s: s.exec(select(Prompt.status).where(Prompt.id == pid)).first())
-
-    @overload
-    async def _update(self, pid: int, *, expect_status: None = None, **values: Any) -> Prompt: ...
-    @overload
-    async def _update(self, pid: int, *, expect_status: str, **values: Any) -> Prompt | None: ...
-
-    async def _update(self, pid: int, *, expect_status: str | None = None, **values: Any) -> Prompt | None:
-        """Set columns on a prompt; with `expect_status`, only if it still has that status (else None)."""
-        def work(s: Session) -> Prompt | None:
-            row = s.get(Prompt, pid, with_for_update=True)
-            if row is None:
-                raise NotFound('That generation does not exist.')
-            if expect_status is not None and row.status != expect_status:
-                return None
-            for k, v in values.items():
-                setattr(row, k, v)
-            row.updated_at = self.clock()
-            s.add(row)
-            s.commit()
-            return row
-        return await self.db.write(work)
-
+    # ------------------------------------------------------------------ persistence
     async def _fail(self, pid: int, message: str, *, billed: bool = False) -> None:
-        def work(s: Session) -> Prompt | None:
-            row = s.get(Prompt, pid, with_for_update=True)
-            if row is None or Status(row.status).finished:
-                return None
-            now = self.clock()
-            row.status = Status.FAILED.value
-            row.error_message = message
-            row.cost = row.estimated_cost if billed else Decimal(0)
-            row.completed_at = row.updated_at = now
-            row.duration_ms = int((now - row.created_at).total_seconds() * 1000)
-            row.lease_owner = None
-            s.add(row)
-            s.commit()
-            return row
-        row = await self.db.write(work)
+        row = await self.rows.fail(pid, message, billed=billed)
         if row is not None:
             log.warning('prompt %s failed: %s', pid, message)
             self._publish(row, message)
