@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 import sqlalchemy as sa
 import tenacity
-from tenacity import RetryCallState
+from tenacity import RetryCallState as RetryCallState  # re-exported: callers annotate retrying.RetryCallState
 
 from nanogen.errors import ProviderError, StorageError
 

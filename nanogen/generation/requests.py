@@ -86,7 +86,10 @@ def validate_request(*, prompt: object, size: object = 1024, aspect_ratio: objec
         if mark and len(mark) > MAX_WATERMARK:
             raise InvalidInput(f'The watermark is too long: the limit is {MAX_WATERMARK} characters.',
                                field='watermark')
-    urls = tuple(reference_urls or ())
+    if reference_urls and not isinstance(reference_urls, list | tuple):
+        raise InvalidInput('Each reference image must be an http(s) URL the provider can fetch.',
+                           field='reference_urls')
+    urls: tuple[str, ...] = tuple(reference_urls or ())  # type: ignore[arg-type]  # each is checked below
     if len(urls) > MAX_REFERENCES:
         raise InvalidInput(f'Use at most {MAX_REFERENCES} reference images.', field='reference_urls')
     for url in urls:

@@ -164,9 +164,9 @@ def decode(data: bytes, *, max_bytes: int, max_pixels: int, source: Source = 'pr
     try:
         img = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        size = header_size(data)
-        if size is not None:
-            raise too_many_pixels(*size) from exc
+        dimensions = header_size(data)
+        if dimensions is not None:
+            raise too_many_pixels(*dimensions) from exc
         raise ImageError('The image is too large (too many pixels).', detail=str(exc)) from exc
     except UnidentifiedImageError as exc:
         raise ImageError(_NOT_AN_IMAGE[source], detail=str(exc)) from exc
