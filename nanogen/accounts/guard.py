@@ -32,6 +32,7 @@ USED_LINK_MESSAGE = 'That sign-in link was already used. Sign in again.'
 SIGNED_OUT_MESSAGE = 'You were signed out. Sign in again to continue.'
 TICKET_MAX_AGE_S = 120
 SAFE_METHODS = ('GET', 'HEAD', 'OPTIONS')
+TOKEN_EXTRA_PATHS = frozenset({'/api/openapi.json', '/api/docs'})  # beside /api/v1: the API's schema and its docs
 # Messages /login?error= may show (nanogen.http.oidc.login_error_text); SIGNED_OUT_MESSAGE is where stale tabs land.
 LOCAL_SIGN_IN_MESSAGES = (DISABLED_MESSAGE, EXPIRED_LINK_MESSAGE, INVALID_LINK_MESSAGE, USED_LINK_MESSAGE,
                           SIGNED_OUT_MESSAGE)
@@ -334,8 +335,9 @@ class SessionAuth:
     async def identify(self, session: MutableMapping[str, Any] | None, authorization: str | None,
                        path: str = '/api/v1/') -> Identity | None:
         if authorization and authorization.lower().startswith('bearer ') and self.token_lookup:
-            # Personal tokens are for the API only: never pages, /admin/* or /metrics (which has its own token).
-            if not (path == '/api/v1' or path.startswith('/api/v1/')):
+            # Personal tokens are for the API only (its routes, its schema and docs, which scripts and client generators
+            # read): never pages, /admin/* or /metrics (which has its own token).
+            if not (path == '/api/v1' or path.startswith('/api/v1/') or path in TOKEN_EXTRA_PATHS):
                 return None
             found = await self.token_lookup(authorization[7:].strip())
             if found is None or found[0].disabled:

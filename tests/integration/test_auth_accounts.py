@@ -148,10 +148,11 @@ async def token(services: Services, email: str, scope: str) -> str:
 
 async def test_tokens_work_only_under_the_api(services: Services, browser: httpx.AsyncClient) -> None:
     """Issue 11 finding 9: a personal token (even an admin's, admin scope) opens /api/v1 only: not files, pages,
-    /admin/* or /metrics."""
+    /admin/* or /metrics. The API's schema (/api/openapi.json) is part of the API: scripts generate clients from it."""
     secret = await token(services, 'boss@example.com', 'admin')
     bearer = {'Authorization': f'Bearer {secret}', 'Accept': 'application/json'}
     assert (await browser.get('/api/v1/me', headers=bearer)).json()['data']['is_admin'] is True
+    assert '/api/v1/me' in (await browser.get('/api/openapi.json', headers=bearer)).json()['paths']
     for path in ('/files/1/image', '/dashboard', '/admin'):
         assert (await browser.get(path, headers=bearer)).status_code == 401, path
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=_full_app(services)),
