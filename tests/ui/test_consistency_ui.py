@@ -3,17 +3,16 @@ an honest spend line."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import date, timedelta
 from decimal import Decimal
 
 from nicegui import ui
 from nicegui.testing import User
 
-from nanogen.ops.spend import DayStat
+from nanogen.ops.stats import DayStat
 from nanogen.generation.requests import validate_request
-from tests.ui.helpers import elements, eventually, sign_in
-from tests.ui.studio import app_services, user_id, wait_for_cards
+from tests.ui.helpers import elements, eventually, should_see, sign_in
+from tests.ui.studio import app_services, user_id, wait_finished, wait_for_cards
 
 LONG_PROMPT = ('a very detailed scene, ' * 87)[:2000]
 
@@ -55,7 +54,7 @@ async def test_a_long_prompt_is_clamped_on_its_card_and_expands(user: User) -> N
     assert 'line-clamp-3' in label.classes
     user.find(marker=f'prompt-more-{prompt.id}').click()
     assert 'line-clamp-3' not in label.classes
-    await user.should_see('Less')
+    await should_see(user, 'Less')
     user.find(marker=f'prompt-more-{prompt.id}').click()
     assert 'line-clamp-3' in label.classes
     assert not elements(user, marker=f'prompt-more-{short.id}')  # a short prompt needs no toggle
@@ -75,7 +74,7 @@ async def test_the_live_status_line_is_not_pale_cyan(user: User) -> None:
     (line,) = user.find(marker=f'message-{prompt.id}').elements
     assert 'text-info' not in line.classes and 'nanogen-live' in line.classes
     await services.generation.cancel(uid, prompt.id)
-    await asyncio.sleep(0.1)
+    await wait_finished(services, uid, int(prompt.id))
 
 
 async def test_the_spend_line_is_not_smoothed(user: User) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from nicegui.testing import User
 
-from tests.ui.helpers import sign_in
+from tests.ui.helpers import should_not_see, sign_in
 
 HUGE = '9' * 30
 WIDE_DIGITS = '\u0661\u0662'  # Arabic-Indic "12": str.isdigit() and int() accept it, SQL ids do not
@@ -48,7 +48,7 @@ async def test_hostile_query_values_on_pages_show_a_clear_page(user: User, path:
     assert r.status_code in (200, 404, 422), (path, r.status_code)
     assert not EXCEPTION_TEXT.search(r.text), EXCEPTION_TEXT.search(r.text)
     await user.open(path)  # and the simulated browser sees the page itself, not an error page
-    await user.should_not_see('Server error')
+    await should_not_see(user, 'Server error')
 
 
 async def test_the_500_page_shows_no_exception_text(user: User, monkeypatch: pytest.MonkeyPatch,

@@ -6,7 +6,7 @@ import re
 
 from nicegui.testing import User
 
-from tests.ui.helpers import eventually
+from tests.ui.helpers import eventually, should_see
 from tests.ui.test_gallery_ui import ada_with_images, svc, tile_ids
 
 QUASAR_NOTIFICATIONS_Z = 9500  # .q-notifications__list in Quasar's CSS
@@ -19,9 +19,9 @@ async def test_undo_bar_stays_above_an_unrelated_notification(user: User) -> Non
     await user.open('/gallery')
     await eventually(lambda: tile_ids(user) == sorted([fox, whale]))
     user.find(marker=f'tile-{fox}').click()
-    await user.should_see(marker='lightbox-prompt')
+    await should_see(user, marker='lightbox-prompt')
     user.find(marker='delete').click()
-    await user.should_see('Image deleted.')
+    await should_see(user, 'Image deleted.')
     user.find(marker='copy-prompt').click()  # the lightbox moved on to the whale: copy its prompt
     assert user.notify.contains('Prompt copied to the clipboard.')
     (undo,) = user.find(marker='undo').elements
@@ -30,6 +30,6 @@ async def test_undo_bar_stays_above_an_unrelated_notification(user: User) -> Non
     z_index = int(re.sub(r'\D', '', bar.style['z-index']))
     assert z_index > QUASAR_NOTIFICATIONS_Z  # a toast is drawn below the bar, never over Undo
     user.find(marker='undo').click()
-    await user.should_see('Image restored.')
+    await should_see(user, 'Image restored.')
     await eventually(lambda: tile_ids(user) == sorted([fox, whale]))
     assert await svc().library.get_image(uid, fox) is not None

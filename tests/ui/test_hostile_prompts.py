@@ -30,7 +30,7 @@ prompts = st.lists(st.sampled_from(HOSTILE) | st.text(max_size=3).filter(lambda 
 
 # Props a page gives an image itself; anything else on one came from the prompt.
 IMAGE_PROPS = {'src', 'alt', 'data-image-id', 'fit', 'loading', 'no-spinner'}
-PAGE_BOUND_PROPS = {':rows-per-page-options'}  # the history table's own `:prop` (a literal in pages/history.py)
+PAGE_BOUND_PROPS = {':rows-per-page-options', ':grid'}  # the history table's own `:props` (literals in pages/history.py)
 
 
 def assert_no_foreign_props(client: Client) -> None:

@@ -135,9 +135,10 @@ async def test_no_log_record_carries_a_secret_after_a_full_flow(secrets_everywhe
 
     svc = services()
     token = (await svc.tokens.create(1, 'ci script')).secret
-    api = await user.http_client.get('/admin/usage.csv', headers={'Authorization': f'Bearer {token}'})
+    # Tokens open /api/v1 only (issue 11 finding 9), so the flow uses the API with it.
+    api = await user.http_client.get('/api/v1/me', headers={'Authorization': f'Bearer {token}'})
     assert api.status_code == 200 and 'ada@example.com' in api.text
-    bad = await user.http_client.get('/admin/usage.csv', headers={'Authorization': f'Bearer {token}x',
+    bad = await user.http_client.get('/api/v1/me', headers={'Authorization': f'Bearer {token}x',
                                                                   'Accept': 'application/json'})
     assert bad.status_code in (401, 403)
     assert (await user.http_client.get('/metrics', headers={'Authorization': f'Bearer {METRICS_TOKEN}'})).status_code \

@@ -13,7 +13,7 @@ from nanogen.accounts.guard import SIGNED_OUT_MESSAGE
 from nanogen.bootstrap import Services
 from nanogen.models import ApiToken, AuditEvent
 from nanogen.models import User as UserRow
-from tests.ui.helpers import eventually, sign_in
+from tests.ui.helpers import eventually, should_see, sign_in
 
 
 def running_services() -> Services:
@@ -48,7 +48,7 @@ async def test_an_action_in_a_tab_of_a_disabled_user_changes_nothing_and_goes_to
     another replica would, so no push reaches this tab); the next click is refused before it changes data, and the
     tab is sent to /login with the reason."""
     await sign_in(user, then='/profile')
-    await user.should_see(marker='create-token')
+    await should_see(user, marker='create-token')
     services = running_services()
     opened = watch_navigation(user)
     uid = await ada_id(services)
@@ -91,7 +91,7 @@ async def test_a_tab_is_told_at_once_when_its_user_is_disabled_or_signs_out_ever
 async def test_the_sign_in_page_says_why_a_tab_was_signed_out(user: User) -> None:
     """Issue 11 finding 4: where a stale tab lands, the person reads why."""
     await user.open('/login?error=' + SIGNED_OUT_MESSAGE)
-    await user.should_see(SIGNED_OUT_MESSAGE)
+    await should_see(user, SIGNED_OUT_MESSAGE)
 
 
 async def test_tokens_get_a_scope_chosen_on_the_profile_page_and_shown_in_the_list(user: User) -> None:
@@ -99,11 +99,11 @@ async def test_tokens_get_a_scope_chosen_on_the_profile_page_and_shown_in_the_li
     await sign_in(user, email='ada@example.com', then='/profile')  # the first user of a dev install: an admin
     user.find(marker='token-name').type('reader')
     user.find(marker='create-token').click()
-    await user.should_see('Copy it now')
+    await should_see(user, 'Copy it now')
     user.find(marker='close-token').click()
     rows = await running_services().db.run(lambda s: list(s.exec(select(ApiToken))))
     assert [(r.name, r.scope) for r in rows] == [('reader', 'read')]
-    await user.should_see(marker=f'token-scope-{rows[0].id}')
+    await should_see(user, marker=f'token-scope-{rows[0].id}')
     assert user.find(marker='token-scope').elements.pop().options == {
         'read': 'Read: list and download only', 'generate': 'Generate: read, generate and delete',
         'admin': 'Admin: everything, with admin rights'}
@@ -117,13 +117,13 @@ async def test_an_admin_promotes_and_demotes_from_the_console(user: User) -> Non
     bob = await services.users.sign_in(subject='local:bob@example.com', email='bob@example.com')
     await user.open('/admin')
     user.find(marker=f'admin-{bob.id}').click()
-    await user.should_see('bob@example.com is now an admin.')
+    await should_see(user, 'bob@example.com is now an admin.')
     me = await ada_id(services)
-    await user.should_see(marker=f'admin-{me}')
+    await should_see(user, marker=f'admin-{me}')
     user.find(marker=f'admin-{bob.id}').click()
-    await user.should_see('bob@example.com is no longer an admin.')
-    await user.should_see(marker=f'admin-{me}')
+    await should_see(user, 'bob@example.com is no longer an admin.')
+    await should_see(user, marker=f'admin-{me}')
     user.find(marker=f'admin-{me}').click()
-    await user.should_see('That would leave no admin: promote someone else first.')
+    await should_see(user, 'That would leave no admin: promote someone else first.')
     actions = await services.db.run(lambda s: [e.action for e in s.exec(select(AuditEvent))])
     assert actions == ['user.promote', 'user.demote']
