@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -76,17 +77,7 @@ async def summary(db: Database, user_id: int, *, now: datetime | None = None) ->
     at = now or utcnow()
 
     def work(s: Session) -> Summary:
-        row = s.execute(sa.select(
-            sa.func.coalesce(sa.func.sum(_completed(col(Prompt.num_images))), 0),
-            sa.func.sum(col(Prompt.cost)),
-            sa.func.coalesce(sa.func.sum(sa.case((col(Prompt.status).in_(UNFINISHED), 1), else_=0)), 0),
-            _count_if(Status.COMPLETED.value), _count_if(Status.FAILED.value), _count_if(Status.CANCELLED.value),
-            sa.func.avg(sa.case((Prompt.status == Status.COMPLETED.value, col(Prompt.duration_ms)), else_=None)),
-        ).where(Prompt.user_id == user_id)).one()
-        return Summary(images_made=int(row[0]), spend_total=_money(row[1]),
-                       spend_month=user_month_spend(s, user_id, at), in_flight=int(row[2]),
-                       completed=int(row[3]), failed=int(row[4]), cancelled=int(row[5]),
-                       avg_duration_ms=None if row[6] is None else int(row[6]))
+        return _summary(s, user_id, month_spend=lambda: user_month_spend(s, user_id, at))
     return await db.run(work)
 
 
@@ -94,18 +85,23 @@ async def range_summary(db: Database, user_id: int, *, date_from: date | None = 
                         date_to: date | None = None) -> Summary:
     """Like `summary`, limited to a range of days (spend_month is the range's spend too)."""
     def work(s: Session) -> Summary:
-        row = s.execute(sa.select(
-            sa.func.coalesce(sa.func.sum(_completed(col(Prompt.num_images))), 0),
-            sa.func.sum(col(Prompt.cost)),
-            sa.func.coalesce(sa.func.sum(sa.case((col(Prompt.status).in_(UNFINISHED), 1), else_=0)), 0),
-            _count_if(Status.COMPLETED.value), _count_if(Status.FAILED.value), _count_if(Status.CANCELLED.value),
-            sa.func.avg(sa.case((Prompt.status == Status.COMPLETED.value, col(Prompt.duration_ms)), else_=None)),
-        ).where(Prompt.user_id == user_id, *_day_bounds(date_from, date_to))).one()
-        spend = _money(row[1])
-        return Summary(images_made=int(row[0]), spend_total=spend, spend_month=spend, in_flight=int(row[2]),
-                       completed=int(row[3]), failed=int(row[4]), cancelled=int(row[5]),
-                       avg_duration_ms=None if row[6] is None else int(row[6]))
+        return _summary(s, user_id, *_day_bounds(date_from, date_to))  # the range's spend is its "month"
     return await db.run(work)
+
+
+def _summary(s: Session, user_id: int, *where: Any, month_spend: Callable[[], Decimal] | None = None) -> Summary:
+    row = s.execute(sa.select(
+        sa.func.coalesce(sa.func.sum(_completed(col(Prompt.num_images))), 0),
+        sa.func.sum(col(Prompt.cost)),
+        sa.func.coalesce(sa.func.sum(sa.case((col(Prompt.status).in_(UNFINISHED), 1), else_=0)), 0),
+        _count_if(Status.COMPLETED.value), _count_if(Status.FAILED.value), _count_if(Status.CANCELLED.value),
+        sa.func.avg(sa.case((col(Prompt.status) == Status.COMPLETED.value, col(Prompt.duration_ms)), else_=None)),
+    ).where(col(Prompt.user_id) == user_id, *where)).one()
+    spend = _money(row[1])
+    return Summary(images_made=int(row[0]), spend_total=spend,
+                   spend_month=month_spend() if month_spend is not None else spend, in_flight=int(row[2]),
+                   completed=int(row[3]), failed=int(row[4]), cancelled=int(row[5]),
+                   avg_duration_ms=None if row[6] is None else int(row[6]))
 
 
 def _day_expr(db: Database) -> Any:
