@@ -334,8 +334,9 @@ class SessionAuth:
     async def identify(self, session: MutableMapping[str, Any] | None, authorization: str | None,
                        path: str = '/api/v1/') -> Identity | None:
         if authorization and authorization.lower().startswith('bearer ') and self.token_lookup:
-            # Personal tokens are for the API only: never pages, /admin/* or /metrics (which has its own token).
-            if not (path == '/api/v1' or path.startswith('/api/v1/')):
+            # Personal tokens are for the API only (and its schema and docs, which scripts and Schemathesis read):
+            # never pages, /admin/* or /metrics (which has its own token).
+            if not (path in ('/api/v1', '/api/openapi.json', '/api/docs') or path.startswith('/api/v1/')):
                 return None
             found = await self.token_lookup(authorization[7:].strip())
             if found is None or found[0].disabled:
