@@ -7,19 +7,15 @@ from nicegui import app, ui
 from starlette.middleware.sessions import SessionMiddleware
 
 import pages
-from nanogen.http.admin import build_admin_router
-from nanogen.http.api import build_api
 from nanogen.accounts.guard import AuthMiddleware
-from nanogen.bootstrap import Services, build_services, start_or_exit
-from nanogen.config import Settings
-from nanogen.http.gallery import build_gallery_router
-from nanogen.http.headers import SecurityHeadersMiddleware
-from nanogen.http.history import build_history_router
-from nanogen.logs import setup_logging
-from nanogen.http.oidc import build_oidc_router
 from nanogen.accounts.ratelimit import BodyLimitMiddleware
 from nanogen.accounts.sessions import SecureCookies, session_options
-from nanogen.http.files import build_router, install_error_handlers
+from nanogen.bootstrap import Services, build_services, start_or_exit
+from nanogen.config import Settings
+from nanogen.http import routers
+from nanogen.http.errors import install_error_handlers
+from nanogen.http.headers import SecurityHeadersMiddleware
+from nanogen.logs import setup_logging
 
 
 def create_app(settings: Settings | None = None) -> Services:
@@ -39,12 +35,8 @@ def create_app(settings: Settings | None = None) -> Services:
                            expose_headers=['Retry-After', 'Location', 'Idempotent-Replayed'])
     app.add_middleware(SecurityHeadersMiddleware, settings=settings)  # outermost: every answer carries them
     install_error_handlers(app)
-    app.include_router(build_router(services))
-    app.include_router(build_admin_router(services))
-    app.include_router(build_oidc_router(services))
-    app.include_router(build_api(services))
-    app.include_router(build_history_router(services))
-    app.include_router(build_gallery_router(services))
+    for router in routers(services):  # every HTTP route lives under nanogen/http, one module per resource
+        app.include_router(router)
     pages.register(services)
     app.on_startup(services.start)
     app.on_shutdown(services.stop)

@@ -21,14 +21,15 @@ from fastapi import FastAPI
 from sqlmodel import col, select
 
 from bench.common import percentile, quiet_logs, report, summary_ms, verdict
-from nanogen.images import pipeline as imaging
 from nanogen.bootstrap import build_services
 from nanogen.config import Settings
 from nanogen.events import PromptEvent
+from nanogen.generation.requests import validate_request
+from nanogen.http.callbacks import build_callback_router
+from nanogen.http.errors import install_error_handlers
+from nanogen.images import pipeline as imaging
 from nanogen.models import Prompt, Status
 from nanogen.provider.fake import FakeConfig, FakeProvider
-from nanogen.generation.requests import validate_request
-from nanogen.http.files import build_router, install_error_handlers
 from tests.support.inloop import serve_in_loop
 from tests.support.servers import serve_asgi
 
@@ -103,7 +104,7 @@ async def run(mode: str, count: int, every_s: float, latency_s: float, jitter_s:
         services = build_services(settings, http=httpx.AsyncClient(timeout=30))
         receiver = FastAPI()
         install_error_handlers(receiver)
-        receiver.include_router(build_router(services))  # the app's real callback route
+        receiver.include_router(build_callback_router(services))  # the app's real callback route
         async with serve_in_loop(receiver) as base:
             if mode == 'callbacks':
                 services.settings.public_url = base

@@ -8,8 +8,8 @@ from fastapi import Request
 from nicegui import ui
 
 from nanogen.accounts.guard import safe_redirect
+from nanogen.accounts.signin_messages import login_error_text
 from nanogen.errors import InvalidInput
-from nanogen.http.oidc import login_error_text
 
 from .frame import frame, services
 

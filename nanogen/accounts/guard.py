@@ -33,7 +33,7 @@ SIGNED_OUT_MESSAGE = 'You were signed out. Sign in again to continue.'
 TICKET_MAX_AGE_S = 120
 SAFE_METHODS = ('GET', 'HEAD', 'OPTIONS')
 TOKEN_EXTRA_PATHS = frozenset({'/api/openapi.json', '/api/docs'})  # beside /api/v1: the API's schema and its docs
-# Messages /login?error= may show (nanogen.http.oidc.login_error_text); SIGNED_OUT_MESSAGE is where stale tabs land.
+# Messages /login?error= may show (accounts.signin_messages.login_error_text); SIGNED_OUT_MESSAGE: stale tabs.
 LOCAL_SIGN_IN_MESSAGES = (DISABLED_MESSAGE, EXPIRED_LINK_MESSAGE, INVALID_LINK_MESSAGE, USED_LINK_MESSAGE,
                           SIGNED_OUT_MESSAGE)
 EMAIL_RE = re.compile(r'^[^@\s]+@[^@\s]+\.[^@\s]+$')

@@ -36,8 +36,13 @@ from nanogen.errors import (
     StorageError,
 )
 from nanogen.events import EventBus, PromptEvent
+from nanogen.generation.idempotency import same_request_or_conflict
+from nanogen.generation.requests import GenerationRequest
+from nanogen.generation.results import ResultSaver
+from nanogen.generation.store import PromptRows
+from nanogen.generation.wakeups import Wakeups
+from nanogen.images.storage import Storage
 from nanogen.logs import current_prompt_id
-from nanogen.retrying import DB_UNAVAILABLE
 from nanogen.models import UNFINISHED, Prompt, Status, utcnow
 from nanogen.provider.client import (
     PROVIDER_SIDE,
@@ -47,15 +52,15 @@ from nanogen.provider.client import (
     TaskState,
     task_failed_message,
 )
-from nanogen.generation.results import ResultSaver
-from nanogen.generation.store import PromptRows
-from nanogen.images.storage import Storage
-from nanogen.generation.requests import GenerationRequest
-from nanogen.generation.wakeups import Wakeups
+from nanogen.retrying import DB_UNAVAILABLE
 
 log = logging.getLogger(__name__)
 LEASE = timedelta(seconds=45)
 SAVE_TASK_ID_BACKOFF = retrying.Backoff(0.5, 10.0)
+
+
+def _by_key(user_id: int, key: str) -> Any:
+    return select(Prompt).where(Prompt.user_id == user_id, Prompt.idempotency_key == key)
 
 
 def _db_reason(exc: Exception) -> str:
@@ -147,8 +152,7 @@ class GenerationService:
 
         def insert(s: Session) -> tuple[Prompt, bool]:
             if idempotency_key:
-                existing = s.exec(select(Prompt).where(Prompt.user_id == user_id,
-                                                       Prompt.idempotency_key == idempotency_key)).first()
+                existing = s.exec(_by_key(user_id, idempotency_key)).first()
                 if existing:
                     return existing, False
             running = s.exec(select(func.count()).select_from(Prompt).where(
@@ -180,8 +184,7 @@ class GenerationService:
         try:
             prompt, created = await asyncio.to_thread(work)
         except sa.exc.IntegrityError:  # a concurrent retry with the same idempotency key won the race
-            found = await self.db.run(lambda s: s.exec(select(Prompt).where(
-                Prompt.user_id == user_id, Prompt.idempotency_key == idempotency_key)).first())
+            found = await self.find_by_idempotency_key(user_id, idempotency_key) if idempotency_key else None
             if found is None:
                 raise
             return found
@@ -191,6 +194,14 @@ class GenerationService:
             self._publish(prompt, 'Queued')
             self._drive_in_background(prompt.id)
         return prompt
+
+    async def find_by_idempotency_key(self, user_id: int, key: str) -> Prompt | None:
+        """The prompt this user already created with this Idempotency-Key, if any."""
+        return await self.db.run(lambda s: s.exec(_by_key(user_id, key)).first())
+
+    def check_replay(self, existing: Prompt, req: GenerationRequest, fingerprint: str | None) -> None:
+        """Conflict (409) when `existing` was created with the same key for a different request."""
+        same_request_or_conflict(existing, req, fingerprint)
 
     async def cancel(self, user_id: int, prompt_id: int) -> Prompt:
         def work(s: Session) -> Prompt:

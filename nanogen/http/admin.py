@@ -10,10 +10,10 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from nanogen.accounts.guard import Identity
 from nanogen.errors import AuthError, Forbidden, NotFound
+from nanogen.generation.requests import parse_id
+from nanogen.http.health import dependency_checks
 from nanogen.metrics import CONTENT_TYPE
 from nanogen.models import utcnow
-from nanogen.generation.requests import parse_id
-from nanogen.http.files import dependency_checks
 
 if TYPE_CHECKING:
     from nanogen.bootstrap import Services

@@ -9,9 +9,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
 from nanogen.errors import NotFound
+from nanogen.http.errors import envelope_error
+from nanogen.http.identity import current_identity
 from nanogen.library.actions import parse_ids
 from nanogen.models import utcnow
-from nanogen.http.files import current_identity, envelope_error
 
 if TYPE_CHECKING:
     from nanogen.bootstrap import Services

@@ -1,4 +1,4 @@
-"""Routes beside the history page: the CSV export of a user's prompts and the signed reference-image URLs."""
+"""Routes beside the history page: the CSV export of a user's prompts."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ from fastapi.responses import Response, StreamingResponse
 
 from nanogen.config import SIZES
 from nanogen.csvfile import csv_lines
-from nanogen.errors import InvalidInput, NotFound
-from nanogen.models import Prompt
+from nanogen.errors import InvalidInput
+from nanogen.http.identity import current_identity
 from nanogen.library.queries import PROMPT_SORTS, PromptQuery, list_prompts
-from nanogen.http.files import current_identity
+from nanogen.models import Prompt
 
 if TYPE_CHECKING:
     from nanogen.bootstrap import Services
@@ -97,14 +97,5 @@ def build_history_router(services: Services) -> APIRouter:
         return StreamingResponse(body(), media_type='text/csv; charset=utf-8',
                                  headers={'Content-Disposition': f'attachment; filename="{filename}"',
                                           'Cache-Control': 'no-store'})
-
-    @router.get('/refs/{token}')
-    async def reference_image(token: str) -> Response:
-        """Public on purpose: the provider fetches reference images here; the signature is the permission."""
-        if services.references is None:
-            raise NotFound('That reference image does not exist.')
-        data = await services.references.open(token)
-        return Response(data, media_type='image/png', headers={'Cache-Control': 'private, max-age=3600',
-                                                               'X-Content-Type-Options': 'nosniff'})
 
     return router

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -22,7 +21,16 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from joserfc.errors import JoseError
 
-from nanogen.accounts.guard import LOCAL_SIGN_IN_MESSAGES, SessionAuth, UserService, safe_redirect
+from nanogen.accounts.guard import SessionAuth, UserService, safe_redirect
+from nanogen.accounts.signin_messages import (
+    DENIED_MESSAGE,
+    NO_EMAIL_MESSAGE,
+    STATE_MESSAGE,
+    TOKEN_MESSAGE,
+    UNREACHABLE_MESSAGE,
+    UNVERIFIED_MESSAGE,
+    domain_message,
+)
 from nanogen.config import Settings
 from nanogen.errors import AuthError
 
@@ -31,13 +39,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 NEXT_KEY = 'oidc_next'  # where to go after the callback; kept in the signed session, never in the URL
-
-STATE_MESSAGE = ('Your sign-in could not be checked: it expired or was started in another tab or browser. '
-                 'Please sign in again.')
-TOKEN_MESSAGE = 'The answer from the sign-in provider could not be verified. Please sign in again.'
-DENIED_MESSAGE = 'Sign-in was cancelled or refused by the sign-in provider.'
-UNREACHABLE_MESSAGE = 'The sign-in provider could not be reached. Try again in a minute.'
-UNVERIFIED_MESSAGE = 'Your email address is not verified with the sign-in provider, so it cannot be used here.'
 
 
 @dataclass(frozen=True)
@@ -48,21 +49,6 @@ class Profile:
     email: str
     name: str
     avatar_url: str
-
-NO_EMAIL_MESSAGE = 'The sign-in provider did not share an email address. Allow access to your email and sign in again.'
-_DOMAIN_MESSAGE = re.compile(r'Only accounts from [a-z0-9.,\- ]{1,300} can sign in here\. Sign in with your work account\.')
-GENERIC_MESSAGE = 'Sign-in did not complete. Please try again.'
-
-
-def login_error_text(raw: str) -> str:
-    """The message the login page may show for `?error=`: only one we wrote, so nobody can put words on our page
-    with a crafted link; anything else becomes a generic line."""
-    known = {STATE_MESSAGE, TOKEN_MESSAGE, DENIED_MESSAGE, UNREACHABLE_MESSAGE, UNVERIFIED_MESSAGE, NO_EMAIL_MESSAGE,
-             *LOCAL_SIGN_IN_MESSAGES}
-    if raw in known or _DOMAIN_MESSAGE.fullmatch(raw):
-        return raw
-    return GENERIC_MESSAGE
-
 
 def check_claims(claims: Mapping[str, Any], settings: Settings) -> Profile:
     """Who may enter, from claims whose signature, issuer, audience, expiry and nonce are already verified."""
@@ -78,8 +64,7 @@ def check_claims(claims: Mapping[str, Any], settings: Settings) -> Profile:
         domain = email.rsplit('@', 1)[1]
         hosted = str(claims.get('hd') or '').lower()  # Google Workspace's hosted domain, when present
         if domain not in allowed or (hosted and hosted not in allowed):
-            raise AuthError(f'Only accounts from {", ".join(allowed)} can sign in here. '
-                            'Sign in with your work account.')
+            raise AuthError(domain_message(allowed))
     return Profile(subject=subject, email=email, name=str(claims.get('name') or '')[:255],
                    avatar_url=str(claims.get('picture') or '')[:1024])
 

@@ -11,9 +11,10 @@ from fastapi import FastAPI
 from sqlmodel import select
 
 from nanogen.events import PromptEvent
-from nanogen.models import Image, Status
 from nanogen.generation.requests import validate_request
-from nanogen.http.files import build_router, install_error_handlers
+from nanogen.http.callbacks import build_callback_router
+from nanogen.http.errors import install_error_handlers
+from nanogen.models import Image, Status
 from tests.conftest import make_settings
 from tests.drills.conftest import add_user, all_prompts, assert_costs, assert_not_double_billed, wait_all_ended
 from tests.support.inloop import serve_in_loop
@@ -31,7 +32,7 @@ async def test_callbacks_lost_duplicated_reordered_and_forged_leave_every_result
     services = await make_services(settings, start=False)
     receiver = FastAPI()
     install_error_handlers(receiver)
-    receiver.include_router(build_router(services))  # the app's own callback route
+    receiver.include_router(build_callback_router(services))  # the app's own callback route
     async with serve_in_loop(receiver) as base, httpx.AsyncClient(timeout=10) as http:
         services.settings.public_url = base
         events: list[PromptEvent] = []

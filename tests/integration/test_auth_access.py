@@ -22,9 +22,9 @@ from nicegui.testing import User
 from starlette.routing import Mount, Route, WebSocketRoute
 
 from nanogen.accounts.guard import is_public
+from nanogen.accounts.signin_messages import STATE_MESSAGE, TOKEN_MESSAGE, UNVERIFIED_MESSAGE
 from nanogen.bootstrap import Services
 from nanogen.models import Image, Prompt
-from nanogen.http.oidc import STATE_MESSAGE, TOKEN_MESSAGE, UNVERIFIED_MESSAGE
 from tests.ui.helpers import sign_in
 
 PARAM = re.compile(r'{([^}:]+)(?::[^}]+)?}')

@@ -11,10 +11,10 @@ import httpx
 import pytest
 from sqlmodel import select
 
+from nanogen.accounts.signin_messages import STATE_MESSAGE, TOKEN_MESSAGE, UNVERIFIED_MESSAGE
 from nanogen.bootstrap import Services
 from nanogen.config import Settings
 from nanogen.models import User
-from nanogen.http.oidc import STATE_MESSAGE, TOKEN_MESSAGE, UNVERIFIED_MESSAGE
 from tests.support.oidc import (
     CLIENT_ID,
     CLIENT_SECRET,

@@ -10,10 +10,12 @@ from fastapi import FastAPI
 from starlette.middleware.sessions import SessionMiddleware
 
 from nanogen.accounts.guard import AuthMiddleware
+from nanogen.accounts.sessions import SecureCookies, session_options
 from nanogen.bootstrap import Services
 from nanogen.config import Settings
-from nanogen.accounts.sessions import SecureCookies, session_options
-from nanogen.http.files import build_router, install_error_handlers
+from nanogen.http.errors import install_error_handlers
+from nanogen.http.files import build_files_router
+from nanogen.http.signin import build_signin_router
 
 
 def app_like(services: Services) -> FastAPI:
@@ -23,7 +25,8 @@ def app_like(services: Services) -> FastAPI:
     api.add_middleware(SessionMiddleware, **session_options(services.settings, services.secret_key))
     api.add_middleware(SecureCookies)
     install_error_handlers(api)
-    api.include_router(build_router(services))
+    api.include_router(build_signin_router(services))
+    api.include_router(build_files_router(services))
     return api
 
 

@@ -23,11 +23,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse
 from starlette.routing import Route
 
-from nanogen.http.api import build_api
 from nanogen.accounts.guard import AuthMiddleware
 from nanogen.bootstrap import Services
-from nanogen.http.oidc import build_oidc_router
-from nanogen.http.files import build_router, install_error_handlers
+from nanogen.http import routers
+from nanogen.http.errors import install_error_handlers
 
 CLIENT_ID = 'nanogen-test-client'
 CLIENT_SECRET = 'nanogen-test-secret-value'
@@ -39,9 +38,8 @@ def guarded_app(services: Services) -> FastAPI:
     api.add_middleware(AuthMiddleware, auth=services.auth)
     api.add_middleware(SessionMiddleware, secret_key=services.secret_key, same_site='lax')
     install_error_handlers(api)
-    api.include_router(build_router(services))
-    api.include_router(build_oidc_router(services))
-    api.include_router(build_api(services))
+    for router in routers(services):
+        api.include_router(router)
     return api
 
 

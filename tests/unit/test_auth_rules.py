@@ -7,10 +7,11 @@ from pathlib import Path
 import pytest
 
 from nanogen.accounts.guard import is_public, safe_redirect
+from nanogen.accounts.signin_messages import UNVERIFIED_MESSAGE
+from nanogen.accounts.tokens import TokenService
 from nanogen.config import Settings
 from nanogen.errors import AuthError, ConfigError, InvalidInput
-from nanogen.http.oidc import UNVERIFIED_MESSAGE, check_claims
-from nanogen.accounts.tokens import TokenService
+from nanogen.http.oidc import check_claims
 
 STRONG_KEY = 'vK3p9Qz_Lm2xR7tYw4Nb8Hc6Jd1Fg5Se0Ua-Oi'  # random-looking: production accepts it
 

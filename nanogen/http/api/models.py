@@ -10,8 +10,8 @@ from typing import Any, Generic, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from nanogen.accounts.guard import Identity
-from nanogen.models import Image, Prompt
 from nanogen.library.queries import ImageRow, image_row
+from nanogen.models import Image, Prompt
 
 T = TypeVar('T')
 SizeLiteral = Literal[512, 768, 1024, 1536]

@@ -1,0 +1,72 @@
+"""GET /api/v1/images (a page), GET and DELETE /api/v1/images/{id}, and GET /api/v1/images/{id}/file (the bytes)."""
+
+# No `from __future__ import annotations`: FastAPI must see the route signatures' local aliases (Who) as objects.
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse, Response
+
+from nanogen.http.api.common import BY_ID, Cursor, DateFrom, DateTo, IdPath, Limit, Search, base, ok, text, utc
+from nanogen.http.api.models import (
+    DeletedOut,
+    Envelope,
+    ImageOut,
+    ImageSize,
+    ListOut,
+    RatioLiteral,
+    VariantLiteral,
+    image_out,
+)
+from nanogen.http.files import image_response
+from nanogen.library import queries
+from nanogen.library.queries import image_row
+
+if TYPE_CHECKING:
+    from nanogen.bootstrap import Services
+
+FILE_TYPES: dict[str, Any] = {'image/png': {}, 'image/webp': {}, 'image/jpeg': {}}
+FILE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **BY_ID, 200: {'description': 'The bytes.', 'content': FILE_TYPES},
+    307: {'description': 'A short-lived presigned URL to the object store.'}}
+
+
+def build_images_router(services: 'Services', Who: Any) -> APIRouter:
+    router = APIRouter(tags=['images'])
+    db, library = services.db, services.library
+
+    @router.get('/images', response_model=Envelope[ListOut[ImageOut]], summary='List your images')
+    async def list_images(request: Request, who: Who, cursor: Cursor = None, limit: Limit = 60,
+                          q: Search = None, favourites: Annotated[bool, Query(description='Only favourites.')] = False,
+                          size: Annotated[ImageSize | None, Query()] = None,
+                          aspect_ratio: Annotated[RatioLiteral | None, Query()] = None,
+                          date_from: DateFrom = None, date_to: DateTo = None,
+                          sort: Annotated[Literal['newest', 'oldest'], Query()] = 'newest') -> JSONResponse:
+        query = queries.ImageQuery(search=text(q, 'q'), favourites_only=favourites,
+                                   size=None if size is None else int(size),
+                                   aspect_ratio=aspect_ratio, sort=sort, date_from=utc(date_from, 'date_from'),
+                                   date_to=utc(date_to, 'date_to'))
+        page = await queries.list_images(db, who.id, query, cursor=cursor, limit=limit)
+        return ok(ListOut[ImageOut](items=[image_out(base(request), r) for r in page.items],
+                                    next_cursor=page.next_cursor))
+
+    @router.get('/images/{image_id}', response_model=Envelope[ImageOut], responses=BY_ID, summary='One image')
+    async def get_image(image_id: IdPath, request: Request, who: Who) -> JSONResponse:
+        image = await library.get_image(who.id, image_id)
+        prompt = await library.get_prompt(who.id, image.prompt_id)
+        return ok(image_out(base(request), image_row(image, prompt)))
+
+    @router.get('/images/{image_id}/file', summary="An image's bytes", response_class=Response,
+                responses=FILE_RESPONSES)
+    async def image_file(image_id: IdPath, request: Request, who: Who,
+                         variant: Annotated[VariantLiteral, Query()] = 'image',
+                         download: Annotated[bool, Query(description='Ask the browser to save it.')] = False,
+                         ) -> Response:
+        return await image_response(services, request, who.id, image_id, variant, download)
+
+    @router.delete('/images/{image_id}', response_model=Envelope[DeletedOut], responses=BY_ID,
+                   summary='Delete an image and its files')
+    async def delete_image(image_id: IdPath, who: Who) -> JSONResponse:
+        await library.delete_image(who.id, image_id)
+        return ok(DeletedOut(id=image_id))
+
+    return router
