@@ -21,8 +21,8 @@ import sqlalchemy as sa
 
 from bench.common import quiet_logs, report, summary_ms, verdict
 from nanogen.db import Database
-from nanogen.models import Image, Prompt, User
 from nanogen.library.queries import ImageQuery, list_images
+from nanogen.models import Image, Prompt, User
 
 ADJECTIVES = ('misty', 'golden', 'quiet', 'neon', 'ancient', 'frozen', 'lush', 'stormy', 'tiny', 'vast',
               'rusty', 'silver', 'sunlit', 'hidden', 'floating', 'crystal', 'paper', 'velvet', 'broken', 'distant')

@@ -20,9 +20,9 @@ from sqlmodel import col, select
 from bench.common import quiet_logs, report
 from nanogen.bootstrap import build_services
 from nanogen.config import Settings
+from nanogen.generation.requests import validate_request
 from nanogen.models import Prompt, Status
 from nanogen.provider.fake import FakeConfig, FakeProvider
-from nanogen.generation.requests import validate_request
 from tests.drills.test_storage_outage import FlakyStorage
 from tests.support.servers import serve_asgi
 

@@ -12,26 +12,27 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import ValidationError
 
-from nanogen.ops.admin import AdminService
-from nanogen.accounts.guard import LocalSignIn, SessionAuth, UserService
-from nanogen.generation.budget import BudgetService
+from nanogen.accounts.guard import LocalSignIn, SessionAuth
+from nanogen.accounts.tokens import TokenService
+from nanogen.accounts.users import UserService
 from nanogen.config import Settings
 from nanogen.db import Database
 from nanogen.errors import ConfigError
 from nanogen.events import EventBus
-from nanogen.library.actions import Gallery
+from nanogen.generation.budget import BudgetService
+from nanogen.generation.relay import PostgresRelay
 from nanogen.generation.service import GenerationService
+from nanogen.generation.wakeups import Wakeups
+from nanogen.images.references import ReferenceStore
+from nanogen.images.storage import LocalStorage, S3Storage, Storage
+from nanogen.library.actions import Gallery
+from nanogen.library.retention import RetentionService
 from nanogen.library.service import Library, Sweeps
 from nanogen.logs import add_secrets
 from nanogen.metrics import Metrics
+from nanogen.ops.admin import AdminService
 from nanogen.provider.client import NanobananaClient
 from nanogen.provider.fake import FakeConfig, FakeProvider
-from nanogen.generation.relay import PostgresRelay
-from nanogen.generation.wakeups import Wakeups
-from nanogen.images.references import ReferenceStore
-from nanogen.library.retention import RetentionService
-from nanogen.images.storage import LocalStorage, S3Storage, Storage
-from nanogen.accounts.tokens import TokenService
 
 log = logging.getLogger(__name__)
 DEMO_BASE_URL = 'http://demo-provider.invalid'

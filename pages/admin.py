@@ -7,9 +7,9 @@ from datetime import datetime
 
 from nicegui import ui
 
-from nanogen.ops.admin import UserUsage
-from nanogen.generation.budget import WARN_RATIO
 from nanogen.errors import NanogenError
+from nanogen.generation.budget import WARN_RATIO
+from nanogen.ops.admin import UserUsage
 
 from ._format import money, provider_credits
 from .frame import PageContext, frame, guarded_page, notify_error

@@ -6,9 +6,9 @@ from datetime import date, timedelta
 
 from nicegui import ui
 
-from nanogen.ops import stats
 from nanogen.events import PromptEvent
 from nanogen.models import utcnow
+from nanogen.ops import stats
 
 from ._dates import iso_date
 from ._format import duration, money

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from nicegui import ui
 
-from nanogen.generation.budget import BudgetStatus
 from nanogen.events import PromptEvent
+from nanogen.generation.budget import BudgetStatus
 
 from ._format import money
 from ._live import on_prompt_events

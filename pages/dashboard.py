@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from nicegui import ui
 
-from nanogen.ops import stats
 from nanogen.errors import NanogenError
 from nanogen.events import PromptEvent
-from nanogen.models import Prompt, Status
 from nanogen.library.queries import ImageQuery, list_images
+from nanogen.models import Prompt, Status
+from nanogen.ops import stats
 
 from ._format import STATUS_COLORS, cancelled_notice, elapsed, money
 from ._live import on_prompt_events

@@ -14,7 +14,8 @@ from urllib.parse import quote
 from fastapi import Request
 from nicegui import Event, app, ui
 
-from nanogen.accounts.guard import SIGNED_OUT_MESSAGE, Identity, SessionKey
+from nanogen.accounts.guard import SIGNED_OUT_MESSAGE
+from nanogen.accounts.users import Identity, SessionKey
 from nanogen.bootstrap import Services
 from nanogen.config import Settings
 from nanogen.events import PromptEvent

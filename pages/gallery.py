@@ -9,10 +9,10 @@ from nicegui import ui
 from nanogen.config import ASPECT_RATIOS, SIZES
 from nanogen.errors import InvalidInput, NanogenError
 from nanogen.events import PromptEvent
-from nanogen.library.actions import ZIP_MAX_IMAGES
-from nanogen.models import Status
-from nanogen.library.queries import ImageQuery, ImageRow, list_images
 from nanogen.generation.requests import parse_id
+from nanogen.library.actions import ZIP_MAX_IMAGES
+from nanogen.library.queries import ImageQuery, ImageRow, list_images
+from nanogen.models import Status
 
 from ._dates import iso_date
 from ._live import on_prompt_events

@@ -11,8 +11,8 @@ from nicegui import ui
 
 from nanogen.errors import NanogenError
 from nanogen.library.actions import ShareLink
-from nanogen.models import utcnow
 from nanogen.library.queries import ImageRow
+from nanogen.models import utcnow
 
 from ._format import duration, money
 from ._text import set_attr

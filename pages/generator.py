@@ -7,9 +7,9 @@ from nicegui import events, ui
 from nanogen.config import ASPECT_RATIOS, SIZES
 from nanogen.errors import NanogenError
 from nanogen.events import PromptEvent
-from nanogen.models import Prompt, Status
-from nanogen.images.references import MAX_UPLOAD_BYTES, Reference
 from nanogen.generation.requests import MAX_REFERENCES, TOO_LONG_PREFIX, prompt_length_error, validate_request
+from nanogen.images.references import MAX_UPLOAD_BYTES, Reference
+from nanogen.models import Prompt, Status
 
 from ._format import money
 from ._job_card import JobCard

@@ -11,8 +11,8 @@ from nanogen.config import SIZES
 from nanogen.errors import NanogenError
 from nanogen.events import PromptEvent
 from nanogen.http.history import history_query
-from nanogen.models import Prompt, Status
 from nanogen.library.queries import count_prompts, list_prompts
+from nanogen.models import Prompt, Status
 
 from ._dates import iso_date
 from ._format import duration, money, when

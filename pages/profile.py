@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from nicegui import ui
 
-from nanogen.errors import NanogenError
 from nanogen.accounts.tokens import NewToken, TokenInfo
+from nanogen.errors import NanogenError
 from nanogen.ops.usage import monthly_usage
 
 from ._format import money, when
 from .frame import PageContext, frame, guarded_page, notify_error
-
 
 SCOPE_LABELS = {'read': 'Read: list and download only', 'generate': 'Generate: read, generate and delete',
                 'admin': 'Admin: everything, with admin rights'}

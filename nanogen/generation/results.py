@@ -7,14 +7,14 @@ import logging
 from collections.abc import Callable
 
 from nanogen import retrying
-from nanogen.images import pipeline as imaging
 from nanogen.config import Settings
 from nanogen.db import Database
 from nanogen.errors import NanogenError, ProviderError, ProviderRejected, StorageError
+from nanogen.images import pipeline as imaging
+from nanogen.images.storage import Storage, object_key
 from nanogen.library.service import delete_objects
 from nanogen.models import Prompt
 from nanogen.provider.client import NanobananaClient, TaskRecord
-from nanogen.images.storage import Storage, object_key
 
 log = logging.getLogger(__name__)
 STORAGE_RETRY_WINDOW_S = 120.0  # storage outages are usually short: hold the bytes and keep trying this long

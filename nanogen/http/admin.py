@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-from nanogen.accounts.guard import Identity
+from nanogen.accounts.users import Identity
 from nanogen.errors import AuthError, Forbidden, NotFound
 from nanogen.generation.requests import parse_id
 from nanogen.http.health import dependency_checks

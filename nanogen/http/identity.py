@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import Request
 
-from nanogen.accounts.guard import Identity
+from nanogen.accounts.users import Identity
 from nanogen.errors import AuthError
 
 

@@ -21,7 +21,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from joserfc.errors import JoseError
 
-from nanogen.accounts.guard import SessionAuth, UserService, safe_redirect
+from nanogen.accounts.guard import SessionAuth, safe_redirect
 from nanogen.accounts.signin_messages import (
     DENIED_MESSAGE,
     NO_EMAIL_MESSAGE,
@@ -31,6 +31,7 @@ from nanogen.accounts.signin_messages import (
     UNVERIFIED_MESSAGE,
     domain_message,
 )
+from nanogen.accounts.users import UserService
 from nanogen.config import Settings
 from nanogen.errors import AuthError
 

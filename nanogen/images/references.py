@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-from nanogen.images import pipeline as imaging
 from nanogen.config import Settings
 from nanogen.errors import InvalidInput, NotFound
+from nanogen.images import pipeline as imaging
 from nanogen.images.storage import Storage
 
 log = logging.getLogger(__name__)

@@ -18,10 +18,10 @@ from sqlmodel import Session, col, select
 from nanogen.config import Settings
 from nanogen.db import Database
 from nanogen.errors import InvalidInput, NotFound
+from nanogen.images.storage import Storage
+from nanogen.library.queries import ImageRow, _image_row
 from nanogen.library.service import FileRef, Library, Sweeps, file_ref
 from nanogen.models import Image, Prompt, Share, utcnow
-from nanogen.library.queries import ImageRow, _image_row
-from nanogen.images.storage import Storage
 from nanogen.zips import ZipMember, started, stream_zip
 
 log = logging.getLogger(__name__)

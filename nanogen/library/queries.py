@@ -22,8 +22,8 @@ from sqlmodel import Session, col, func, select
 from nanogen.config import ASPECT_RATIOS, SIZES
 from nanogen.db import Database
 from nanogen.errors import InvalidInput
-from nanogen.models import Image, Prompt, Status
 from nanogen.library.search import search_filter, search_page
+from nanogen.models import Image, Prompt, Status
 
 T = TypeVar('T')
 MAX_LIMIT = 1000

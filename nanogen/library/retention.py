@@ -12,9 +12,9 @@ from sqlmodel import Session, col, select
 
 from nanogen.config import Settings
 from nanogen.db import Database
+from nanogen.images.storage import Storage
 from nanogen.library.service import delete_objects
 from nanogen.models import Image, Prompt, utcnow
-from nanogen.images.storage import Storage
 
 log = logging.getLogger(__name__)
 BATCH = 200

@@ -13,8 +13,8 @@ from sqlmodel import Session, col, select
 from nanogen.config import Settings
 from nanogen.db import Database
 from nanogen.errors import NotFound, StorageError
-from nanogen.models import Image, PendingDelete, Prompt
 from nanogen.images.storage import Storage
+from nanogen.models import Image, PendingDelete, Prompt
 
 log = logging.getLogger(__name__)
 VARIANTS = ('image', 'original', 'thumb')

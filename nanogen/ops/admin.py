@@ -18,18 +18,19 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
-from nanogen.accounts.guard import SessionAuth, UserService
-from nanogen.generation.budget import WARN_RATIO, BudgetService, usd
+from nanogen.accounts.guard import SessionAuth
+from nanogen.accounts.users import UserService
 from nanogen.config import Settings
 from nanogen.csvfile import csv_lines
 from nanogen.db import Database
 from nanogen.errors import InvalidInput, NanogenError, NotFound, ProviderError, StorageError
+from nanogen.generation.budget import WARN_RATIO, BudgetService, usd
 from nanogen.generation.service import GenerationService
+from nanogen.images.storage import Storage
 from nanogen.library.service import delete_objects
 from nanogen.models import UNFINISHED, AuditEvent, Image, Prompt, Status, User, utcnow
-from nanogen.provider.client import NanobananaClient
-from nanogen.images.storage import Storage
 from nanogen.ops.export import export_zip
+from nanogen.provider.client import NanobananaClient
 from nanogen.spend import in_month, month_bounds, month_spend_per_user, team_month_spend
 
 log = logging.getLogger(__name__)

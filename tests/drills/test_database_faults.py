@@ -11,8 +11,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from nanogen.models import Status
 from nanogen.generation.requests import validate_request
+from nanogen.models import Status
 from tests.conftest import make_settings
 from tests.drills.conftest import (
     DRILL_PROMPT,

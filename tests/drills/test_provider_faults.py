@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from nanogen.models import Status
 from nanogen.generation.requests import validate_request
+from nanogen.models import Status
 from tests.conftest import make_settings
 from tests.drills.conftest import DRILL_PROMPT, add_user, assert_costs, assert_not_double_billed, wait_all_ended
 

@@ -7,9 +7,9 @@ import time
 from pathlib import Path
 
 from nanogen.errors import StorageError
-from nanogen.models import Status
-from nanogen.images.storage import LocalStorage
 from nanogen.generation.requests import validate_request
+from nanogen.images.storage import LocalStorage
+from nanogen.models import Status
 from tests.conftest import make_settings
 from tests.drills.conftest import DRILL_PROMPT, add_user, assert_not_double_billed, wait_all_ended
 

@@ -12,8 +12,8 @@ import pytest
 from sqlmodel import select
 
 from nanogen.errors import InvalidInput, NotFound
-from nanogen.models import AuditEvent, Image, Prompt, User, utcnow
 from nanogen.generation.requests import validate_request
+from nanogen.models import AuditEvent, Image, Prompt, User, utcnow
 from tests.conftest import make_settings
 from tests.integration.test_generation import add_user, wait_status
 

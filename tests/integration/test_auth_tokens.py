@@ -10,11 +10,11 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
+from nanogen.accounts.tokens import TokenService, hash_token
 from nanogen.bootstrap import Services
 from nanogen.config import Settings
 from nanogen.errors import InvalidInput, NotFound
 from nanogen.models import utcnow
-from nanogen.accounts.tokens import TokenService, hash_token
 from tests.support.oidc import guarded_app
 
 

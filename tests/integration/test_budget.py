@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session
 
-from nanogen.generation.budget import BudgetService, usd
-from nanogen.spend import month_bounds, spend_in
 from nanogen.config import Settings
 from nanogen.db import Database
 from nanogen.errors import BudgetExceeded
-from nanogen.models import Prompt, User
+from nanogen.generation.budget import BudgetService, usd
 from nanogen.generation.requests import validate_request
+from nanogen.models import Prompt, User
+from nanogen.spend import month_bounds, spend_in
 from tests.conftest import make_settings
 from tests.integration.test_generation import add_user, wait_status
 

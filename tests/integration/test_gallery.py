@@ -13,10 +13,10 @@ from sqlmodel import select
 
 from nanogen.bootstrap import Services
 from nanogen.errors import InvalidInput, NotFound
-from nanogen.library.actions import SHARE_GONE, parse_ids
-from nanogen.models import Image, Share, utcnow
-from nanogen.library.queries import ImageQuery, list_images
 from nanogen.generation.requests import validate_request
+from nanogen.library.actions import SHARE_GONE, parse_ids
+from nanogen.library.queries import ImageQuery, list_images
+from nanogen.models import Image, Share, utcnow
 from tests.conftest import make_settings
 from tests.integration.test_generation import add_user, wait_status
 

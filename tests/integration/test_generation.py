@@ -17,8 +17,8 @@ from starlette.routing import Route
 
 from nanogen.bootstrap import Services
 from nanogen.events import PromptEvent
-from nanogen.models import Image, Prompt, Status, User
 from nanogen.generation.requests import validate_request
+from nanogen.models import Image, Prompt, Status, User
 from tests.conftest import make_settings
 from tests.support.inloop import serve_in_loop
 

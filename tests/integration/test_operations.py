@@ -15,11 +15,11 @@ from sqlmodel import select
 
 from nanogen.errors import StorageError
 from nanogen.events import EventBus
+from nanogen.generation.requests import validate_request
+from nanogen.images.storage import LocalStorage
 from nanogen.logs import JsonFormatter, ScrubFilter, add_secrets, current_prompt_id, install_record_factory
 from nanogen.metrics import Metrics
 from nanogen.models import Image, Prompt, utcnow
-from nanogen.images.storage import LocalStorage
-from nanogen.generation.requests import validate_request
 from tests.conftest import make_settings
 from tests.integration.test_generation import add_user, wait_status
 

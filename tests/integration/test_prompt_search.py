@@ -18,10 +18,10 @@ from alembic.operations import Operations
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from nanogen.library import search as prompt_search
 from nanogen.db import MIGRATIONS, Database
-from nanogen.models import Image, Prompt, User
+from nanogen.library import search as prompt_search
 from nanogen.library.queries import ImageQuery, PromptQuery, count_prompts, list_images, list_prompts
+from nanogen.models import Image, Prompt, User
 from tests.support.paging import all_pages
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

@@ -11,8 +11,8 @@ import sqlalchemy as sa
 
 from nanogen.db import Database
 from nanogen.errors import InvalidInput
-from nanogen.models import Image, Prompt, User
 from nanogen.library.queries import ImageQuery, PromptQuery, count_prompts, list_images, list_prompts
+from nanogen.models import Image, Prompt, User
 from tests.support.paging import all_pages
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

@@ -17,9 +17,9 @@ from nicegui.testing import User
 from sqlmodel import select
 
 from nanogen.generation import results
-from nanogen.models import Image, Prompt
-from nanogen.images.storage import S3Storage
 from nanogen.generation.requests import validate_request
+from nanogen.images.storage import S3Storage
+from nanogen.models import Image, Prompt
 from tests.conftest import make_settings
 from tests.integration.test_generation import add_user, wait_status
 from tests.support.s3 import TEST_ACCESS_KEY_ID, TEST_REGION, TEST_SECRET_ACCESS_KEY, moto_s3_server

@@ -10,9 +10,9 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 
-from nanogen.ops import stats
 from nanogen.db import Database
 from nanogen.models import Prompt, User
+from nanogen.ops import stats
 
 NOW = datetime(2026, 3, 15, 12, 0, tzinfo=UTC)
 

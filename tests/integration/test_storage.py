@@ -19,9 +19,9 @@ import httpx
 import pytest
 from botocore.awsrequest import AWSResponse
 
-from nanogen.images import migrate as storage_migrate
 from nanogen.config import Settings
 from nanogen.errors import ConfigError, NotFound, StorageError
+from nanogen.images import migrate as storage_migrate
 from nanogen.images.storage import LocalStorage, S3Storage, check_key, object_key
 from tests.support.s3 import TEST_ACCESS_KEY_ID, TEST_REGION, TEST_SECRET_ACCESS_KEY, moto_s3_server
 

@@ -12,9 +12,9 @@ import pytest
 from nicegui.testing import User
 from sqlmodel import select
 
+from nanogen.generation.requests import validate_request
 from nanogen.models import AuditEvent, Image, Prompt
 from nanogen.models import User as UserRow
-from nanogen.generation.requests import validate_request
 from tests.ui.helpers import eventually, should_not_see, should_see, sign_in
 
 

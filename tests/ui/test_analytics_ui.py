@@ -9,8 +9,8 @@ from nicegui import ui
 from nicegui.testing import User
 
 from nanogen.bootstrap import Services
-from nanogen.models import Prompt, utcnow
 from nanogen.generation.requests import validate_request
+from nanogen.models import Prompt, utcnow
 from tests.ui.helpers import elements, eventually, should_see, sign_in
 from tests.ui.studio import app_services, text_of, user_id
 

@@ -9,8 +9,8 @@ from decimal import Decimal
 from nicegui import ui
 from nicegui.testing import User
 
-from nanogen.ops.stats import DayStat
 from nanogen.generation.requests import validate_request
+from nanogen.ops.stats import DayStat
 from tests.ui.helpers import elements, eventually, should_see, sign_in
 from tests.ui.studio import app_services, user_id, wait_finished, wait_for_cards
 

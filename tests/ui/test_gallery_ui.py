@@ -11,9 +11,9 @@ from nicegui.testing import User
 from sqlmodel import select
 
 from nanogen.bootstrap import Services
+from nanogen.generation.requests import validate_request
 from nanogen.models import Image, Prompt
 from nanogen.models import User as UserRow
-from nanogen.generation.requests import validate_request
 from tests.ui.helpers import WAIT_S, elements, eventually, should_not_see, should_see, sign_in
 
 

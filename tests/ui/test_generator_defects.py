@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from nicegui import ui
 from nicegui.testing import User
 

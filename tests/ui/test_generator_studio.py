@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-
 from nicegui import ui
 from nicegui.testing import User
 
 from nanogen.generation.requests import validate_request
-from tests.ui.helpers import elements, eventually, should_not_see, should_see, sign_in, WAIT_S
+from tests.ui.helpers import WAIT_S, elements, eventually, should_not_see, should_see, sign_in
 from tests.ui.studio import app_services, text_of, user_id, wait_finished, wait_for_cards
 
 

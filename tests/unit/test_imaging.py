@@ -11,9 +11,9 @@ import zlib
 import pytest
 from PIL import Image, ImageFile, PngImagePlugin
 
-from nanogen.images import pipeline as imaging
 from nanogen.config import ASPECT_RATIOS, SIZES
 from nanogen.errors import ImageError
+from nanogen.images import pipeline as imaging
 
 LIMITS = {'max_bytes': 40 * 1024 * 1024, 'max_pixels': 64_000_000}
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from nanogen.errors import RateLimited
 from nanogen.accounts.ratelimit import RateLimiter
+from nanogen.errors import RateLimited
 
 
 class Clock:

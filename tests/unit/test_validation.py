@@ -8,8 +8,8 @@ import pytest
 
 from nanogen.config import Settings
 from nanogen.errors import InvalidInput
-from nanogen.models import TaskType
 from nanogen.generation.requests import validate_request
+from nanogen.models import TaskType
 
 
 @pytest.mark.parametrize(('fields', 'field', 'message'), [

@@ -8,8 +8,8 @@ from fastapi import Depends, Path, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 
-from nanogen.accounts.guard import Identity
 from nanogen.accounts.ratelimit import RateLimiter
+from nanogen.accounts.users import Identity
 from nanogen.errors import InvalidInput
 from nanogen.http.api.models import ErrorEnvelope
 from nanogen.http.identity import current_identity

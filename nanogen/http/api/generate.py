@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 from fastapi import APIRouter, File, Form, Header, Query, Request, UploadFile
 from fastapi.responses import JSONResponse
 
-from nanogen.accounts.guard import Identity
+from nanogen.accounts.users import Identity
 from nanogen.errors import ImageError, InvalidInput, NanogenError
 from nanogen.events import PromptEvent
 from nanogen.generation.idempotency import request_fingerprint

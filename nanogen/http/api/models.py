@@ -9,7 +9,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from nanogen.accounts.guard import Identity
+from nanogen.accounts.users import Identity
 from nanogen.library.queries import ImageRow, image_row
 from nanogen.models import Image, Prompt
 
