@@ -21,7 +21,7 @@ from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 from bench.common import quiet_logs, report, verdict
 from nanogen.images import pipeline as imaging
-from nanogen.images.storage import S3Storage
+from nanogen.images.s3 import S3Storage
 from nanogen.provider.fake import draw_image
 from tests.support.s3 import TEST_ACCESS_KEY_ID, TEST_REGION, TEST_SECRET_ACCESS_KEY, moto_s3_server
 

@@ -24,7 +24,8 @@ from nanogen.generation.relay import PostgresRelay
 from nanogen.generation.service import GenerationService
 from nanogen.generation.wakeups import Wakeups
 from nanogen.images.references import ReferenceStore
-from nanogen.images.storage import LocalStorage, S3Storage, Storage
+from nanogen.images.s3 import S3Storage
+from nanogen.images.storage import LocalStorage, Storage
 from nanogen.library.actions import Gallery
 from nanogen.library.retention import RetentionService
 from nanogen.library.service import Library, Sweeps

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import TextIO
 
 from nanogen.errors import NanogenError
-from nanogen.images.storage import LocalStorage, ObjectInfo, S3Storage, content_type_for
+from nanogen.images.s3 import ObjectInfo, S3Storage
+from nanogen.images.storage import LocalStorage, content_type_for
 
 log = logging.getLogger('nanogen.images.storage.migrate')
 

@@ -13,7 +13,8 @@ from PIL import Image
 from nanogen.config import Settings
 from nanogen.errors import ImageError, InvalidInput, NotFound
 from nanogen.images.references import ReferenceStore
-from nanogen.images.storage import LocalStorage, S3Storage
+from nanogen.images.s3 import S3Storage
+from nanogen.images.storage import LocalStorage
 from tests.support.s3 import TEST_ACCESS_KEY_ID, TEST_REGION, TEST_SECRET_ACCESS_KEY, moto_s3_server
 
 

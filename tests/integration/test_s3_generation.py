@@ -18,7 +18,7 @@ from sqlmodel import select
 
 from nanogen.generation import results
 from nanogen.generation.requests import validate_request
-from nanogen.images.storage import S3Storage
+from nanogen.images.s3 import S3Storage
 from nanogen.models import Image, Prompt
 from tests.conftest import make_settings
 from tests.integration.test_generation import add_user, wait_status

@@ -22,7 +22,8 @@ from botocore.awsrequest import AWSResponse
 from nanogen.config import Settings
 from nanogen.errors import ConfigError, NotFound, StorageError
 from nanogen.images import migrate as storage_migrate
-from nanogen.images.storage import LocalStorage, S3Storage, check_key, object_key
+from nanogen.images.s3 import S3Storage
+from nanogen.images.storage import LocalStorage, check_key, object_key
 from tests.support.s3 import TEST_ACCESS_KEY_ID, TEST_REGION, TEST_SECRET_ACCESS_KEY, moto_s3_server
 
 PNG = b'\x89PNG\r\n\x1a\n' + b'pretend pixels' * 10

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from nanogen import retrying
 from nanogen.errors import ProviderBadResponse, ProviderRateLimited, ProviderRejected, ProviderUnavailable, StorageError
 from nanogen.generation.relay import connection_failed
-from nanogen.images.storage import _is_retryable as storage_retryable
+from nanogen.images.s3 import _is_retryable as storage_retryable
 from nanogen.provider.wire import error_for_code, never_sent, retryable_code, retryable_status
 
 # Every envelope code the contract names (and one it does not): True = another try can succeed.
