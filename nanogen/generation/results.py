@@ -11,7 +11,7 @@ from nanogen.images import pipeline as imaging
 from nanogen.config import Settings
 from nanogen.db import Database
 from nanogen.errors import NanogenError, ProviderError, ProviderRejected, StorageError
-from nanogen.library.service import delete_objects
+from nanogen.library.deletes import delete_objects
 from nanogen.models import Prompt
 from nanogen.provider.client import NanobananaClient, TaskRecord
 from nanogen.images.storage import Storage, object_key
