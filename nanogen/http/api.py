@@ -44,7 +44,7 @@ from nanogen.http.api_models import (
     prompt_out,
 )
 from nanogen.accounts.guard import Identity
-from nanogen.errors import ImageError, InvalidInput, NanogenError
+from nanogen.errors import ImageError, InvalidInput, NanogenError, NotFound
 from nanogen.events import PromptEvent
 from nanogen.models import Prompt, Status
 from nanogen.accounts.ratelimit import RateLimiter
@@ -336,10 +336,20 @@ def build_api(services: 'Services') -> APIRouter:
         return Response(data, media_type=ref.content_type, headers=headers)
 
     @v1.delete('/images/{image_id}', response_model=Envelope[DeletedOut], responses=BY_ID, tags=['images'],
-               summary='Delete an image and its files')
+               summary='Delete an image (undo until undo_until)')
     async def delete_image(image_id: IdPath, who: Who) -> JSONResponse:
-        await library.delete_image(who.id, image_id)
-        return ok(DeletedOut(id=image_id))
+        # The gallery's semantics: hidden at once, files purged after the undo window (nanogen/library/deletes.py).
+        deleted = await library.delete_images(who.id, [image_id])
+        return ok(DeletedOut(id=image_id, undo_until=deleted.undo_until))
+
+    @v1.post('/images/{image_id}/restore', response_model=Envelope[ImageOut], responses=BY_ID, tags=['images'],
+             summary='Undo a delete within its window')
+    async def restore_image(image_id: IdPath, request: Request, who: Who) -> JSONResponse:
+        if not await library.restore_images(who.id, [image_id]):
+            raise NotFound('That image does not exist or can no longer be restored.')
+        image = await library.get_image(who.id, image_id)
+        prompt = await library.get_prompt(who.id, image.prompt_id)
+        return ok(image_out(base(request), image_row(image, prompt)))
 
     # ------------------------------------------------------------------------------------------ me
     @v1.get('/me', response_model=Envelope[MeOut], tags=['me'], summary='Who you are')
