@@ -147,7 +147,8 @@ class Library:
     async def delete_images(self, user_id: int, image_ids: Iterable[int], *,
                             undo_window_s: float | None = None) -> Deleted:
         """The one delete path: hidden from every reader at once, purged after the window (default: the
-        settings' undo window; 0 purges before returning). NotFound if any id is not the user's live image."""
+        settings' undo window; 0 purges before returning). NotFound if any id is not the user's live image.
+        The loop's sweep purges hidden rows older than the settings' window, so a longer window is cut to it."""
         window = self.settings.undo_window_s if undo_window_s is None else undo_window_s
         return await self.deletes.delete_images(user_id, image_ids, undo_window_s=window)
 
