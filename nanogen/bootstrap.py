@@ -28,7 +28,7 @@ from nanogen.images.s3 import S3Storage
 from nanogen.images.storage import LocalStorage, Storage
 from nanogen.library.actions import Gallery
 from nanogen.library.retention import RetentionService
-from nanogen.library.service import Library, Sweeps
+from nanogen.library.service import Library
 from nanogen.logs import add_secrets
 from nanogen.metrics import Metrics
 from nanogen.ops.admin import AdminService
@@ -149,16 +149,14 @@ def build_services(settings: Settings, *, storage: Storage | None = None, http: 
         api_key, base_url = settings.nanobanana_api_key, settings.nanobanana_base_url
     client = NanobananaClient(http, api_key=api_key, base_url=base_url, retries=settings.provider_retries)
     bus = EventBus()
-    # The graph is built in dependency order and every collaborator goes in through a constructor. Two pairs need
-    # each other; a small hub built before both breaks each cycle (see Sweeps and generation/wakeups.py).
+    # The graph is built in dependency order and every collaborator goes in through a constructor. One pair needs
+    # each other; a small hub built before both breaks the cycle (see generation/wakeups.py).
     users = UserService(db, settings)
     tokens = TokenService(db)
     auth = SessionAuth(users, token_lookup=tokens.lookup)
     budget = BudgetService(db, settings)
-    sweeps = Sweeps()  # library <-> gallery: the library runs the gallery's sweep, the gallery purges via the library
-    library = Library(db=db, storage=storage, settings=settings, secret_key=secret_key, sweeps=sweeps)
-    gallery = Gallery(db=db, storage=storage, library=library, settings=settings, secret_key=secret_key,
-                      sweeps=sweeps)
+    library = Library(db=db, storage=storage, settings=settings, secret_key=secret_key)  # owns every delete
+    gallery = Gallery(db=db, storage=storage, library=library, settings=settings, secret_key=secret_key)
     worker_id = worker_id or f'{socket.gethostname()}:{settings.port}'
     wakeups = Wakeups()  # relay <-> generation: each wakes jobs on the other's side
     relay = None
@@ -171,11 +169,11 @@ def build_services(settings: Settings, *, storage: Storage | None = None, http: 
     local = None if settings.oidc_enabled else LocalSignIn(secret_key, db)
     add_secrets(secret_key)  # the dev key is generated, so setup_logging could not know it
     admin = AdminService(db=db, settings=settings, storage=storage, users=users, auth=auth, generation=generation,
-                         client=client, budget=budget)
+                         client=client, budget=budget, library=library)
     metrics = Metrics(db, bus, in_flight=lambda: generation.in_flight)
     metrics.instrument_http(http, base_url)
     metrics.instrument_storage(storage)
-    retention = RetentionService(db=db, storage=storage, settings=settings)
+    retention = RetentionService(library=library, settings=settings)
     return Services(settings=settings, secret_key=secret_key, db=db, storage=storage, http=http, client=client,
                     bus=bus, users=users, auth=auth, generation=generation, library=library, gallery=gallery, tokens=tokens,
                     local_sign_in=local, budget=budget, admin=admin, metrics=metrics, retention=retention,

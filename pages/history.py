@@ -10,7 +10,7 @@ from nicegui import ui
 from nanogen.config import SIZES
 from nanogen.errors import NanogenError
 from nanogen.events import PromptEvent
-from nanogen.http.history import history_query
+from nanogen.library.filters import history_query
 from nanogen.library.queries import count_prompts, list_prompts
 from nanogen.models import Prompt, Status
 

@@ -12,7 +12,7 @@ from nanogen.db import Database
 from nanogen.errors import NanogenError, ProviderError, ProviderRejected, StorageError
 from nanogen.images import pipeline as imaging
 from nanogen.images.storage import Storage, object_key
-from nanogen.library.service import delete_objects
+from nanogen.library.deletes import delete_objects
 from nanogen.models import Prompt
 from nanogen.provider.client import NanobananaClient, TaskRecord
 

@@ -1,14 +1,14 @@
-"""The gallery's actions on a user's images: favourite, delete with undo, share links and zip downloads."""
+"""The gallery's actions on a user's images: favourite, share links and zip downloads; delete with undo is the
+library's one delete path (nanogen.library.deletes), reached through `soft_delete` / `undo_delete`."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import hmac
 import logging
 import secrets
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -19,8 +19,9 @@ from nanogen.config import Settings
 from nanogen.db import Database
 from nanogen.errors import InvalidInput, NotFound
 from nanogen.images.storage import Storage
-from nanogen.library.queries import ImageRow, _image_row
-from nanogen.library.service import FileRef, Library, Sweeps, file_ref
+from nanogen.library import queries
+from nanogen.library.queries import ImageRow, own_image, own_images
+from nanogen.library.service import FileRef, Library, file_ref
 from nanogen.models import Image, Prompt, Share, utcnow
 from nanogen.zips import ZipMember, started, stream_zip
 
@@ -82,7 +83,7 @@ class Gallery:
     """Owns the gallery's writes; reading lists of images is `nanogen.library.queries`' job."""
 
     def __init__(self, *, db: Database, storage: Storage, library: Library, settings: Settings, secret_key: str,
-                 clock: Callable[[], datetime] = utcnow, sweeps: Sweeps | None = None) -> None:
+                 clock: Callable[[], datetime] = utcnow) -> None:
         self.db = db
         self.storage = storage
         self.library = library
@@ -91,26 +92,14 @@ class Gallery:
         self.undo_window_s = settings.undo_window_s
         self._signer = URLSafeSerializer(secret_key, salt='nanogen.share')  # links made before migration 0003
         self._share_key = hashlib.sha256(b'nanogen.share-token:' + secret_key.encode()).digest()
-        self._timers: set[asyncio.Task[None]] = set()
-        if sweeps is not None:  # soft-deleted images go even if their timer died in a restart
-            sweeps.add(self.purge_deleted)
 
     async def stop(self) -> None:
-        for task in list(self._timers):
-            task.cancel()
-        await asyncio.gather(*self._timers, return_exceptions=True)
+        """Nothing of its own runs: the delete timers are the library's (Library.stop ends them)."""
 
     # ------------------------------------------------------------------ reading single images
     async def image_rows(self, user_id: int, image_ids: Iterable[int]) -> list[ImageRow]:
         """The viewer's own live images among `image_ids`, in the order asked (others are silently left out)."""
-        wanted = list(dict.fromkeys(image_ids))
-
-        def work(s: Session) -> list[ImageRow]:
-            stmt = (select(Image, Prompt).join(Prompt, col(Prompt.id) == col(Image.prompt_id))
-                    .where(col(Image.id).in_(wanted), Image.user_id == user_id, col(Image.deleted_at).is_(None)))
-            rows = {image.id: _image_row(image, prompt) for image, prompt in s.exec(stmt)}
-            return [rows[i] for i in wanted if i in rows]
-        return await self.db.run(work) if wanted else []
+        return await queries.image_rows(self.db, user_id, image_ids)
 
     async def image_row(self, user_id: int, image_id: int) -> ImageRow:
         rows = await self.image_rows(user_id, [image_id])
@@ -121,7 +110,7 @@ class Gallery:
     # ------------------------------------------------------------------ favourites
     async def set_favourite(self, user_id: int, image_id: int, value: bool) -> bool:
         def work(s: Session) -> bool:
-            image = _own_image(s, user_id, image_id)
+            image = own_image(s, user_id, image_id)
             image.is_favourite = value
             s.add(image)
             s.commit()
@@ -130,74 +119,26 @@ class Gallery:
 
     async def toggle_favourite(self, user_id: int, image_id: int) -> bool:
         def work(s: Session) -> bool:
-            image = _own_image(s, user_id, image_id)
+            image = own_image(s, user_id, image_id)
             image.is_favourite = not image.is_favourite
             s.add(image)
             s.commit()
             return image.is_favourite
         return await self.db.write(work)
 
-    # ------------------------------------------------------------------ delete with undo
+    # ------------------------------------------------------------------ delete with undo (the library's one path)
     async def soft_delete(self, user_id: int, image_ids: Iterable[int]) -> list[int]:
         """Hide the images at once; they are removed for real after the undo window (or by the sweep)."""
-        wanted = list(dict.fromkeys(image_ids))
-        now = self.clock()
-
-        def work(s: Session) -> list[int]:
-            rows = [_own_image(s, user_id, i) for i in wanted]  # all or nothing: one foreign id refuses the lot
-            for row in rows:
-                row.deleted_at = now
-                s.add(row)
-            s.commit()
-            return [r.id for r in rows if r.id is not None]
-        ids = await self.db.write(work)
-        log.info('user %s deleted images %s (undo window %.1fs)', user_id, ids, self.undo_window_s)
-        task = asyncio.create_task(self._purge_later(ids), name='gallery-purge-later')
-        self._timers.add(task)
-        task.add_done_callback(self._timers.discard)
-        return ids
+        return (await self.library.delete_images(user_id, image_ids, undo_window_s=self.undo_window_s)).ids
 
     async def undo_delete(self, user_id: int, image_ids: Iterable[int]) -> list[int]:
         """Bring back images still inside their undo window; returns the ids restored (gone ones are skipped)."""
-        wanted = list(dict.fromkeys(image_ids))
+        return await self.library.restore_images(user_id, image_ids)
 
-        def work(s: Session) -> list[int]:
-            restored = []
-            for row in s.exec(select(Image).where(col(Image.id).in_(wanted), Image.user_id == user_id,
-                                                  col(Image.deleted_at).is_not(None))):
-                row.deleted_at = None
-                s.add(row)
-                restored.append(row.id)
-            s.commit()
-            return [i for i in wanted if i in restored]
-        ids = await self.db.write(work)
-        if len(ids) < len(wanted):
-            log.warning('undo for user %s came too late for images %s', user_id, sorted(set(wanted) - set(ids)))
-        return ids
-
-    async def purge_deleted(self, *, ids: Iterable[int] | None = None) -> int:
-        """Remove for real every image whose undo window is over (objects first, then the row)."""
-        cutoff = self.clock() - timedelta(seconds=self.undo_window_s)
-        only = list(ids) if ids is not None else None
-
-        def find(s: Session) -> list[Image]:
-            q = select(Image).where(col(Image.deleted_at).is_not(None), col(Image.deleted_at) <= cutoff)
-            if only is not None:
-                q = q.where(col(Image.id).in_(only))
-            return list(s.exec(q.limit(500)))
-        done = 0
-        for image in await self.db.run(find):
-            await self.library.purge(image)
-            done += 1
-        return done
-
-    async def _purge_later(self, ids: list[int]) -> None:
-        # A little past the window, so the cutoff comparison in purge_deleted surely includes these rows.
-        await asyncio.sleep(self.undo_window_s + 0.05)
-        try:
-            await self.purge_deleted(ids=ids)
-        except Exception:  # the background sweep retries; a failure here loses nothing
-            log.warning('purge of deleted images %s failed; the sweep will retry', ids, exc_info=True)
+    @property
+    def purge_deleted(self) -> Callable[..., Awaitable[int]]:
+        """The library's purge of deleted images whose window is over (its loop sweeps with it)."""
+        return self.library.purge_deleted
 
     # ------------------------------------------------------------------ share links
     def share_token(self, salt: str) -> str:
@@ -217,7 +158,7 @@ class Gallery:
         now = self.clock()
 
         def work(s: Session) -> Share:
-            _own_image(s, user_id, image_id)
+            own_image(s, user_id, image_id)
             salt = secrets.token_urlsafe(24)
             share = Share(image_id=image_id, user_id=user_id, created_at=now, salt=salt,
                           token_hash=_sha256(self.share_token(salt)),
@@ -232,7 +173,7 @@ class Gallery:
 
     async def shares_of(self, user_id: int, image_id: int) -> list[ShareLink]:
         def work(s: Session) -> list[Share]:
-            _own_image(s, user_id, image_id)
+            own_image(s, user_id, image_id)
             return list(s.exec(select(Share).where(Share.image_id == image_id, Share.user_id == user_id)
                                .order_by(col(Share.created_at).desc(), col(Share.id).desc())))
         return [self._link(row) for row in await self.db.run(work)]
@@ -305,9 +246,7 @@ class Gallery:
                                field='ids')
 
         def find(s: Session) -> list[Image]:
-            rows = {r.id: r for r in s.exec(select(Image).where(col(Image.id).in_(image_ids),
-                                                                Image.user_id == user_id,
-                                                                col(Image.deleted_at).is_(None)))}
+            rows = own_images(s, user_id, image_ids)
             if len(rows) != len(image_ids):
                 raise NotFound('One of those images does not exist.')
             return [rows[i] for i in image_ids]
@@ -320,13 +259,6 @@ class Gallery:
                 yield ZipMember(_unique(ref.filename, names), await self.storage.get(ref.key))
         log.info('user %s downloads %d images as a zip', user_id, len(images))
         return await started(stream_zip(members()))
-
-
-def _own_image(s: Session, user_id: int, image_id: int) -> Image:
-    image = s.get(Image, image_id)
-    if image is None or image.user_id != user_id or image.deleted_at is not None:
-        raise NotFound('That image does not exist.')
-    return image
 
 
 def _unique(name: str, taken: set[str]) -> str:

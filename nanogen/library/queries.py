@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -21,7 +22,7 @@ from sqlmodel import Session, col, func, select
 
 from nanogen.config import ASPECT_RATIOS, SIZES
 from nanogen.db import Database
-from nanogen.errors import InvalidInput
+from nanogen.errors import InvalidInput, NotFound
 from nanogen.library.search import search_filter, search_page
 from nanogen.models import Image, Prompt, Status
 
@@ -94,8 +95,7 @@ async def list_images(db: Database, user_id: int, query: ImageQuery, *, cursor: 
     descending = query.sort == 'newest'
 
     def work(s: Session) -> Page[ImageRow]:
-        stmt = (select(Image, Prompt).join(Prompt, col(Prompt.id) == col(Image.prompt_id))
-                .where(Image.user_id == user_id, col(Image.deleted_at).is_(None)))
+        stmt = live(select(Image, Prompt).join(Prompt, col(Prompt.id) == col(Image.prompt_id)), user_id)
         if query.favourites_only:
             stmt = stmt.where(col(Image.is_favourite).is_(True))
         if query.size is not None:
@@ -173,8 +173,7 @@ async def images_of_prompts(db: Database, user_id: int, prompt_ids: list[int]) -
 
     def work(s: Session) -> dict[int, list[Image]]:
         found: dict[int, list[Image]] = {pid: [] for pid in prompt_ids}
-        rows = s.exec(select(Image).where(Image.user_id == user_id, col(Image.prompt_id).in_(prompt_ids),
-                                          col(Image.deleted_at).is_(None))
+        rows = s.exec(live(select(Image).where(col(Image.prompt_id).in_(prompt_ids)), user_id)
                       .order_by(col(Image.prompt_id), col(Image.position)))
         for image in rows:
             found[image.prompt_id].append(image)
@@ -310,7 +309,39 @@ def image_row(image: Image, prompt: Prompt) -> ImageRow:
                     duration_ms=prompt.duration_ms, num_images=prompt.num_images)
 
 
-_image_row = image_row  # the name nanogen.library.actions imports
+# ---------------------------------------------------------------------------------------------- single images
+# The one reader of "this user's image": every read and every write of one image goes through these, so a
+# soft-deleted image (deleted_at set, waiting for its undo window) is hidden from all of them at once.
+
+def live(stmt: Any, user_id: int) -> Any:
+    """`stmt` (a select over Image) narrowed to the user's images that are not deleted."""
+    return stmt.where(Image.user_id == user_id, col(Image.deleted_at).is_(None))
+
+
+def own_image(s: Session, user_id: int, image_id: int) -> Image:
+    """The user's live image; another user's, a deleted or a missing id all raise the same NotFound."""
+    image = s.get(Image, image_id)
+    if image is None or image.user_id != user_id or image.deleted_at is not None:
+        raise NotFound('That image does not exist.')
+    return image
+
+
+def own_images(s: Session, user_id: int, image_ids: list[int]) -> dict[int, Image]:
+    """The user's live images among `image_ids`, by id (the others are left out)."""
+    return {i.id: i for i in s.exec(live(select(Image).where(col(Image.id).in_(image_ids)), user_id))
+            if i.id is not None}
+
+
+async def image_rows(db: Database, user_id: int, image_ids: Iterable[int]) -> list[ImageRow]:
+    """The user's live images among `image_ids` with their prompts, in the order asked (others left out)."""
+    wanted = list(dict.fromkeys(image_ids))
+
+    def work(s: Session) -> list[ImageRow]:
+        stmt = live(select(Image, Prompt).join(Prompt, col(Prompt.id) == col(Image.prompt_id))
+                    .where(col(Image.id).in_(wanted)), user_id)
+        rows = {image.id: image_row(image, prompt) for image, prompt in s.exec(stmt)}
+        return [rows[i] for i in wanted if i in rows]
+    return await db.run(work) if wanted else []
 
 
 # ---------------------------------------------------------------------------------------------- cursors

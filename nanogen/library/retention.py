@@ -7,24 +7,19 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-import sqlalchemy as sa
-from sqlmodel import Session, col, select
+from sqlmodel import col
 
 from nanogen.config import Settings
-from nanogen.db import Database
-from nanogen.images.storage import Storage
-from nanogen.library.service import delete_objects
-from nanogen.models import Image, Prompt, utcnow
+from nanogen.library.service import Library
+from nanogen.models import Image, utcnow
 
 log = logging.getLogger(__name__)
-BATCH = 200
 
 
 class RetentionService:
-    def __init__(self, *, db: Database, storage: Storage, settings: Settings,
+    def __init__(self, *, library: Library, settings: Settings,
                  clock: Callable[[], datetime] = utcnow, interval_s: float = 3600.0) -> None:
-        self.db = db
-        self.storage = storage
+        self.library = library
         self.settings = settings
         self.clock = clock
         self.interval_s = interval_s
@@ -46,26 +41,12 @@ class RetentionService:
 
     async def purge_once(self) -> int:
         """Remove every image older than the retention period; returns how many went. Prompt rows stay (they hold
-        the cost history). An object that will not delete is queued in pending_deletes; its row goes anyway."""
+        the cost history). Through the library's one delete path with no undo window: hidden, then objects and rows
+        go; an object that will not delete is queued in pending_deletes and its row goes anyway."""
         if not self.enabled:
             return 0
         cutoff = self.clock() - timedelta(days=self.settings.retention_days)
-        removed = 0
-        while True:
-            batch = await self.db.run(lambda s: list(s.exec(
-                select(Image).where(Image.created_at < cutoff).order_by(col(Image.id)).limit(BATCH))))
-            if not batch:
-                break
-            for image in batch:
-                await delete_objects(self.db, self.storage, (image.key, image.original_key, image.thumb_key))
-            ids = [i.id for i in batch]
-
-            def remove(s: Session) -> None:
-                s.execute(sa.update(Prompt).where(col(Prompt.image_id).in_(ids)).values(image_id=None))
-                s.execute(sa.delete(Image).where(col(Image.id).in_(ids)))
-                s.commit()
-            await self.db.write(remove)
-            removed += len(batch)
+        removed = await self.library.deletes.delete_where(col(Image.created_at) < cutoff)
         if removed:
             log.info('retention removed %d image(s) older than %d days', removed, self.settings.retention_days)
         return removed

@@ -1,4 +1,9 @@
-"""A user's library: reading their prompts and images, serving files to their owner, deleting, tokens."""
+"""A user's library: reading their prompts and images, serving files to their owner, and the one delete path.
+
+Deleting (gallery, API, retention, admin) always goes through `Library.delete_images` / `Deletes`: the image is
+hidden from every reader at once and purged (objects, then rows) when its undo window is over; see
+nanogen.library.deletes for each caller's window and undo.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +19,9 @@ from nanogen.config import Settings
 from nanogen.db import Database
 from nanogen.errors import NotFound, StorageError
 from nanogen.images.storage import Storage
-from nanogen.models import Image, PendingDelete, Prompt
+from nanogen.library.deletes import Deleted, Deletes, delete_objects
+from nanogen.library.queries import own_image
+from nanogen.models import Image, Prompt
 
 log = logging.getLogger(__name__)
 VARIANTS = ('image', 'original', 'thumb')
@@ -32,10 +39,8 @@ Sweep = Callable[[], Awaitable[Any]]
 
 
 class Sweeps:
-    """Other services' periodic clean-ups, run by the library's purge loop (e.g. the gallery's soft-deleted images).
-
-    Built before both: the library runs them, and a service that needs the library (the gallery) adds its sweep in
-    its own constructor, which breaks the library <-> gallery cycle without setting attributes after construction."""
+    """The periodic clean-ups the library's loop runs: its own purge of deleted images whose window is over, and
+    any another service adds (built outside so a service made before the library can hand its sweep in)."""
 
     def __init__(self) -> None:
         self._sweeps: list[Sweep] = []
@@ -59,6 +64,8 @@ class Library:
         self.secret_key = secret_key
         self._task: asyncio.Task[None] | None = None
         self.sweeps = sweeps if sweeps is not None else Sweeps()
+        self.deletes = Deletes(db=db, storage=storage)
+        self.sweeps.add(self.purge_deleted)  # deleted images go even if their timer died in a restart
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._purge_loop(), name='library-purge')
@@ -67,6 +74,7 @@ class Library:
         if self._task:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
+        await self.deletes.stop()
 
     # ------------------------------------------------------------------ reading
     async def get_prompt(self, user_id: int, prompt_id: int) -> Prompt:
@@ -118,10 +126,7 @@ class Library:
         return await self.db.run(work)
 
     async def get_image(self, user_id: int, image_id: int) -> Image:
-        image = await self.db.run(lambda s: s.get(Image, image_id))
-        if image is None or image.user_id != user_id or image.deleted_at is not None:
-            raise NotFound('That image does not exist.')
-        return image
+        return await self.db.run(lambda s: own_image(s, user_id, image_id))
 
     async def file_for(self, user_id: int, image_id: int, variant: str) -> FileRef:
         """The object behind an image, for its owner only; anyone else gets the same NotFound as a missing id."""
@@ -138,49 +143,41 @@ class Library:
         return await self.storage.presigned_url(ref.key, expires_s=self.settings.presign_expiry_s,
                                                 filename=ref.filename if download else None)
 
-    # ------------------------------------------------------------------ deleting
+    # ------------------------------------------------------------------ deleting (see nanogen.library.deletes)
+    async def delete_images(self, user_id: int, image_ids: Iterable[int], *,
+                            undo_window_s: float | None = None) -> Deleted:
+        """The one delete path: hidden from every reader at once, purged after the window (default: the
+        settings' undo window; 0 purges before returning). NotFound if any id is not the user's live image.
+        The loop's sweep purges hidden rows older than the settings' window, so a longer window is cut to it."""
+        window = self.settings.undo_window_s if undo_window_s is None else undo_window_s
+        return await self.deletes.delete_images(user_id, image_ids, undo_window_s=window)
+
+    async def restore_images(self, user_id: int, image_ids: Iterable[int]) -> list[int]:
+        """Undo a delete still inside its window; returns the ids brought back."""
+        return await self.deletes.restore(user_id, image_ids)
+
     async def delete_image(self, user_id: int, image_id: int) -> None:
-        """Remove the image's objects and its row; an object that will not go is remembered and retried."""
-        image = await self.get_image(user_id, image_id)
-        await self.purge(image)
+        """Delete one image now, no undo (objects, then the row)."""
+        await self.delete_images(user_id, [image_id], undo_window_s=0)
 
-    async def purge(self, image: Image) -> None:
-        """Objects, then the row, whatever state the row is in (soft-deleted images end here too)."""
-        await delete_objects(self.db, self.storage, [image.key, image.original_key, image.thumb_key])
-
-        def work(s: Session) -> None:
-            row = s.get(Image, image.id)
-            if row is not None:
-                s.delete(row)
-                s.commit()
-        await self.db.write(work)
-        log.info('image %s of prompt %s deleted', image.id, image.prompt_id)
+    async def purge_deleted(self, *, ids: Iterable[int] | None = None) -> int:
+        """Purge the deleted images whose undo window is over (the loop runs this; so does each delete's timer)."""
+        return await self.deletes.purge_deleted(window_s=self.settings.undo_window_s, ids=ids)
 
     async def retry_pending_deletes(self) -> int:
-        pending = await self.db.run(lambda s: list(s.exec(select(PendingDelete).limit(200))))
-        done = 0
-        for row in pending:
-            try:
-                await self.storage.delete(row.key)
-            except StorageError as exc:
-                def bump(s: Session, rid: Any = row.id, message: str = exc.user_message) -> None:
-                    r = s.get(PendingDelete, rid)
-                    if r:
-                        r.attempts += 1
-                        r.last_error = message[:500]
-                        s.add(r)
-                        s.commit()
-                await self.db.write(bump)
-                continue
+        return await self.deletes.retry_pending_deletes()
 
-            def forget(s: Session, rid: Any = row.id) -> None:
-                r = s.get(PendingDelete, rid)
-                if r:
-                    s.delete(r)
-                    s.commit()
-            await self.db.write(forget)
-            done += 1
-        return done
+    async def delete_all_of(self, user_id: int) -> int:
+        """Every image of the user through the one path, no undo; then any object left under their prefix (a
+        result whose rows never came). Returns how many objects went, as far as known."""
+        images = await self.deletes.delete_where(col(Image.user_id) == user_id)
+        try:
+            stray = await self.storage.list_keys(f'users/{user_id}/')
+        except StorageError:
+            log.warning('could not list the objects of user %s; deleted the known ones', user_id)
+            stray = []
+        await delete_objects(self.db, self.storage, stray)
+        return 3 * images + len(stray)
 
     async def _purge_loop(self) -> None:
         while True:
@@ -200,28 +197,14 @@ class Library:
                     log.warning('sweep %s failed', getattr(sweep, '__qualname__', sweep), exc_info=True)
 
 
-async def delete_objects(db: Database, storage: Storage, keys: Iterable[str]) -> None:
-    """Delete objects; one that will not go is queued in pending_deletes, which the library's sweep retries."""
-    for key in keys:
-        try:
-            await storage.delete(key)
-        except StorageError as exc:
-            log.warning('delete of an object failed; queued for retry: %s', exc.user_message)
-            message = exc.user_message
-
-            def remember(s: Session, key: str = key) -> None:
-                if s.exec(select(PendingDelete).where(PendingDelete.key == key)).first() is None:
-                    s.add(PendingDelete(key=key, last_error=message[:500]))
-                    s.commit()
-            await db.write(remember)
-
 
 def file_ref(image: Image, variant: str) -> FileRef:
     key = {'image': image.key, 'original': image.original_key, 'thumb': image.thumb_key}[variant]
     ctype = {'image': image.content_type, 'thumb': 'image/webp'}.get(variant) or _type_from_key(key)
     ext = key.rsplit('.', 1)[-1]
     suffix = '' if variant == 'image' else f'-{variant}'
-    return FileRef(key=key, content_type=ctype, filename=f'nanogen-{image.prompt_id}-{image.position + 1}{suffix}.{ext}',
+    filename = f'nanogen-{image.prompt_id}-{image.position + 1}{suffix}.{ext}'
+    return FileRef(key=key, content_type=ctype, filename=filename,
                    etag=f'"{image.sha256[:32]}-{variant}"')
 
 

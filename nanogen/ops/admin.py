@@ -23,11 +23,11 @@ from nanogen.accounts.users import UserService
 from nanogen.config import Settings
 from nanogen.csvfile import csv_lines
 from nanogen.db import Database
-from nanogen.errors import InvalidInput, NanogenError, NotFound, ProviderError, StorageError
+from nanogen.errors import InvalidInput, NanogenError, NotFound, ProviderError
 from nanogen.generation.budget import WARN_RATIO, BudgetService, usd
 from nanogen.generation.service import GenerationService
 from nanogen.images.storage import Storage
-from nanogen.library.service import delete_objects
+from nanogen.library.service import Library
 from nanogen.models import UNFINISHED, AuditEvent, Image, Prompt, Status, User, utcnow
 from nanogen.ops.export import export_zip
 from nanogen.provider.client import NanobananaClient
@@ -107,10 +107,11 @@ def parse_budget(text: str | Decimal | None) -> Decimal | None:
 
 class AdminService:
     def __init__(self, *, db: Database, settings: Settings, storage: Storage, users: UserService, auth: SessionAuth,
-                 generation: GenerationService, client: NanobananaClient, budget: BudgetService,
+                 generation: GenerationService, client: NanobananaClient, budget: BudgetService, library: Library,
                  clock: Callable[[], datetime] = utcnow, stuck_minutes: int = 10) -> None:
         self.db, self.settings, self.storage = db, settings, storage
         self.users, self.auth, self.generation, self.client, self.budget = users, auth, generation, client, budget
+        self.library = library
         self.clock = clock
         self.stuck_minutes = stuck_minutes
         self._credits: tuple[float, float | None] | None = None  # (monotonic time, amount) of the last reading
@@ -316,7 +317,8 @@ class AdminService:
         return f'nanogen-user-{user_id}.zip', export_zip(self.storage, user, prompts, images)
 
     async def delete_user(self, actor_id: int, user_id: int) -> None:
-        """Cancel their jobs, delete every object of theirs, then the user (prompts, images, tokens cascade)."""
+        """Cancel their jobs, delete their images and objects (the library's one delete path), then the user (prompts,
+        tokens cascade)."""
         if actor_id == user_id:
             raise InvalidInput('You cannot delete your own account here.', field='user')
         user = await self._user(user_id)
@@ -325,18 +327,12 @@ class AdminService:
                 await self.generation.cancel(user_id, job.prompt_id)
             except NanogenError:
                 pass  # it ended meanwhile
-        keys = await self.db.run(lambda s: [k for i in s.exec(select(Image).where(Image.user_id == user_id))
-                                            for k in (i.key, i.original_key, i.thumb_key)])
-        try:
-            keys += [k for k in await self.storage.list_keys(f'users/{user_id}/') if k not in keys]
-        except StorageError:
-            log.warning('could not list the objects of user %s; deleting the known ones', user_id)
-        await delete_objects(self.db, self.storage, keys)
+        removed = await self.library.delete_all_of(user_id)  # the library's one delete path, no undo
 
         def remove(s: Session) -> None:
             # Unlink the prompt -> image pointers first: the two tables point at each other.
             s.execute(sa.update(Prompt).where(Prompt.user_id == user_id).values(image_id=None))
-            s.execute(sa.delete(Image).where(col(Image.user_id) == user_id))
+            s.execute(sa.delete(Image).where(col(Image.user_id) == user_id))  # any row made since
             s.execute(sa.delete(Prompt).where(col(Prompt.user_id) == user_id))
             row = s.get(User, user_id)
             if row is not None:
@@ -344,4 +340,4 @@ class AdminService:
             s.commit()
         await self.db.write(remove)
         self.users.changed(user_id)  # drops cached sessions and tells their open tabs
-        await self.record(actor_id, 'user.delete', f'user:{user_id} {user.email}', f'{len(keys)} objects removed')
+        await self.record(actor_id, 'user.delete', f'user:{user_id} {user.email}', f'{removed} objects removed')

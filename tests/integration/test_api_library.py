@@ -139,7 +139,9 @@ async def test_get_and_delete_one_image(user: User) -> None:
     assert one.status_code == 200 and one.json()['data']['prompt'] == 'a tiny boat'
     assert (await api.get(f'/api/v1/images/{image_id}/file', params={'variant': 'original'})).status_code == 200
     gone = await api.client.delete(f'/api/v1/images/{image_id}')
-    assert gone.status_code == 200 and gone.json()['data'] == {'id': image_id, 'deleted': True}
+    body = gone.json()['data']  # undo_until: the gallery's undo semantics (test_one_delete_path.py)
+    assert gone.status_code == 200 and body == {'id': image_id, 'deleted': True, 'undo_until': body['undo_until']}
+    assert body['undo_until']
     assert error_of(await api.get(f'/api/v1/images/{image_id}'), 404)['code'] == 'not_found'
     assert error_of(await api.client.delete(f'/api/v1/images/{image_id}'), 404)['code'] == 'not_found'
     assert (await api.get('/api/v1/images')).json()['data']['items'] == []
@@ -173,7 +175,7 @@ async def test_the_openapi_schema_documents_every_route_model_and_error(user: Us
     assert set(schema['paths']) == {'/api/v1/images/generate', '/api/v1/images/generate/upload',
                                     '/api/v1/prompts', '/api/v1/prompts/{prompt_id}',
                                     '/api/v1/images', '/api/v1/images/{image_id}', '/api/v1/images/{image_id}/file',
-                                    '/api/v1/me', '/api/v1/me/usage'}
+                                    '/api/v1/images/{image_id}/restore', '/api/v1/me', '/api/v1/me/usage'}
     for path, operations in schema['paths'].items():
         for method, op in operations.items():
             assert {'401', '422', '429'} <= set(op['responses']), (path, method)

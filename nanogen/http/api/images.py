@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 
+from nanogen.errors import NotFound
 from nanogen.http.api.common import BY_ID, Cursor, DateFrom, DateTo, IdPath, Limit, Search, base, ok, text, utc
 from nanogen.http.api.models import (
     DeletedOut,
@@ -64,9 +65,19 @@ def build_images_router(services: 'Services', Who: Any) -> APIRouter:
         return await image_response(services, request, who.id, image_id, variant, download)
 
     @router.delete('/images/{image_id}', response_model=Envelope[DeletedOut], responses=BY_ID,
-                   summary='Delete an image and its files')
+                   summary='Delete an image (undo until undo_until)')
     async def delete_image(image_id: IdPath, who: Who) -> JSONResponse:
-        await library.delete_image(who.id, image_id)
-        return ok(DeletedOut(id=image_id))
+        # The gallery's semantics: hidden at once, files purged after the undo window (nanogen/library/deletes.py).
+        deleted = await library.delete_images(who.id, [image_id])
+        return ok(DeletedOut(id=image_id, undo_until=deleted.undo_until))
+
+    @router.post('/images/{image_id}/restore', response_model=Envelope[ImageOut], responses=BY_ID,
+                 summary='Undo a delete within its window')
+    async def restore_image(image_id: IdPath, request: Request, who: Who) -> JSONResponse:
+        if not await library.restore_images(who.id, [image_id]):
+            raise NotFound('That image does not exist or can no longer be restored.')
+        image = await library.get_image(who.id, image_id)
+        prompt = await library.get_prompt(who.id, image.prompt_id)
+        return ok(image_out(base(request), image_row(image, prompt)))
 
     return router

@@ -164,6 +164,9 @@ class ListOut(BaseModel, Generic[T]):
 class DeletedOut(BaseModel):
     id: int
     deleted: bool = True
+    undo_until: datetime | None = Field(
+        None, description='Until then `POST /api/v1/images/{id}/restore` brings the image back; after it the files '
+                          'are gone for good. The image is hidden from every read at once.')
 
 
 class MeOut(BaseModel):
