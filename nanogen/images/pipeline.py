@@ -136,6 +136,9 @@ def decode(data: bytes, *, max_bytes: int, max_pixels: int, source: Source = 'pr
            max_edge: int | None = None) -> Image.Image:
     """Check that `data` is one acceptable image and return it decoded, upright, RGB/RGBA, without metadata.
 
+    Long because: the checks run in the order that keeps a hostile file cheap (size, header, pixel count, format,
+    then the decode), and each one names its own error for the person.
+
     `source` only picks the wording of the error a person sees ('upload' for reference images).
     `max_edge` downscales to that long side; a JPEG is then decoded at a reduced scale (draft), so its full-size
     pixels never exist in memory.

@@ -1,4 +1,8 @@
-"""The contract fake of the Nanobanana API: an ASGI app serving as the demo provider and the tests' provider."""
+"""The contract fake of the Nanobanana API: an ASGI app serving as the demo provider and the tests' provider.
+
+Long because: one small ASGI app per endpoint of the contract with its fault injection (latency, failures, rate
+limits, 5xx, hangs, malformed answers) reads best in one place; its image drawing is in `fake_images.py`.
+"""
 
 from __future__ import annotations
 
