@@ -89,7 +89,7 @@ def _scrubbing_factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
     record: logging.LogRecord = _base_factory(*args, **kwargs)
     if type(record) is logging.LogRecord:
         record.__class__ = ContextLogRecord
-        record._context_prompt_id = current_prompt_id.get()  # type: ignore[attr-defined]
+        record._context_prompt_id = current_prompt_id.get()
     _clean(record)
     return record
 

@@ -59,7 +59,7 @@ class Backoff:
 
     def nominal(self, retry: int) -> float:
         """The delay before retry number `retry` (1 = the first retry) before jitter."""
-        return min(self.cap, self.base * 2 ** (retry - 1))
+        return float(min(self.cap, self.base * 2 ** (retry - 1)))
 
     def delay(self, retry: int, rng: Rng = random.random) -> float:
         delay = self.nominal(retry)

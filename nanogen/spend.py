@@ -55,7 +55,7 @@ def spend_in(s: Session, start: datetime, end: datetime, user_id: int | None = N
     """Spend of prompts created in [start, end): one user's, or the whole team's when user_id is None."""
     q = select(func.coalesce(func.sum(spend_expression()), 0)).where(*in_month(start, end))
     if user_id is not None:
-        q = q.where(Prompt.user_id == user_id)
+        q = q.where(col(Prompt.user_id) == user_id)
     return money(s.exec(q).one())
 
 

@@ -89,7 +89,7 @@ class TokenService:
         now = self.clock()
 
         def work(s: Session) -> ApiToken:
-            active = s.exec(select(ApiToken).where(ApiToken.user_id == user_id,
+            active = s.exec(select(ApiToken).where(col(ApiToken.user_id) == user_id,
                                                    col(ApiToken.revoked_at).is_(None))).all()
             owner = s.get(User, user_id)
             if scope == 'admin' and (owner is None or not owner.is_admin):
@@ -109,7 +109,7 @@ class TokenService:
     async def list(self, user_id: int) -> list[TokenInfo]:
         """The user's tokens that are not revoked, newest first (expired ones stay listed, marked expired)."""
         def work(s: Session) -> list[ApiToken]:
-            return list(s.exec(select(ApiToken).where(ApiToken.user_id == user_id, col(ApiToken.revoked_at).is_(None))
+            return list(s.exec(select(ApiToken).where(col(ApiToken.user_id) == user_id, col(ApiToken.revoked_at).is_(None))
                                .order_by(col(ApiToken.created_at).desc(), col(ApiToken.id).desc())))
         return [_info(r) for r in await self.db.run(work)]
 
@@ -133,7 +133,7 @@ class TokenService:
             return None
         digest = hash_token(token)
         now = self.clock()
-        row = await self.db.run(lambda s: s.exec(select(ApiToken).where(ApiToken.token_hash == digest)).first())
+        row = await self.db.run(lambda s: s.exec(select(ApiToken).where(col(ApiToken.token_hash) == digest)).first())
         if row is None or row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= now):
             return None
         if row.last_used_at is None or now - row.last_used_at >= self.last_used_every:

@@ -74,7 +74,7 @@ class UserService:
     def upsert(self, s: Session, *, subject: str, email: str, name: str = '', avatar_url: str = '') -> User:
         """Create on first sign-in (keyed by subject); keep name, email and avatar up to date after that."""
         email = email.strip().lower()
-        user = s.exec(select(User).where(User.subject == subject)).first()
+        user = s.exec(select(User).where(col(User.subject) == subject)).first()
         if user is None:
             first = s.exec(select(func.count()).select_from(User)).one() == 0
             user = User(subject=subject, email=email, name=name.strip(), avatar_url=avatar_url)
@@ -124,7 +124,7 @@ class UserService:
         cutoff = utcnow() - timedelta(seconds=self.settings.session_max_age_s)
 
         def work(s: Session) -> None:
-            for old in s.exec(select(UserSession).where(UserSession.user_id == user_id,
+            for old in s.exec(select(UserSession).where(col(UserSession.user_id) == user_id,
                                                         col(UserSession.created_at) < cutoff)):
                 s.delete(old)  # expired with their cookie: nothing can present them any more
             s.add(UserSession(sid_hash=hash_sid(sid), user_id=user_id))
@@ -135,7 +135,7 @@ class UserService:
     async def end_session(self, key: SessionKey) -> None:
         """Plain sign-out: this browser's session stops working on every replica, even if its cookie is replayed."""
         def work(s: Session) -> None:
-            row = s.exec(select(UserSession).where(UserSession.sid_hash == hash_sid(key.sid))).first()
+            row = s.exec(select(UserSession).where(col(UserSession.sid_hash) == hash_sid(key.sid))).first()
             if row is not None and row.user_id == key.user_id and row.revoked_at is None:
                 row.revoked_at = utcnow()
                 s.add(row)
@@ -152,7 +152,7 @@ class UserService:
             user = s.get(User, key.user_id)
             if user is None or user.disabled or not secrets.compare_digest(user.session_epoch, key.epoch):
                 return None
-            row = s.exec(select(UserSession).where(UserSession.sid_hash == hash_sid(key.sid))).first()
+            row = s.exec(select(UserSession).where(col(UserSession.sid_hash) == hash_sid(key.sid))).first()
             if row is None or row.user_id != key.user_id or row.revoked_at is not None:
                 return None
             return user
@@ -178,7 +178,7 @@ class UserService:
             if user:
                 user.session_epoch = new_epoch()
                 s.add(user)
-                for row in s.exec(select(UserSession).where(UserSession.user_id == user_id,
+                for row in s.exec(select(UserSession).where(col(UserSession.user_id) == user_id,
                                                             col(UserSession.revoked_at).is_(None))):
                     row.revoked_at = utcnow()
                     s.add(row)

@@ -9,7 +9,7 @@ from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from nanogen.config import Settings
 from nanogen.db import Database
@@ -102,8 +102,8 @@ class BudgetService:
             return
         self._warned.add(key)
         target = f'user:{user_id}'
-        seen = s.exec(select(AuditEvent.id).where(AuditEvent.action == 'budget.warning', AuditEvent.target == target,
-                                                  AuditEvent.detail == month)).first()
+        seen = s.exec(select(AuditEvent.id).where(col(AuditEvent.action) == 'budget.warning', col(AuditEvent.target) == target,
+                                                  col(AuditEvent.detail) == month)).first()
         if seen is None:
             s.add(AuditEvent(action='budget.warning', target=target, detail=month))
             log.warning('user %s has used %.0f%% of their monthly budget of %s in %s', user_id,

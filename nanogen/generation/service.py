@@ -64,7 +64,7 @@ SAVE_TASK_ID_BACKOFF = retrying.Backoff(0.5, 10.0)
 
 
 def _by_key(user_id: int, key: str) -> Any:
-    return select(Prompt).where(Prompt.user_id == user_id, Prompt.idempotency_key == key)
+    return select(Prompt).where(col(Prompt.user_id) == user_id, col(Prompt.idempotency_key) == key)
 
 
 def _db_reason(exc: Exception) -> str:
@@ -122,7 +122,7 @@ class GenerationService:
         self._jobs.clear()
         if ids:
             def release(s: Session) -> None:
-                s.execute(sa.update(Prompt).where(col(Prompt.id).in_(ids), Prompt.lease_owner == self.worker_id)
+                s.execute(sa.update(Prompt).where(col(Prompt.id).in_(ids), col(Prompt.lease_owner) == self.worker_id)
                           .values(lease_owner=None, lease_expires_at=None))
                 s.commit()
             await self.db.write(release)
@@ -131,7 +131,7 @@ class GenerationService:
         def find(s: Session) -> list[int]:
             now = self.clock()
             rows = s.exec(select(Prompt.id).where(col(Prompt.status).in_(UNFINISHED)).where(
-                sa.or_(col(Prompt.lease_owner).is_(None), Prompt.lease_owner == self.worker_id,
+                sa.or_(col(Prompt.lease_owner).is_(None), col(Prompt.lease_owner) == self.worker_id,
                        col(Prompt.lease_expires_at) < now)).order_by(col(Prompt.id)))
             return [i for i in rows if i is not None]
         ids = await self.db.run(find)
@@ -160,7 +160,7 @@ class GenerationService:
                 if existing:
                     return existing, False
             running = s.exec(select(func.count()).select_from(Prompt).where(
-                Prompt.user_id == user_id, col(Prompt.status).in_(UNFINISHED))).one()
+                col(Prompt.user_id) == user_id, col(Prompt.status).in_(UNFINISHED))).one()
             if running >= self.settings.max_concurrent_per_user:
                 raise RateLimited(f'You already have {running} generations running: wait for one to finish.',
                                   retry_after=5)
@@ -450,8 +450,8 @@ class GenerationService:
         def work(s: Session) -> bool:
             now = self.clock()
             result = s.execute(sa.update(Prompt).where(
-                Prompt.id == pid, col(Prompt.status).in_(UNFINISHED),
-                sa.or_(col(Prompt.lease_owner).is_(None), Prompt.lease_owner == self.worker_id,
+                col(Prompt.id) == pid, col(Prompt.status).in_(UNFINISHED),
+                sa.or_(col(Prompt.lease_owner).is_(None), col(Prompt.lease_owner) == self.worker_id,
                        col(Prompt.lease_expires_at) < now)).values(
                 lease_owner=self.worker_id, lease_expires_at=now + LEASE))
             s.commit()
@@ -466,7 +466,7 @@ class GenerationService:
                 if ids:
                     def renew(s: Session) -> None:
                         s.execute(sa.update(Prompt).where(col(Prompt.id).in_(ids),
-                                                          Prompt.lease_owner == self.worker_id)
+                                                          col(Prompt.lease_owner) == self.worker_id)
                                   .values(lease_expires_at=self.clock() + LEASE))
                         s.commit()
                     await self.db.write(renew)

@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, overload
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from nanogen.db import Database
 from nanogen.errors import NotFound
@@ -22,7 +22,7 @@ class PromptRows:
         self.clock = clock
 
     async def status(self, pid: int) -> str | None:
-        return await self.db.run(lambda s: s.exec(select(Prompt.status).where(Prompt.id == pid)).first())
+        return await self.db.run(lambda s: s.exec(select(Prompt.status).where(col(Prompt.id) == pid)).first())
 
     @overload
     async def update(self, pid: int, *, expect_status: None = None, **values: Any) -> Prompt: ...

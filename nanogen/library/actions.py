@@ -174,7 +174,7 @@ class Gallery:
     async def shares_of(self, user_id: int, image_id: int) -> list[ShareLink]:
         def work(s: Session) -> list[Share]:
             own_image(s, user_id, image_id)
-            return list(s.exec(select(Share).where(Share.image_id == image_id, Share.user_id == user_id)
+            return list(s.exec(select(Share).where(col(Share.image_id) == image_id, col(Share.user_id) == user_id)
                                .order_by(col(Share.created_at).desc(), col(Share.id).desc())))
         return [self._link(row) for row in await self.db.run(work)]
 
@@ -209,9 +209,9 @@ class Gallery:
 
         def work(s: Session) -> SharedImage:
             if legacy_id is not None:  # only shares from before 0003 answer to a signed id
-                share = s.exec(select(Share).where(Share.id == legacy_id, col(Share.salt).is_(None))).first()
+                share = s.exec(select(Share).where(col(Share.id) == legacy_id, col(Share.salt).is_(None))).first()
             else:
-                share = s.exec(select(Share).where(Share.token_hash == digest)).first()
+                share = s.exec(select(Share).where(col(Share.token_hash) == digest)).first()
             if share is None or share.revoked_at is not None or (share.expires_at and share.expires_at <= now):
                 raise NotFound(SHARE_GONE)
             image = s.get(Image, share.image_id)

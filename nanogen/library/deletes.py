@@ -93,7 +93,7 @@ class Deletes:
 
         def work(s: Session) -> list[int]:
             restored = []
-            for row in s.exec(select(Image).where(col(Image.id).in_(wanted), Image.user_id == user_id,
+            for row in s.exec(select(Image).where(col(Image.id).in_(wanted), col(Image.user_id) == user_id,
                                                   col(Image.deleted_at).is_not(None))):
                 row.deleted_at = None
                 s.add(row)
@@ -205,7 +205,7 @@ async def delete_objects(db: Database, storage: Storage, keys: Iterable[str]) ->
             message = exc.user_message
 
             def remember(s: Session, key: str = key, message: str = message) -> None:
-                if s.exec(select(PendingDelete).where(PendingDelete.key == key)).first() is None:
+                if s.exec(select(PendingDelete).where(col(PendingDelete.key) == key)).first() is None:
                     s.add(PendingDelete(key=key, last_error=message[:500]))
                     s.commit()
             await db.write(remember)

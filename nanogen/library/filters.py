@@ -36,7 +36,7 @@ def history_query(*, status: str | None = None, size: int | str | None = None, s
     size_int: int | None = None
     if size not in (None, ''):
         try:
-            size_int = int(size)  # type: ignore[arg-type]
+            size_int = int(size)
             if size_int not in SIZES:
                 raise ValueError(size)
         except (TypeError, ValueError):

@@ -99,9 +99,9 @@ async def list_images(db: Database, user_id: int, query: ImageQuery, *, cursor: 
         if query.favourites_only:
             stmt = stmt.where(col(Image.is_favourite).is_(True))
         if query.size is not None:
-            stmt = stmt.where(Prompt.image_size == query.size)
+            stmt = stmt.where(col(Prompt.image_size) == query.size)
         if query.aspect_ratio is not None:
-            stmt = stmt.where(Prompt.aspect_ratio == query.aspect_ratio)
+            stmt = stmt.where(col(Prompt.aspect_ratio) == query.aspect_ratio)
         if query.date_from is not None:
             stmt = stmt.where(col(Image.created_at) >= _utc(query.date_from))
         if query.date_to is not None:
@@ -204,9 +204,9 @@ async def usage(db: Database, user_id: int, *, period: Literal['day', 'month'], 
     def work(s: Session) -> list[tuple[datetime, str, Decimal, int]]:
         images = (select(func.count()).select_from(Image)
                   .where(col(Image.prompt_id) == col(Prompt.id)).scalar_subquery())
-        stmt = select(Prompt.created_at, Prompt.status, Prompt.cost, images).where(
-            Prompt.user_id == user_id, col(Prompt.created_at) >= start, col(Prompt.created_at) < end)
-        return [tuple(r) for r in s.exec(stmt)]  # type: ignore[misc]
+        stmt = sa.select(col(Prompt.created_at), col(Prompt.status), col(Prompt.cost), images).where(
+            col(Prompt.user_id) == user_id, col(Prompt.created_at) >= start, col(Prompt.created_at) < end)
+        return [(r[0], r[1], r[2], r[3]) for r in s.execute(stmt)]
 
     buckets: dict[datetime, UsageBucket] = {}
     for created, status, cost, n_images in await db.run(work):
@@ -223,11 +223,11 @@ async def usage(db: Database, user_id: int, *, period: Literal['day', 'month'], 
 # ---------------------------------------------------------------------------------------------- filters
 
 def _filtered_prompts(stmt: Any, user_id: int, query: PromptQuery, s: Session, *, search: bool = True) -> Any:
-    stmt = stmt.where(Prompt.user_id == user_id)
+    stmt = stmt.where(col(Prompt.user_id) == user_id)
     if query.status is not None:
-        stmt = stmt.where(Prompt.status == query.status.upper())
+        stmt = stmt.where(col(Prompt.status) == query.status.upper())
     if query.size is not None:
-        stmt = stmt.where(Prompt.image_size == query.size)
+        stmt = stmt.where(col(Prompt.image_size) == query.size)
     if search and query.search and query.search.strip():
         stmt = stmt.where(search_filter(s, query.search))
     if query.date_from is not None:
@@ -315,7 +315,7 @@ def image_row(image: Image, prompt: Prompt) -> ImageRow:
 
 def live(stmt: Any, user_id: int) -> Any:
     """`stmt` (a select over Image) narrowed to the user's images that are not deleted."""
-    return stmt.where(Image.user_id == user_id, col(Image.deleted_at).is_(None))
+    return stmt.where(col(Image.user_id) == user_id, col(Image.deleted_at).is_(None))
 
 
 def own_image(s: Session, user_id: int, image_id: int) -> Image:

@@ -90,7 +90,7 @@ class Library:
             return {}
 
         def work(s: Session) -> dict[int, Prompt]:
-            rows = s.exec(select(Prompt).where(Prompt.user_id == user_id, col(Prompt.id).in_(ids)))
+            rows = s.exec(select(Prompt).where(col(Prompt.user_id) == user_id, col(Prompt.id).in_(ids)))
             return {p.id: p for p in rows if p.id is not None}
         return await self.db.run(work)
 
@@ -103,23 +103,23 @@ class Library:
         def work(s: Session) -> dict[int, list[int]]:
             found: dict[int, list[int]] = {}
             for prompt_id, image_id in s.exec(
-                    select(Image.prompt_id, Image.id).where(col(Image.prompt_id).in_(ids), Image.user_id == user_id,
+                    select(Image.prompt_id, Image.id).where(col(Image.prompt_id).in_(ids), col(Image.user_id) == user_id,
                                                             col(Image.deleted_at).is_(None))
                     .order_by(col(Image.prompt_id), col(Image.position))):
-                found.setdefault(prompt_id, []).append(image_id)
+                found.setdefault(prompt_id, []).append(int(image_id or 0))
             return found
         return await self.db.run(work)
 
     async def images_of_prompt(self, user_id: int, prompt_id: int) -> list[Image]:
         def work(s: Session) -> list[Image]:
-            return list(s.exec(select(Image).where(Image.prompt_id == prompt_id, Image.user_id == user_id,
+            return list(s.exec(select(Image).where(col(Image.prompt_id) == prompt_id, col(Image.user_id) == user_id,
                                                    col(Image.deleted_at).is_(None))
                                .order_by(col(Image.position))))
         return await self.db.run(work)
 
     async def recent_prompts(self, user_id: int, *, limit: int = 20, unfinished_only: bool = False) -> list[Prompt]:
         def work(s: Session) -> list[Prompt]:
-            q = select(Prompt).where(Prompt.user_id == user_id)
+            q = select(Prompt).where(col(Prompt.user_id) == user_id)
             if unfinished_only:
                 q = q.where(col(Prompt.status).in_(('PENDING', 'PROCESSING')))
             return list(s.exec(q.order_by(col(Prompt.created_at).desc(), col(Prompt.id).desc()).limit(limit)))

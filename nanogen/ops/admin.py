@@ -119,14 +119,14 @@ class AdminService:
     # ------------------------------------------------------------------ reading
     async def users_overview(self) -> list[UserUsage]:
         now = self.clock()
-        failed = sa.case((Prompt.status == Status.FAILED.value, 1), else_=0)
+        failed = sa.case((col(Prompt.status) == Status.FAILED.value, 1), else_=0)
 
         def work(s: Session) -> list[UserUsage]:
             month = {r[0]: r for r in s.exec(
                 select(Prompt.user_id, func.count(), func.sum(failed))
                 .where(*in_month(*month_bounds(now))).group_by(col(Prompt.user_id))).all()}
             spend = month_spend_per_user(s, now)
-            last = dict(s.exec(select(Prompt.user_id, func.max(Prompt.created_at))  # type: ignore[arg-type]
+            last = dict(s.exec(select(Prompt.user_id, func.max(Prompt.created_at))
                                .group_by(col(Prompt.user_id))).all())
             rows = []
             for user in s.exec(select(User).order_by(col(User.email))):
@@ -180,8 +180,8 @@ class AdminService:
         count = func.count().label('n')
 
         def work(s: Session) -> list[FailureGroup]:
-            rows = s.exec(select(Prompt.error_message, count, func.max(Prompt.created_at))  # type: ignore[arg-type]
-                          .where(Prompt.status == Status.FAILED.value, Prompt.created_at >= since)
+            rows = s.exec(select(Prompt.error_message, count, func.max(Prompt.created_at))
+                          .where(col(Prompt.status) == Status.FAILED.value, col(Prompt.created_at) >= since)
                           .group_by(col(Prompt.error_message)).order_by(count.desc()).limit(limit)).all()
             return [FailureGroup(message=m or '(no message)', count=int(n), last_at=t) for m, n, t in rows]
         return await self.db.run(work)
@@ -197,8 +197,9 @@ class AdminService:
     async def usage_csv(self) -> str:
         """Usage per user per UTC month, newest month first: generations, outcomes, images and cost."""
         def work(s: Session) -> list[Any]:
-            return list(s.exec(select(Prompt.user_id, User.email, Prompt.created_at, Prompt.status, Prompt.num_images,
-                                      Prompt.cost).join(User, col(User.id) == Prompt.user_id)).all())
+            return list(s.execute(sa.select(col(Prompt.user_id), col(User.email), col(Prompt.created_at),
+                                            col(Prompt.status), col(Prompt.num_images), col(Prompt.cost))
+                                  .join(User, col(User.id) == col(Prompt.user_id))).all())
         rows = await self.db.run(work)
         groups: dict[tuple[str, int], dict[str, Any]] = {}
         for user_id, email, created, status, num_images, cost in rows:
@@ -309,8 +310,8 @@ class AdminService:
         user = await self._user(user_id)
 
         def work(s: Session) -> tuple[list[Prompt], list[Image]]:
-            return (list(s.exec(select(Prompt).where(Prompt.user_id == user_id).order_by(col(Prompt.id)))),
-                    list(s.exec(select(Image).where(Image.user_id == user_id).order_by(col(Image.id)))))
+            return (list(s.exec(select(Prompt).where(col(Prompt.user_id) == user_id).order_by(col(Prompt.id)))),
+                    list(s.exec(select(Image).where(col(Image.user_id) == user_id).order_by(col(Image.id)))))
         prompts, images = await self.db.run(work)
         await self.record(actor_id, 'user.export', f'user:{user_id} {user.email}',
                           f'{len(prompts)} prompts, {2 * len(images)} files')
@@ -331,7 +332,7 @@ class AdminService:
 
         def remove(s: Session) -> None:
             # Unlink the prompt -> image pointers first: the two tables point at each other.
-            s.execute(sa.update(Prompt).where(Prompt.user_id == user_id).values(image_id=None))
+            s.execute(sa.update(Prompt).where(col(Prompt.user_id) == user_id).values(image_id=None))
             s.execute(sa.delete(Image).where(col(Image.user_id) == user_id))  # any row made since
             s.execute(sa.delete(Prompt).where(col(Prompt.user_id) == user_id))
             row = s.get(User, user_id)

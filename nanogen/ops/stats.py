@@ -65,11 +65,11 @@ def _day_bounds(date_from: date | None, date_to: date | None) -> list[Any]:
 
 
 def _completed(expr: Any) -> Any:
-    return sa.case((Prompt.status == Status.COMPLETED.value, expr), else_=0)
+    return sa.case((col(Prompt.status) == Status.COMPLETED.value, expr), else_=0)
 
 
 def _count_if(status: str) -> Any:
-    return sa.func.coalesce(sa.func.sum(sa.case((Prompt.status == status, 1), else_=0)), 0)
+    return sa.func.coalesce(sa.func.sum(sa.case((col(Prompt.status) == status, 1), else_=0)), 0)
 
 
 async def summary(db: Database, user_id: int, *, now: datetime | None = None) -> Summary:
@@ -121,7 +121,7 @@ async def daily(db: Database, user_id: int, *, date_from: date, date_to: date) -
         return list(s.execute(sa.select(
             day, sa.func.count(), sa.func.coalesce(sa.func.sum(_completed(col(Prompt.num_images))), 0),
             sa.func.sum(col(Prompt.cost)), _count_if(Status.COMPLETED.value), _count_if(Status.FAILED.value),
-        ).where(Prompt.user_id == user_id, *_day_bounds(date_from, date_to)).group_by(day)))
+        ).where(col(Prompt.user_id) == user_id, *_day_bounds(date_from, date_to)).group_by(day)))
     rows = await db.run(work)
     by_day = {(r[0] if isinstance(r[0], date) else date.fromisoformat(str(r[0]))): r for r in rows}
     result = []
@@ -142,7 +142,7 @@ async def by_size(db: Database, user_id: int, *, date_from: date | None = None,
         return list(s.execute(sa.select(
             col(Prompt.image_size), sa.func.count(), sa.func.coalesce(sa.func.sum(_completed(col(Prompt.num_images))), 0),
             sa.func.sum(col(Prompt.cost)),
-        ).where(Prompt.user_id == user_id, *_day_bounds(date_from, date_to))
+        ).where(col(Prompt.user_id) == user_id, *_day_bounds(date_from, date_to))
             .group_by(col(Prompt.image_size)).order_by(col(Prompt.image_size))))
     return [SizeStat(size=int(r[0]), prompts=int(r[1]), images=int(r[2]), spend=_money(r[3]))
             for r in await db.run(work)]

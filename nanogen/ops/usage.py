@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlmodel import Session, func, select
+from sqlmodel import Session, col, func, select
 
 from nanogen.db import Database
 from nanogen.models import Prompt, Status, utcnow
@@ -27,9 +27,9 @@ async def monthly_usage(db: Database, user_id: int, *, clock: Callable[[], datet
     start, end = month_bounds(now)
 
     def work(s: Session) -> MonthlyUsage:
-        mine = [Prompt.user_id == user_id, *in_month(start, end)]
+        mine = [col(Prompt.user_id) == user_id, *in_month(start, end)]
         total = s.exec(select(func.count()).where(*mine)).one()
-        done = s.exec(select(func.count()).where(*mine, Prompt.status == Status.COMPLETED.value)).one()
+        done = s.exec(select(func.count()).where(*mine, col(Prompt.status) == Status.COMPLETED.value)).one()
         return MonthlyUsage(month_start=start, generations=int(total), completed=int(done),
                             spend=user_month_spend(s, user_id, now))
     return await db.run(work)

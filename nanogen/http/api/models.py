@@ -219,7 +219,7 @@ def image_out(base: str, row: ImageRow) -> ImageOut:
 def prompt_out(base: str, prompt: Prompt, images: list[Image] | None = None) -> PromptOut:
     assert prompt.id is not None
     images = images or []
-    return PromptOut(id=prompt.id, status=prompt.status, prompt=prompt.prompt,  # type: ignore[arg-type]
+    return PromptOut(id=prompt.id, status=prompt.status, prompt=prompt.prompt,
                      task_type=prompt.task_type, image_size=prompt.image_size, aspect_ratio=prompt.aspect_ratio,
                      num_images=prompt.num_images, watermark=prompt.watermark, error_message=prompt.error_message,
                      estimated_cost=money(prompt.estimated_cost), cost=money(prompt.cost),
