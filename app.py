@@ -45,7 +45,8 @@ def create_app(settings: Settings | None = None) -> Services:
     app.include_router(build_api(services))
     app.include_router(build_history_router(services))
     app.include_router(build_gallery_router(services))
-    pages.register(services)
+    pages.register(services.studio())  # the pages get the narrow facade, not the db (issue 13)
+    app.state.services = services  # for tests that seed data; pages never read it (tests/unit/test_studio.py)
     app.on_startup(services.start)
     app.on_shutdown(services.stop)
     return services

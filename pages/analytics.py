@@ -88,9 +88,9 @@ async def analytics_page(ctx: PageContext) -> None:
             error.text = str(exc)
             return
         error.text = ''
-        summary = await stats.range_summary(ctx.services.db, uid, date_from=first, date_to=last)
-        days = await stats.daily(ctx.services.db, uid, date_from=first, date_to=last)
-        sizes = await stats.by_size(ctx.services.db, uid, date_from=first, date_to=last)
+        summary = await ctx.services.stats.range_summary(uid, date_from=first, date_to=last)
+        days = await ctx.services.stats.daily(uid, date_from=first, date_to=last)
+        sizes = await ctx.services.stats.by_size(uid, date_from=first, date_to=last)
         content.clear()
         with content:
             with ui.grid().classes('w-full grid-cols-2 md:grid-cols-4 gap-3'):

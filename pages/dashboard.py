@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from nicegui import ui
 
-from nanogen.ops import stats
 from nanogen.errors import NanogenError
 from nanogen.events import PromptEvent
 from nanogen.models import Prompt, Status
-from nanogen.library.queries import ImageQuery, list_images
+from nanogen.library.queries import ImageQuery
 
 from ._format import STATUS_COLORS, cancelled_notice, elapsed, money
 from ._live import on_prompt_events
@@ -88,7 +87,7 @@ async def dashboard_page(ctx: PageContext) -> None:
             }
 
         async def show_numbers() -> None:
-            s = await stats.summary(ctx.services.db, uid)
+            s = await ctx.services.stats.summary(uid)
             if client.is_deleted:
                 return
             numbers['images'][0].text = str(s.images_made)
@@ -133,7 +132,7 @@ async def dashboard_page(ctx: PageContext) -> None:
 
         @ui.refreshable
         async def recent() -> None:
-            page = await list_images(ctx.services.db, uid, ImageQuery(), limit=RECENT_IMAGES)
+            page = await ctx.services.browse.images(uid, ImageQuery(), limit=RECENT_IMAGES)
             if not page.items:
                 with ui.card().classes('w-full items-center py-8').mark('no-images'):
                     ui.icon('image', size='xl').classes('opacity-40')

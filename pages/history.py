@@ -12,7 +12,6 @@ from nanogen.errors import NanogenError
 from nanogen.events import PromptEvent
 from nanogen.http.history import history_query
 from nanogen.models import Prompt, Status
-from nanogen.library.queries import count_prompts, list_prompts
 
 from ._dates import iso_date
 from ._format import duration, money, when
@@ -118,8 +117,8 @@ async def history_page(ctx: PageContext) -> None:
         """Show the page `cursors[-1]` opens; bad filters get a message, and the table keeps what it had."""
         try:
             query = history_query(**filters())
-            page = await list_prompts(ctx.services.db, uid, query, cursor=cursors[-1], limit=PAGE_SIZE)
-            total = await count_prompts(ctx.services.db, uid, query)
+            page = await ctx.services.browse.prompts(uid, query, cursor=cursors[-1], limit=PAGE_SIZE)
+            total = await ctx.services.browse.count_prompts(uid, query)
         except NanogenError as exc:
             error.text = exc.user_message
             return

@@ -6,7 +6,6 @@ from nicegui import ui
 
 from nanogen.errors import NanogenError
 from nanogen.accounts.tokens import NewToken, TokenInfo
-from nanogen.ops.usage import monthly_usage
 
 from ._format import money, when
 from .frame import PageContext, frame, guarded_page, notify_error
@@ -45,7 +44,7 @@ async def profile_page(ctx: PageContext) -> None:
                     if ctx.user.is_admin:
                         ui.badge('Admin', color='secondary').classes('mt-1')
 
-        usage = await monthly_usage(ctx.services.db, uid)
+        usage = await ctx.services.usage.monthly(uid)
         with ui.card().classes('w-full max-w-3xl'):
             ui.label(f'This month (since {usage.month_start:%B 1})').classes('text-lg font-semibold')
             with ui.row().classes('gap-8'):

@@ -10,8 +10,8 @@ from decimal import Decimal
 from nicegui import ui
 from nicegui.testing import User
 
-from nanogen.ops.spend import DayStat
 from nanogen.generation.requests import validate_request
+from nanogen.ops.stats import DayStat
 from tests.ui.helpers import elements, eventually, sign_in
 from tests.ui.studio import app_services, user_id, wait_for_cards
 
