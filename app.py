@@ -37,7 +37,8 @@ def create_app(settings: Settings | None = None) -> Services:
     install_error_handlers(app)
     for router in routers(services):  # every HTTP route lives under nanogen/http, one module per resource
         app.include_router(router)
-    pages.register(services)
+    pages.register(services.studio())  # the pages get the narrow facade, not the db (issue 13)
+    app.state.services = services  # for tests that seed data; pages never read it (tests/unit/test_studio.py)
     app.on_startup(services.start)
     app.on_shutdown(services.stop)
     return services

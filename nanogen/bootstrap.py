@@ -32,8 +32,11 @@ from nanogen.library.service import Library
 from nanogen.logs import add_secrets
 from nanogen.metrics import Metrics
 from nanogen.ops.admin import AdminService
+from nanogen.ops.stats import StatsService
+from nanogen.ops.usage import UsageService
 from nanogen.provider.client import NanobananaClient
 from nanogen.provider.fake import FakeConfig, FakeProvider
+from nanogen.studio import Browse, Studio, frozen_settings
 
 log = logging.getLogger(__name__)
 DEMO_BASE_URL = 'http://demo-provider.invalid'
@@ -100,6 +103,14 @@ class Services:
         if self.demo is not None:
             await self.demo.aclose()  # its callback client (the ASGI transport runs no lifespan for it)
         self.db.dispose()
+
+    def studio(self) -> Studio:
+        """The narrow view the pages get (issue 13): the services they may call, not the db, HTTP or storage."""
+        return Studio(settings=frozen_settings(self.settings), demo_mode=self.settings.demo_mode, auth=self.auth,
+                      users=self.users, local_sign_in=self.local_sign_in, bus=self.bus, generation=self.generation,
+                      library=self.library, gallery=self.gallery, browse=Browse(self.db), budget=self.budget,
+                      admin=self.admin, tokens=self.tokens, references=self.references,
+                      stats=StatsService(self.db), usage=UsageService(self.db))
 
 
 async def _to_thread(fn: Any) -> Any:

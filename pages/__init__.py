@@ -5,15 +5,15 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-from nanogen.bootstrap import Services
+from nanogen.studio import Studio
 
 from ._errors import install_error_page
 from .frame import set_services
 
 
-def register(services: Services) -> list[str]:
-    """Hand the services to the frame, then import every page module so its decorators register the pages."""
-    set_services(services)
+def register(studio: Studio) -> list[str]:
+    """Hand the pages' facade to the frame, then import every page module so its decorators register the pages."""
+    set_services(studio)
     install_error_page()
     names = [m.name for m in pkgutil.iter_modules(__path__) if m.name != 'frame' and not m.name.startswith('_')]
     for name in sorted(names):

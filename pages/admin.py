@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from decimal import Decimal
 
 from nicegui import ui
 
 from nanogen.errors import NanogenError
 from nanogen.generation.budget import WARN_RATIO
-from nanogen.ops.admin import UserUsage
+from nanogen.ops.admin import AdminService, UserUsage
 
 from ._format import money, provider_credits
 from .frame import PageContext, frame, guarded_page, notify_error
@@ -25,12 +26,14 @@ def budget_text(u: UserUsage) -> str:
     return f'{money(u.spent)} of {money(u.limit)}'
 
 
-@guarded_page('/admin', title='Admin', nav='Admin', icon='admin_panel_settings', admin=True)
-async def admin_page(ctx: PageContext) -> None:
-    admin = ctx.services.admin
-    me = ctx.user.id
+class AdminConsole:
+    """The console's sections; `content` re-reads everything after each action or on Refresh."""
 
-    async def act(action: Callable[[], Awaitable[object]], done: str) -> None:
+    def __init__(self, ctx: PageContext) -> None:
+        self.admin: AdminService = ctx.services.admin
+        self.me = ctx.user.id
+
+    async def act(self, action: Callable[[], Awaitable[object]], done: str) -> None:
         """Run one admin action; a refused one shows its message, and the page re-reads the database."""
         try:
             await action()
@@ -38,9 +41,9 @@ async def admin_page(ctx: PageContext) -> None:
             notify_error(exc.user_message)
             return
         ui.notify(done, type='positive')
-        content.refresh()
+        self.content.refresh()
 
-    def confirm_delete(u: UserUsage) -> None:
+    def confirm_delete(self, u: UserUsage) -> None:
         with ui.dialog() as dialog, ui.card():
             ui.label(f'Delete {u.email} with all their prompts and images? This cannot be undone.')
             with ui.row():
@@ -48,23 +51,26 @@ async def admin_page(ctx: PageContext) -> None:
 
                 async def go() -> None:
                     dialog.close()
-                    await act(lambda: admin.delete_user(me, u.id), f'{u.email} deleted.')
+                    await self.act(lambda: self.admin.delete_user(self.me, u.id), f'{u.email} deleted.')
                 ui.button('Delete', color='negative', on_click=go).mark('confirm-delete')
         dialog.open()
 
-    @ui.refreshable
-    async def content() -> None:
-        users = await admin.users_overview()
-        team_spent, team_cap = await admin.team_spend()
-        near = [u for u in users if u.near_limit]
-        if near or (team_cap and team_spent >= team_cap * WARN_RATIO):
-            with ui.card().classes('w-full bg-amber-100 text-black').mark('budget-banner'):
-                ui.label('Budget warning').classes('font-semibold')
-                for u in near:
-                    ui.label(f'{u.email} has used {budget_text(u)} this month.')
-                if team_cap and team_spent >= team_cap * WARN_RATIO:
-                    ui.label(f'The team has used {money(team_spent)} of its {money(team_cap)} monthly cap.')
+    @ui.refreshable_method
+    async def content(self) -> None:
+        users = await self.admin.users_overview()
+        team_spent, team_cap = await self.admin.team_spend()
+        budget_banner(users, team_spent, team_cap)
+        self.summary_cards(team_spent, team_cap)
+        ui.label('Users').classes('text-lg font-semibold')
+        with ui.column().classes('w-full gap-1'):
+            for u in users:
+                self.user_row(u)
+        await self.in_flight()
+        await self.failures()
+        await self.audit()
 
+    def summary_cards(self, team_spent: Decimal, team_cap: Decimal | None) -> None:
+        admin = self.admin
         with ui.row().classes('w-full gap-4 items-stretch'):
             with ui.card().classes('grow'):
                 ui.label('Provider credits').classes('text-sm opacity-70')
@@ -83,39 +89,39 @@ async def admin_page(ctx: PageContext) -> None:
                 ui.label('Exports').classes('text-sm opacity-70')
                 ui.link('Usage per user per month (CSV)', '/admin/usage.csv').mark('usage-csv')
 
-        ui.label('Users').classes('text-lg font-semibold')
-        with ui.column().classes('w-full gap-1'):
-            for u in users:
-                with ui.row().classes('w-full items-center gap-3 border-b py-1').mark(f'user-{u.id}'):
-                    with ui.column().classes('gap-0 min-w-[220px]'):
-                        ui.label(u.email + (' (admin)' if u.is_admin else '') + (' — disabled' if u.disabled else ''))
-                        ui.label(f'last active {when(u.last_activity)}').classes('text-xs opacity-60')
-                    ui.label(budget_text(u)).classes('min-w-[160px]').mark(f'spend-{u.id}')
-                    rate = '—' if u.failure_rate is None else f'{u.failure_rate:.0%}'
-                    ui.label(f'{u.generations} this month · {rate} failed').classes('min-w-[170px] text-sm')
-                    budget = ui.input('Budget $', value='' if u.budget_override is None else str(u.budget_override),
-                                      placeholder='default').props('dense outlined').classes('w-28').mark(
-                        f'budget-{u.id}')
-                    ui.button('Set', on_click=lambda u=u, b=budget: act(
-                        lambda: admin.set_budget(me, u.id, b.value), f'Budget of {u.email} saved.')).props(
-                        'flat dense').mark(f'save-budget-{u.id}')
-                    if u.id != me:
-                        ui.button('Enable' if u.disabled else 'Disable', on_click=lambda u=u: act(
-                            lambda: admin.set_disabled(me, u.id, not u.disabled),
-                            f'{u.email} {"enabled" if u.disabled else "disabled"}.')).props(
-                            'flat dense').mark(f'toggle-{u.id}')
-                    ui.button('Demote' if u.is_admin else 'Make admin', on_click=lambda u=u: act(
-                        lambda: admin.set_admin(me, u.id, not u.is_admin),
-                        f'{u.email} {"is no longer an admin" if u.is_admin else "is now an admin"}.')).props(
-                        'flat dense').mark(f'admin-{u.id}')
-                    ui.button('Export', icon='download', on_click=lambda u=u: ui.download(
-                        f'/admin/users/{u.id}/export.zip')).props('flat dense').mark(f'export-{u.id}')
-                    if u.id != me:
-                        ui.button('Delete', icon='delete', color='negative',
-                                  on_click=lambda u=u: confirm_delete(u)).props('flat dense').mark(f'delete-{u.id}')
+    def user_row(self, u: UserUsage) -> None:
+        admin, me, act = self.admin, self.me, self.act
+        with ui.row().classes('w-full items-center gap-3 border-b py-1').mark(f'user-{u.id}'):
+            with ui.column().classes('gap-0 min-w-[220px]'):
+                ui.label(u.email + (' (admin)' if u.is_admin else '') + (' — disabled' if u.disabled else ''))
+                ui.label(f'last active {when(u.last_activity)}').classes('text-xs opacity-60')
+            ui.label(budget_text(u)).classes('min-w-[160px]').mark(f'spend-{u.id}')
+            rate = '—' if u.failure_rate is None else f'{u.failure_rate:.0%}'
+            ui.label(f'{u.generations} this month · {rate} failed').classes('min-w-[170px] text-sm')
+            budget = ui.input('Budget $', value='' if u.budget_override is None else str(u.budget_override),
+                              placeholder='default').props('dense outlined').classes('w-28').mark(
+                f'budget-{u.id}')
+            ui.button('Set', on_click=lambda u=u, b=budget: act(
+                lambda: admin.set_budget(me, u.id, b.value), f'Budget of {u.email} saved.')).props(
+                'flat dense').mark(f'save-budget-{u.id}')
+            if u.id != me:
+                ui.button('Enable' if u.disabled else 'Disable', on_click=lambda u=u: act(
+                    lambda: admin.set_disabled(me, u.id, not u.disabled),
+                    f'{u.email} {"enabled" if u.disabled else "disabled"}.')).props(
+                    'flat dense').mark(f'toggle-{u.id}')
+            ui.button('Demote' if u.is_admin else 'Make admin', on_click=lambda u=u: act(
+                lambda: admin.set_admin(me, u.id, not u.is_admin),
+                f'{u.email} {"is no longer an admin" if u.is_admin else "is now an admin"}.')).props(
+                'flat dense').mark(f'admin-{u.id}')
+            ui.button('Export', icon='download', on_click=lambda u=u: ui.download(
+                f'/admin/users/{u.id}/export.zip')).props('flat dense').mark(f'export-{u.id}')
+            if u.id != me:
+                ui.button('Delete', icon='delete', color='negative',
+                          on_click=lambda u=u: self.confirm_delete(u)).props('flat dense').mark(f'delete-{u.id}')
 
+    async def in_flight(self) -> None:
         ui.label('In flight').classes('text-lg font-semibold')
-        jobs = await admin.in_flight()
+        jobs = await self.admin.in_flight()
         if not jobs:
             ui.label('Nothing is generating right now.').classes('opacity-60').mark('no-jobs')
         for job in jobs:
@@ -123,12 +129,13 @@ async def admin_page(ctx: PageContext) -> None:
                 ui.badge('stuck' if job.stuck else job.status.title(), color='negative' if job.stuck else 'blue')
                 ui.label(f'#{job.prompt_id} {job.email} since {when(job.since)}').classes('text-sm')
                 ui.label(job.prompt).classes('text-sm opacity-70 truncate max-w-[360px]')
-                ui.button('Cancel', on_click=lambda j=job: act(lambda: admin.cancel(me, j.prompt_id),
-                                                               f'Generation #{j.prompt_id} cancelled.')).props(
+                ui.button('Cancel', on_click=lambda j=job: self.act(lambda: self.admin.cancel(self.me, j.prompt_id),
+                                                                    f'Generation #{j.prompt_id} cancelled.')).props(
                     'flat dense color=negative').mark(f'cancel-{job.prompt_id}')
 
+    async def failures(self) -> None:
         ui.label('Failures (30 days)').classes('text-lg font-semibold')
-        failures = await admin.failures()
+        failures = await self.admin.failures()
         if not failures:
             ui.label('No failures.').classes('opacity-60')
         for f in failures:
@@ -137,14 +144,30 @@ async def admin_page(ctx: PageContext) -> None:
                 ui.label(f.message).classes('text-sm grow')
                 ui.label(when(f.last_at)).classes('text-xs opacity-60')
 
+    async def audit(self) -> None:
         ui.label('Recent admin actions').classes('text-lg font-semibold')
         with ui.column().classes('w-full gap-0').mark('audit'):
-            entries = await admin.recent_actions()
+            entries = await self.admin.recent_actions()
             if not entries:
                 ui.label('None yet.').classes('opacity-60')
             for e in entries:
                 ui.label(f'{when(e.at)} · {e.actor} · {e.action} {e.target} {e.detail}'.strip()).classes('text-sm')
 
+
+def budget_banner(users: list[UserUsage], team_spent: Decimal, team_cap: Decimal | None) -> None:
+    near = [u for u in users if u.near_limit]
+    if near or (team_cap and team_spent >= team_cap * WARN_RATIO):
+        with ui.card().classes('w-full bg-amber-100 text-black').mark('budget-banner'):
+            ui.label('Budget warning').classes('font-semibold')
+            for u in near:
+                ui.label(f'{u.email} has used {budget_text(u)} this month.')
+            if team_cap and team_spent >= team_cap * WARN_RATIO:
+                ui.label(f'The team has used {money(team_spent)} of its {money(team_cap)} monthly cap.')
+
+
+@guarded_page('/admin', title='Admin', nav='Admin', icon='admin_panel_settings', admin=True)
+async def admin_page(ctx: PageContext) -> None:
+    console = AdminConsole(ctx)
     with frame(ctx, 'Admin'):
-        ui.button('Refresh', icon='refresh', on_click=lambda: content.refresh()).props('flat dense')
-        await content()
+        ui.button('Refresh', icon='refresh', on_click=lambda: console.content.refresh()).props('flat dense')
+        await console.content()

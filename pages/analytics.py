@@ -64,6 +64,43 @@ def by_size_chart(sizes: list[stats.SizeStat]) -> dict:
     }
 
 
+def show_range(summary: stats.Summary, days: list[stats.DayStat], sizes: list[stats.SizeStat]) -> None:
+    """The range's numbers, charts and outcomes (or an empty state), into the current container."""
+    with ui.grid().classes('w-full grid-cols-2 md:grid-cols-4 gap-3'):
+        for label, value, marker in (
+                ('Spend', money(summary.spend_total), 'an-spend'),
+                ('Images', str(summary.images_made), 'an-images'),
+                ('Success rate', '–' if summary.success_rate is None else f'{summary.success_rate:.0%}',
+                 'an-success'),
+                ('Average duration', duration(summary.avg_duration_ms), 'an-duration')):
+            with ui.card().classes('gap-1'):
+                ui.label(label).classes('text-sm opacity-70')
+                ui.label(value).classes('text-2xl font-semibold').mark(marker)
+    if not sizes:
+        with ui.card().classes('w-full items-center py-8').mark('analytics-empty'):
+            ui.icon('insights', size='xl').classes('opacity-40')
+            ui.label('No generations in this range. Pick a longer range, or generate something.').classes(
+                'opacity-70')
+            ui.button('Open the generator', on_click=lambda: ui.navigate.to('/generator')).props('flat')
+        return
+    with ui.card().classes('w-full'):
+        ui.label('Spend and images per day').classes('font-semibold')
+        ui.echart(over_time_chart(days)).classes('w-full h-72').mark('chart-over-time')
+    with ui.row().classes('w-full gap-4 items-stretch max-md:flex-col'):
+        with ui.card().classes('grow'):
+            ui.label('By size').classes('font-semibold')
+            ui.echart(by_size_chart(sizes)).classes('w-full h-64').mark('chart-by-size')
+        with ui.card().classes('grow'):
+            ui.label('Outcomes').classes('font-semibold')
+            ui.table(columns=[{'name': k, 'label': k.title(), 'field': k, 'align': 'right'}
+                              for k in ('size', 'prompts', 'images', 'spend')],
+                     rows=[{'size': f'{s.size}px', 'prompts': s.prompts, 'images': s.images,
+                            'spend': money(s.spend)} for s in sizes]).props('flat dense').mark('size-table')
+            ui.label(f'{summary.completed} completed · {summary.failed} failed · '
+                     f'{summary.cancelled} cancelled · {summary.in_flight} running').classes(
+                'text-sm opacity-70').mark('an-outcomes')
+
+
 @guarded_page('/analytics', title='Analytics', nav='Analytics', icon='insights')
 async def analytics_page(ctx: PageContext) -> None:
     uid = ctx.user.id
@@ -88,44 +125,12 @@ async def analytics_page(ctx: PageContext) -> None:
             error.text = str(exc)
             return
         error.text = ''
-        summary = await stats.range_summary(ctx.services.db, uid, date_from=first, date_to=last)
-        days = await stats.daily(ctx.services.db, uid, date_from=first, date_to=last)
-        sizes = await stats.by_size(ctx.services.db, uid, date_from=first, date_to=last)
+        summary = await ctx.services.stats.range_summary(uid, date_from=first, date_to=last)
+        days = await ctx.services.stats.daily(uid, date_from=first, date_to=last)
+        sizes = await ctx.services.stats.by_size(uid, date_from=first, date_to=last)
         content.clear()
         with content:
-            with ui.grid().classes('w-full grid-cols-2 md:grid-cols-4 gap-3'):
-                for label, value, marker in (
-                        ('Spend', money(summary.spend_total), 'an-spend'),
-                        ('Images', str(summary.images_made), 'an-images'),
-                        ('Success rate', '–' if summary.success_rate is None else f'{summary.success_rate:.0%}',
-                         'an-success'),
-                        ('Average duration', duration(summary.avg_duration_ms), 'an-duration')):
-                    with ui.card().classes('gap-1'):
-                        ui.label(label).classes('text-sm opacity-70')
-                        ui.label(value).classes('text-2xl font-semibold').mark(marker)
-            if not sizes:
-                with ui.card().classes('w-full items-center py-8').mark('analytics-empty'):
-                    ui.icon('insights', size='xl').classes('opacity-40')
-                    ui.label('No generations in this range. Pick a longer range, or generate something.').classes(
-                        'opacity-70')
-                    ui.button('Open the generator', on_click=lambda: ui.navigate.to('/generator')).props('flat')
-                return
-            with ui.card().classes('w-full'):
-                ui.label('Spend and images per day').classes('font-semibold')
-                ui.echart(over_time_chart(days)).classes('w-full h-72').mark('chart-over-time')
-            with ui.row().classes('w-full gap-4 items-stretch max-md:flex-col'):
-                with ui.card().classes('grow'):
-                    ui.label('By size').classes('font-semibold')
-                    ui.echart(by_size_chart(sizes)).classes('w-full h-64').mark('chart-by-size')
-                with ui.card().classes('grow'):
-                    ui.label('Outcomes').classes('font-semibold')
-                    ui.table(columns=[{'name': k, 'label': k.title(), 'field': k, 'align': 'right'}
-                                      for k in ('size', 'prompts', 'images', 'spend')],
-                             rows=[{'size': f'{s.size}px', 'prompts': s.prompts, 'images': s.images,
-                                    'spend': money(s.spend)} for s in sizes]).props('flat dense').mark('size-table')
-                    ui.label(f'{summary.completed} completed · {summary.failed} failed · '
-                             f'{summary.cancelled} cancelled · {summary.in_flight} running').classes(
-                        'text-sm opacity-70').mark('an-outcomes')
+            show_range(summary, days, sizes)
 
     async def set_range(days: int) -> None:
         # Each set_value re-renders; clearing and rebuilding happen without an await between them, so never twice.

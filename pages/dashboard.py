@@ -6,9 +6,8 @@ from nicegui import ui
 
 from nanogen.errors import NanogenError
 from nanogen.events import PromptEvent
-from nanogen.library.queries import ImageQuery, list_images
+from nanogen.library.queries import ImageQuery
 from nanogen.models import Prompt, Status
-from nanogen.ops import stats
 
 from ._format import STATUS_COLORS, cancelled_notice, elapsed, money
 from ._live import on_prompt_events
@@ -57,100 +56,130 @@ class InFlightRow:
         self.message.set_visibility(bool(message))
 
 
-@guarded_page('/dashboard', title='Dashboard', nav='Dashboard', icon='dashboard')
-async def dashboard_page(ctx: PageContext) -> None:
-    uid = ctx.user.id
-    client = ui.context.client
-    running: dict[int, InFlightRow] = {}
-    messages: dict[int, str] = {}
+class Numbers:
+    """The five number cards; live updates set their labels' text."""
 
-    async def cancel(prompt_id: int) -> None:
-        try:
-            cancelled = await ctx.services.generation.cancel(uid, prompt_id)
-        except NanogenError as exc:
-            notify_error(exc.user_message)
-            return
-        ui.notify(cancelled_notice(cancelled))
+    def __init__(self, ctx: PageContext) -> None:
+        self.ctx = ctx
+        self.client = ui.context.client
 
-    with frame(ctx, f'Welcome, {ctx.user.name}'):
-        with ui.row().classes('w-full items-center gap-4'):
-            ui.button('Generate', icon='auto_awesome', on_click=lambda: ui.navigate.to('/generator')).props(
-                'size=xl unelevated').classes('px-8').mark('dashboard-generate')
-            ui.label('Write a prompt, get images in seconds.').classes('opacity-70')
-
+    def build(self) -> None:
         with ui.grid().classes('w-full grid-cols-2 md:grid-cols-5 gap-3'):
-            numbers = {
+            self.cards = {
                 'images': stat_card('Images made', 'photo_library', 'stat-images'),
                 'month': stat_card('Spent this month', 'calendar_month', 'stat-spend-month'),
                 'total': stat_card('Spent in total', 'payments', 'stat-spend-total'),
                 'in_flight': stat_card('In flight', 'hourglass_top', 'stat-in-flight'),
                 'success': stat_card('Success rate', 'verified', 'stat-success'),
             }
-
-        async def show_numbers() -> None:
-            s = await stats.summary(ctx.services.db, uid)
-            if client.is_deleted:
-                return
-            numbers['images'][0].text = str(s.images_made)
-            numbers['month'][0].text = money(s.spend_month)
-            numbers['total'][0].text = money(s.spend_total)
-            numbers['in_flight'][0].text = str(s.in_flight)
-            numbers['success'][0].text = '–' if s.success_rate is None else f'{s.success_rate:.0%}'
-            numbers['success'][1].text = (f'{s.completed} done · {s.failed} failed' if s.success_rate is not None
-                                          else 'nothing yet')
-        for _value, hint in list(numbers.values())[:4]:
+        for _value, hint in list(self.cards.values())[:4]:
             hint.set_visibility(False)
 
+    async def show(self) -> None:
+        s = await self.ctx.services.stats.summary(self.ctx.user.id)
+        if self.client.is_deleted:
+            return
+        numbers = self.cards
+        numbers['images'][0].text = str(s.images_made)
+        numbers['month'][0].text = money(s.spend_month)
+        numbers['total'][0].text = money(s.spend_total)
+        numbers['in_flight'][0].text = str(s.in_flight)
+        numbers['success'][0].text = '–' if s.success_rate is None else f'{s.success_rate:.0%}'
+        numbers['success'][1].text = (f'{s.completed} done · {s.failed} failed' if s.success_rate is not None
+                                      else 'nothing yet')
+
+
+class InFlight:
+    """The running generations (at most IN_FLIGHT), each an InFlightRow kept across updates."""
+
+    def __init__(self, ctx: PageContext) -> None:
+        self.ctx = ctx
+        self.client = ui.context.client
+        self.running: dict[int, InFlightRow] = {}
+        self.messages: dict[int, str] = {}
+
+    def build(self) -> None:
         ui.label('In flight').classes('text-lg font-semibold')
-        in_flight = ui.column().classes('w-full gap-2')
+        self.column = ui.column().classes('w-full gap-2')
+        with self.column:
+            self.nothing = ui.label('Nothing is running right now.').classes('opacity-60').mark('no-in-flight')
 
-        async def show_in_flight() -> None:
-            # One read for the list; rows that stay keep their elements, so a burst of events adds and removes
-            # cards instead of rebuilding twenty of them per event.
-            prompts = await ctx.services.library.recent_prompts(uid, limit=IN_FLIGHT, unfinished_only=True)
-            if client.is_deleted:
-                return
-            wanted = {p.id: p for p in prompts if p.id is not None}
-            for pid in [pid for pid in running if pid not in wanted]:
-                running.pop(pid).card.delete()
-                messages.pop(pid, None)
-            for index, (pid, p) in enumerate(wanted.items()):
-                row = running.get(pid)
-                if row is None:
-                    row = running[pid] = InFlightRow(p, in_flight, cancel)
-                    row.card.move(in_flight, target_index=index)
-                row.prompt = p
-                row.show(p.status, messages.get(pid, ''))
-            nothing.set_visibility(not running)
+    async def cancel(self, prompt_id: int) -> None:
+        try:
+            cancelled = await self.ctx.services.generation.cancel(self.ctx.user.id, prompt_id)
+        except NanogenError as exc:
+            notify_error(exc.user_message)
+            return
+        ui.notify(cancelled_notice(cancelled))
 
-        with in_flight:
-            nothing = ui.label('Nothing is running right now.').classes('opacity-60').mark('no-in-flight')
+    async def show(self) -> None:
+        # One read for the list; rows that stay keep their elements, so a burst of events adds and removes
+        # cards instead of rebuilding twenty of them per event.
+        prompts = await self.ctx.services.library.recent_prompts(self.ctx.user.id, limit=IN_FLIGHT,
+                                                                 unfinished_only=True)
+        if self.client.is_deleted:
+            return
+        running = self.running
+        wanted = {p.id: p for p in prompts if p.id is not None}
+        for pid in [pid for pid in running if pid not in wanted]:
+            running.pop(pid).card.delete()
+            self.messages.pop(pid, None)
+        for index, (pid, p) in enumerate(wanted.items()):
+            row = running.get(pid)
+            if row is None:
+                row = running[pid] = InFlightRow(p, self.column, self.cancel)
+                row.card.move(self.column, target_index=index)
+            row.prompt = p
+            row.show(p.status, self.messages.get(pid, ''))
+        self.nothing.set_visibility(not running)
 
+    def tick(self) -> None:
+        for row in self.running.values():
+            row.clock.text = elapsed(row.prompt)
+
+
+class RecentImages:
+    """The latest RECENT_IMAGES thumbnails; refreshed (this tab only) when a generation completes."""
+
+    def __init__(self, ctx: PageContext) -> None:
+        self.ctx = ctx
+
+    @ui.refreshable_method
+    async def show(self) -> None:
+        page = await self.ctx.services.browse.images(self.ctx.user.id, ImageQuery(), limit=RECENT_IMAGES)
+        if not page.items:
+            with ui.card().classes('w-full items-center py-8').mark('no-images'):
+                ui.icon('image', size='xl').classes('opacity-40')
+                ui.label('No images yet: your first one is a prompt away.').classes('opacity-70')
+                ui.button('Open the generator', on_click=lambda: ui.navigate.to('/generator')).props('flat')
+            return
+        with ui.grid().classes('w-full grid-cols-2 sm:grid-cols-3 lg:grid-cols-6 gap-3'):
+            for row in page.items:
+                thumb = set_attr(ui.image(f'/files/{row.id}/thumb'), 'alt', row.prompt)
+                set_attr(thumb, 'data-image-id', row.id)
+                with thumb.classes('w-full aspect-square rounded-lg cursor-pointer').mark('recent-image') \
+                        .on('click', lambda i=row.id: ui.navigate.to(f'/gallery?image={i}')):
+                    ui.label(row.prompt).classes('absolute-bottom text-xs line-clamp-2 p-2')
+
+
+@guarded_page('/dashboard', title='Dashboard', nav='Dashboard', icon='dashboard')
+async def dashboard_page(ctx: PageContext) -> None:
+    client = ui.context.client
+    numbers, in_flight, recent = Numbers(ctx), InFlight(ctx), RecentImages(ctx)
+    with frame(ctx, f'Welcome, {ctx.user.name}'):
+        with ui.row().classes('w-full items-center gap-4'):
+            ui.button('Generate', icon='auto_awesome', on_click=lambda: ui.navigate.to('/generator')).props(
+                'size=xl unelevated').classes('px-8').mark('dashboard-generate')
+            ui.label('Write a prompt, get images in seconds.').classes('opacity-70')
+        numbers.build()
+        in_flight.build()
         with ui.row().classes('w-full items-center'):
             ui.label('Recent images').classes('text-lg font-semibold')
             ui.space()
             ui.link('All images →', '/gallery').classes('text-sm')
-
-        @ui.refreshable
-        async def recent() -> None:
-            page = await list_images(ctx.services.db, uid, ImageQuery(), limit=RECENT_IMAGES)
-            if not page.items:
-                with ui.card().classes('w-full items-center py-8').mark('no-images'):
-                    ui.icon('image', size='xl').classes('opacity-40')
-                    ui.label('No images yet: your first one is a prompt away.').classes('opacity-70')
-                    ui.button('Open the generator', on_click=lambda: ui.navigate.to('/generator')).props('flat')
-                return
-            with ui.grid().classes('w-full grid-cols-2 sm:grid-cols-3 lg:grid-cols-6 gap-3'):
-                for row in page.items:
-                    thumb = set_attr(ui.image(f'/files/{row.id}/thumb'), 'alt', row.prompt)
-                    set_attr(thumb, 'data-image-id', row.id)
-                    with thumb.classes('w-full aspect-square rounded-lg cursor-pointer').mark('recent-image') \
-                            .on('click', lambda i=row.id: ui.navigate.to(f'/gallery?image={i}')):
-                        ui.label(row.prompt).classes('absolute-bottom text-xs line-clamp-2 p-2')
-
-        await show_numbers()
-        await show_in_flight()
-        await recent()
+        await numbers.show()
+        await in_flight.show()
+        await recent.show()
 
     async def on_events(batch: list[PromptEvent]) -> None:
         # Status changes and messages of shown rows need no database; new or ended generations change the list and
@@ -159,25 +188,21 @@ async def dashboard_page(ctx: PageContext) -> None:
         for event in batch:
             finished = Status(event.status).finished
             if finished:
-                messages.pop(event.prompt_id, None)
+                in_flight.messages.pop(event.prompt_id, None)
             else:
-                messages[event.prompt_id] = event.message
-            row = running.get(event.prompt_id)
+                in_flight.messages[event.prompt_id] = event.message
+            row = in_flight.running.get(event.prompt_id)
             if row is not None and not finished:
                 row.show(event.status, event.message)
             else:
                 list_changed = list_changed or row is not None or not finished
                 numbers_changed = True
         if numbers_changed:
-            await show_numbers()
+            await numbers.show()
         if list_changed and not client.is_deleted:
-            await show_in_flight()
+            await in_flight.show()
         if not client.is_deleted and any(e.status == Status.COMPLETED.value and e.image_ids for e in batch):
-            await recent.refresh()
+            await recent.show.refresh()
 
-    def tick() -> None:
-        for row in running.values():
-            row.clock.text = elapsed(row.prompt)
-
-    on_prompt_events(uid, on_events)
-    ui.timer(1.0, tick)
+    on_prompt_events(ctx.user.id, on_events)
+    ui.timer(1.0, in_flight.tick)

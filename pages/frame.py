@@ -16,9 +16,9 @@ from nicegui import Event, app, ui
 
 from nanogen.accounts.guard import SIGNED_OUT_MESSAGE
 from nanogen.accounts.users import Identity, SessionKey
-from nanogen.bootstrap import Services
 from nanogen.config import Settings
 from nanogen.events import PromptEvent
+from nanogen.studio import Studio
 
 # Sentence-case labels as written, on every button (Quasar uppercases by default: GENERATE next to Favourite).
 ui.button.default_props('no-caps')
@@ -26,15 +26,16 @@ ui.button.default_props('no-caps')
 # themes (#1e40af on white and #93c5fd on the dark page are both above 7:1).
 LIVE_CSS = '.nanogen-live { color: #1e40af; } .body--dark .nanogen-live { color: #93c5fd; }'
 NAV: dict[str, tuple[str, str, bool]] = {}  # path -> (label, icon, admin only); re-imports overwrite
-_services: Services | None = None
+_studio: Studio | None = None  # set by pages.register; page modules register their routes at import, so they
+# reach it here rather than through a closure
 _user_events: dict[int, Event[PromptEvent]] = {}
 _account_events: dict[int, Event[[]]] = {}
 
 
-def set_services(services: Services) -> None:
+def set_services(studio: Studio) -> None:
     """Called once by the composition root; bridges the core's events to per-user NiceGUI events."""
-    global _services
-    _services = services
+    global _studio
+    _studio = studio
     _user_events.clear()
     _account_events.clear()
 
@@ -43,18 +44,19 @@ def set_services(services: Services) -> None:
         target = _account_events.get(user_id)
         if target is not None:
             target.emit()
-    services.users.on_change.append(account_changed)
+    studio.users.on_change.append(account_changed)
 
     def forward(event: PromptEvent) -> None:
         target = _user_events.get(event.user_id)
         if target is not None:
             target.emit(event)
-    services.bus.subscribe(forward)
+    studio.bus.subscribe(forward)
 
 
-def services() -> Services:
-    assert _services is not None, 'set_services() was not called'
-    return _services
+def services() -> Studio:
+    """The pages' facade (nanogen.studio): the services they may call, never the database or HTTP client."""
+    assert _studio is not None, 'set_services() was not called'
+    return _studio
 
 
 def user_events(user_id: int) -> Event[PromptEvent]:
@@ -80,7 +82,7 @@ class PageContext:
     is still signed in (issue 11, finding 4): websocket events run long after the request the guard saw."""
 
     user: Identity
-    services: Services
+    services: Studio
     request: Request
     session: SessionKey | None = None
     admin_page: bool = False
@@ -127,9 +129,9 @@ class _CheckedService:
 
 
 class _CheckedServices:
-    """`ctx.services`: the composition root's services, each wrapped in the user check."""
+    """`ctx.services`: the Studio facade, each service wrapped in the user check."""
 
-    def __init__(self, target: Services) -> None:
+    def __init__(self, target: Studio) -> None:
         self._target = target
         self.check: Callable[[], Awaitable[object]] | None = None  # set once the PageContext exists
         # While the page is built inside the HTTP request, the guard has just checked this session: skip the repeat.
@@ -164,7 +166,7 @@ def guarded_page(path: str, *, title: str, nav: str | None = None, icon: str = '
                 ui.navigate.to(f'/login?redirect_to={quote(path, safe="")}')
                 return
             checked = _CheckedServices(services())
-            ctx = PageContext(user=identity, services=cast(Services, checked), request=request,
+            ctx = PageContext(user=identity, services=cast(Studio, checked), request=request,
                               session=SessionKey.of(request.session), admin_page=admin)
             checked.check = ctx.require_user
             if admin and not identity.is_admin:
@@ -204,7 +206,7 @@ def frame(ctx: PageContext | None, title: str) -> Iterator[ui.column]:
                 'lg:hidden').mark('nav-menu')
         ui.link('nanogen', '/dashboard' if ctx else '/').classes(
             'text-xl font-bold text-white no-underline mr-2')
-        if _services is not None and _services.settings.demo_mode:
+        if _studio is not None and _studio.demo_mode:
             ui.badge('Demo provider', color='amber').props('text-color=black').tooltip(
                 'No NANOBANANA_API_KEY is set: images come from the built-in demo provider, not the real service.')
         if ctx:

@@ -11,7 +11,7 @@ from nanogen.errors import InvalidInput, NanogenError
 from nanogen.events import PromptEvent
 from nanogen.generation.requests import parse_id
 from nanogen.library.actions import ZIP_MAX_IMAGES
-from nanogen.library.queries import ImageQuery, ImageRow, list_images
+from nanogen.library.queries import ImageQuery, ImageRow
 from nanogen.models import Status
 
 from ._dates import iso_date
@@ -124,7 +124,7 @@ class GalleryView:
         self.filter_error.text = ''
         try:
             query = self.read_filters()
-            page = await list_images(self.ctx.services.db, self.ctx.user.id, query, limit=PAGE_SIZE)
+            page = await self.ctx.services.browse.images(self.ctx.user.id, query, limit=PAGE_SIZE)
         except InvalidInput as exc:
             self.filter_error.text = exc.user_message
             return
@@ -140,7 +140,7 @@ class GalleryView:
             return False
         self.loading = True
         try:
-            page = await list_images(self.ctx.services.db, self.ctx.user.id, self.query, cursor=self.cursor,
+            page = await self.ctx.services.browse.images(self.ctx.user.id, self.query, cursor=self.cursor,
                                      limit=PAGE_SIZE)
         except NanogenError as exc:
             notify_error(exc.user_message)

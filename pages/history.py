@@ -11,7 +11,6 @@ from nanogen.config import SIZES
 from nanogen.errors import NanogenError
 from nanogen.events import PromptEvent
 from nanogen.library.filters import history_query
-from nanogen.library.queries import count_prompts, list_prompts
 from nanogen.models import Prompt, Status
 
 from ._dates import iso_date
@@ -75,110 +74,127 @@ def table_row(p: Prompt) -> dict[str, Any]:
             'image_id': p.image_id, 'retryable': p.status in (Status.FAILED.value, Status.CANCELLED.value)}
 
 
-@guarded_page('/history', title='History', nav='History', icon='history')
-async def history_page(ctx: PageContext) -> None:
-    uid = ctx.user.id
-    cursors: list[str | None] = [None]  # cursors[i] opens page i; the last entry is the page on screen
-    next_cursor: list[str | None] = [None]  # the cursor after the page on screen, if there is more
+class HistoryView:
+    """The filters, the table (cards on phones) and the pager; `load` shows the page `cursors[-1]` opens."""
 
-    with frame(ctx, 'History'):
-        with ui.row().classes('w-full items-end gap-2'):
-            status = ui.select({'': 'Any status', **{s.value: s.value.title() for s in Status}}, value='',
-                               label='Status').props('outlined dense').classes('w-36').mark('filter-status')
-            size = ui.select({0: 'Any size', **{s: f'{s}px' for s in SIZES}}, value=0, label='Size').props(
-                'outlined dense').classes('w-32').mark('filter-size')
-            search = ui.input('Search prompts').props('outlined dense clearable debounce=400').classes(
-                'w-56').mark('filter-search')
-            date_from = iso_date(ui.input('From')).classes('w-40').mark(
-                'filter-from')
-            date_to = iso_date(ui.input('To')).classes('w-40').mark('filter-to')
-            sort = ui.select(SORTS, value='newest', label='Sort').props('outlined dense').classes('w-40').mark(
-                'filter-sort')
-            ui.space()
-            export = ui.button('Export CSV', icon='download').props('outline').mark('export-csv')
-        error = ui.label().classes('text-negative text-sm').mark('history-error')
-        table = ui.table(columns=COLUMNS, rows=[], row_key='id').props(
+    def __init__(self, ctx: PageContext) -> None:
+        self.ctx = ctx
+        self.uid = ctx.user.id
+        self.cursors: list[str | None] = [None]  # cursors[i] opens page i; the last entry is the page on screen
+        self.next_cursor: str | None = None  # the cursor after the page on screen, if there is more
+
+    def build(self) -> None:
+        self.build_filters()
+        self.error = ui.label().classes('text-negative text-sm').mark('history-error')
+        self.table = ui.table(columns=COLUMNS, rows=[], row_key='id').props(
             'flat bordered hide-pagination :rows-per-page-options="[0]" :grid="Quasar.Screen.lt.md"').classes(
             'w-full').mark('history-table')
-        table.add_slot('body-cell-status', STATUS_SLOT)
-        table.add_slot('body-cell-actions', ACTIONS_SLOT)
-        table.add_slot('item', PHONE_CARD_SLOT)
-        empty = ui.label().classes('opacity-70').mark('history-empty')
+        self.table.add_slot('body-cell-status', STATUS_SLOT)
+        self.table.add_slot('body-cell-actions', ACTIONS_SLOT)
+        self.table.add_slot('item', PHONE_CARD_SLOT)
+        self.empty = ui.label().classes('opacity-70').mark('history-empty')
         with ui.row().classes('w-full items-center gap-2'):
-            summary = ui.label().classes('text-sm opacity-70').mark('history-summary')
+            self.summary = ui.label().classes('text-sm opacity-70').mark('history-summary')
             ui.space()
-            prev_button = ui.button('Previous', icon='chevron_left').props('flat dense').mark('page-prev')
-            next_button = ui.button('Next').props('flat dense icon-right=chevron_right').mark('page-next')
+            self.prev_button = ui.button('Previous', icon='chevron_left').props('flat dense').mark('page-prev')
+            self.next_button = ui.button('Next').props('flat dense icon-right=chevron_right').mark('page-next')
 
-    def filters() -> dict[str, Any]:
-        return {'status': status.value or None, 'size': size.value or None, 'search': (search.value or '').strip()
-                or None, 'date_from': date_from.value or None, 'date_to': date_to.value or None, 'sort': sort.value}
+    def build_filters(self) -> None:
+        with ui.row().classes('w-full items-end gap-2'):
+            self.status = ui.select({'': 'Any status', **{s.value: s.value.title() for s in Status}}, value='',
+                                    label='Status').props('outlined dense').classes('w-36').mark('filter-status')
+            self.size = ui.select({0: 'Any size', **{s: f'{s}px' for s in SIZES}}, value=0, label='Size').props(
+                'outlined dense').classes('w-32').mark('filter-size')
+            self.search = ui.input('Search prompts').props('outlined dense clearable debounce=400').classes(
+                'w-56').mark('filter-search')
+            self.date_from = iso_date(ui.input('From')).classes('w-40').mark(
+                'filter-from')
+            self.date_to = iso_date(ui.input('To')).classes('w-40').mark('filter-to')
+            self.sort = ui.select(SORTS, value='newest', label='Sort').props('outlined dense').classes('w-40').mark(
+                'filter-sort')
+            ui.space()
+            self.export = ui.button('Export CSV', icon='download').props('outline').mark('export-csv')
 
-    async def load() -> None:
+    def wire(self) -> None:
+        for element in (self.status, self.size, self.search, self.date_from, self.date_to, self.sort):
+            element.on_value_change(self.restart)
+        self.next_button.on_click(self.go_next)
+        self.prev_button.on_click(self.go_prev)
+        self.export.on_click(self.export_csv)
+        self.table.on('retry', self.retry)
+        self.table.on('open', lambda e: ui.navigate.to(f'/gallery?image={int(e.args)}'))
+
+    def filters(self) -> dict[str, Any]:
+        return {'status': self.status.value or None, 'size': self.size.value or None,
+                'search': (self.search.value or '').strip() or None, 'date_from': self.date_from.value or None,
+                'date_to': self.date_to.value or None, 'sort': self.sort.value}
+
+    async def load(self) -> None:
         """Show the page `cursors[-1]` opens; bad filters get a message, and the table keeps what it had."""
+        cursors = self.cursors
         try:
-            query = history_query(**filters())
-            page = await list_prompts(ctx.services.db, uid, query, cursor=cursors[-1], limit=PAGE_SIZE)
-            total = await count_prompts(ctx.services.db, uid, query)
+            query = history_query(**self.filters())
+            page = await self.ctx.services.browse.prompts(self.uid, query, cursor=cursors[-1], limit=PAGE_SIZE)
+            total = await self.ctx.services.browse.count_prompts(self.uid, query)
         except NanogenError as exc:
-            error.text = exc.user_message
+            self.error.text = exc.user_message
             return
-        error.text = ''
-        table.rows = [table_row(p) for p in page.items]
-        table.update()
+        self.error.text = ''
+        self.table.rows = [table_row(p) for p in page.items]
+        self.table.update()
         first = (len(cursors) - 1) * PAGE_SIZE
-        summary.text = f'{first + 1}–{first + len(page.items)} of {total}' if page.items else f'0 of {total}'
-        any_filter = any(v for k, v in filters().items() if k != 'sort')
-        empty.text = ('' if page.items else 'No prompts match these filters. Clear a filter to see more.'
-                      if any_filter else 'No prompts yet. Your generations will be listed here.')
-        empty.set_visibility(not page.items)
-        table.set_visibility(bool(page.items))
-        prev_button.set_enabled(len(cursors) > 1)
-        next_button.set_enabled(page.next_cursor is not None)
-        next_cursor[0] = page.next_cursor
+        self.summary.text = f'{first + 1}–{first + len(page.items)} of {total}' if page.items else f'0 of {total}'
+        any_filter = any(v for k, v in self.filters().items() if k != 'sort')
+        self.empty.text = ('' if page.items else 'No prompts match these filters. Clear a filter to see more.'
+                           if any_filter else 'No prompts yet. Your generations will be listed here.')
+        self.empty.set_visibility(not page.items)
+        self.table.set_visibility(bool(page.items))
+        self.prev_button.set_enabled(len(cursors) > 1)
+        self.next_button.set_enabled(page.next_cursor is not None)
+        self.next_cursor = page.next_cursor
 
-    async def restart() -> None:
-        cursors[:] = [None]
-        await load()
+    async def restart(self) -> None:
+        self.cursors[:] = [None]
+        await self.load()
 
-    async def go_next() -> None:
-        if next_cursor[0]:
-            cursors.append(next_cursor[0])
-            await load()
+    async def go_next(self) -> None:
+        if self.next_cursor:
+            self.cursors.append(self.next_cursor)
+            await self.load()
 
-    async def go_prev() -> None:
-        if len(cursors) > 1:
-            cursors.pop()
-            await load()
+    async def go_prev(self) -> None:
+        if len(self.cursors) > 1:
+            self.cursors.pop()
+            await self.load()
 
-    async def retry(e: Any) -> None:
+    async def retry(self, e: Any) -> None:
         try:
-            created = await ctx.services.generation.retry(uid, int(e.args))
+            created = await self.ctx.services.generation.retry(self.uid, int(e.args))
         except (NanogenError, TypeError, ValueError) as exc:
             notify_error(getattr(exc, 'user_message', 'That generation cannot be retried.'))
             return
         ui.notify(f'Queued again as #{created.id} with the same settings.', type='info')
-        await restart()
+        await self.restart()
 
-    def export_csv() -> None:
+    def export_csv(self) -> None:
         try:
-            history_query(**filters())
+            history_query(**self.filters())
         except NanogenError as exc:
-            error.text = exc.user_message
+            self.error.text = exc.user_message
             return
-        params = {k: v for k, v in filters().items() if v not in (None, '')}
+        params = {k: v for k, v in self.filters().items() if v not in (None, '')}
         ui.download(f'/history.csv?{urlencode(params)}')
         ui.notify('Exporting your history as CSV…')
 
-    for element in (status, size, search, date_from, date_to, sort):
-        element.on_value_change(restart)
-    next_button.on_click(go_next)
-    prev_button.on_click(go_prev)
-    export.on_click(export_csv)
-    table.on('retry', retry)
-    table.on('open', lambda e: ui.navigate.to(f'/gallery?image={int(e.args)}'))
-    await load()
+
+@guarded_page('/history', title='History', nav='History', icon='history')
+async def history_page(ctx: PageContext) -> None:
+    view = HistoryView(ctx)
+    with frame(ctx, 'History'):
+        view.build()
+    view.wire()
+    await view.load()
 
     async def on_events(_batch: list[PromptEvent]) -> None:
-        await load()  # the page on screen, re-read: statuses, costs and new prompts show up by themselves
-    on_prompt_events(uid, on_events)
+        await view.load()  # the page on screen, re-read: statuses, costs and new prompts show up by themselves
+    on_prompt_events(ctx.user.id, on_events)

@@ -146,3 +146,24 @@ async def by_size(db: Database, user_id: int, *, date_from: date | None = None,
             .group_by(col(Prompt.image_size)).order_by(col(Prompt.image_size))))
     return [SizeStat(size=int(r[0]), prompts=int(r[1]), images=int(r[2]), spend=_money(r[3]))
             for r in await db.run(work)]
+
+
+class StatsService:
+    """The functions above bound to one database, for callers that get services rather than the database (pages)."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def summary(self, user_id: int, *, now: datetime | None = None) -> Summary:
+        return await summary(self._db, user_id, now=now)
+
+    async def range_summary(self, user_id: int, *, date_from: date | None = None,
+                            date_to: date | None = None) -> Summary:
+        return await range_summary(self._db, user_id, date_from=date_from, date_to=date_to)
+
+    async def daily(self, user_id: int, *, date_from: date, date_to: date) -> list[DayStat]:
+        return await daily(self._db, user_id, date_from=date_from, date_to=date_to)
+
+    async def by_size(self, user_id: int, *, date_from: date | None = None,
+                      date_to: date | None = None) -> list[SizeStat]:
+        return await by_size(self._db, user_id, date_from=date_from, date_to=date_to)

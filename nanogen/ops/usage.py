@@ -33,3 +33,14 @@ async def monthly_usage(db: Database, user_id: int, *, clock: Callable[[], datet
         return MonthlyUsage(month_start=start, generations=int(total), completed=int(done),
                             spend=user_month_spend(s, user_id, now))
     return await db.run(work)
+
+
+class UsageService:
+    """monthly_usage bound to one database, for the pages (which get services, not the database)."""
+
+    def __init__(self, db: Database, *, clock: Callable[[], datetime] = utcnow) -> None:
+        self._db = db
+        self._clock = clock
+
+    async def monthly(self, user_id: int) -> MonthlyUsage:
+        return await monthly_usage(self._db, user_id, clock=self._clock)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import httpx
 from nicegui.testing import User
@@ -25,8 +25,8 @@ class ApiUser:
 
 def app_services() -> Services:
     """The services of the app the `user` fixture loaded (app.py itself must not be imported)."""
-    from pages.frame import services
-    return services()
+    from nicegui import app  # create_app keeps them there; pages get only the Studio facade
+    return cast(Services, app.state.services)
 
 
 async def make_token(services: Services, email: str, name: str = 'script') -> tuple[int, str]:

@@ -7,7 +7,6 @@ exists when the test runs (new /api/v1 routes are covered without touching this 
 from __future__ import annotations
 
 import re
-import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -26,6 +25,7 @@ from nanogen.accounts.signin_messages import STATE_MESSAGE, TOKEN_MESSAGE, UNVER
 from nanogen.bootstrap import Services
 from nanogen.models import Image, Prompt
 from tests.ui.helpers import sign_in
+from tests.ui.studio import app_services
 
 PARAM = re.compile(r'{([^}:]+)(?::[^}]+)?}')
 UNSAFE = {'POST', 'PUT', 'PATCH', 'DELETE'}
@@ -37,7 +37,7 @@ REVIEWED_PUBLIC = {'/', '/login', '/favicon.ico', '/healthz', '/readyz', '/metri
 
 
 def running_services() -> Services:
-    return sys.modules['pages.frame'].services()  # type: ignore[no-any-return]
+    return app_services()
 
 
 def http_routes() -> list[tuple[str, set[str]]]:

@@ -24,6 +24,7 @@ from tests.conftest import make_settings
 from tests.integration.test_generation import add_user, wait_status
 from tests.support.s3 import TEST_ACCESS_KEY_ID, TEST_REGION, TEST_SECRET_ACCESS_KEY, moto_s3_server
 from tests.ui.helpers import elements, eventually, sign_in
+from tests.ui.studio import app_services
 
 _numbers = itertools.count()
 
@@ -64,8 +65,7 @@ def s3_env(endpoint: str, bucket: str, monkeypatch: pytest.MonkeyPatch) -> str:
 
 async def test_generating_in_the_app_stores_three_objects_in_the_bucket_for_the_owner_only(
         s3_env: str, endpoint: str, user: User) -> None:
-    from pages.frame import services
-    svc = services()
+    svc = app_services()
     assert isinstance(svc.storage, S3Storage)
     await sign_in(user, then='/generator')
     user.find(marker='prompt').type('a harbour at night in the rain')

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from nicegui.testing import User
 
 from nanogen.bootstrap import Services
@@ -9,9 +11,9 @@ from tests.ui.helpers import eventually
 
 
 def app_services() -> Services:
-    """The services app.py built for this test (pages.frame holds them)."""
-    from pages.frame import services
-    return services()
+    """The services app.py built for this test (app.state holds them)."""
+    from nicegui import app  # create_app keeps them there; pages get only the Studio facade
+    return cast(Services, app.state.services)
 
 
 async def user_id(services: Services, email: str) -> int:

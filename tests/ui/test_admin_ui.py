@@ -16,11 +16,11 @@ from nanogen.generation.requests import validate_request
 from nanogen.models import AuditEvent, Image, Prompt
 from nanogen.models import User as UserRow
 from tests.ui.helpers import eventually, should_not_see, should_see, sign_in
+from tests.ui.studio import app_services
 
 
 def services() -> Any:
-    from pages.frame import services as current  # the app the `user` fixture started
-    return current()
+    return app_services()  # the services app.py built for this test
 
 
 async def add_person(email: str) -> int:

@@ -9,12 +9,11 @@ import pytest
 from nicegui.testing import User
 
 from tests.ui.helpers import should_see, sign_in
-from tests.ui.studio import wait_for_cards
+from tests.ui.studio import app_services, wait_for_cards
 
 
 def services() -> Any:
-    from pages.frame import services as current
-    return current()
+    return app_services()  # the services app.py built for this test
 
 
 @pytest.fixture

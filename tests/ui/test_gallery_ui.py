@@ -15,11 +15,11 @@ from nanogen.generation.requests import validate_request
 from nanogen.models import Image, Prompt
 from nanogen.models import User as UserRow
 from tests.ui.helpers import WAIT_S, elements, eventually, should_not_see, should_see, sign_in
+from tests.ui.studio import app_services
 
 
 def svc() -> Services:
-    from pages.frame import services  # the services app.py built for this test
-    return services()
+    return app_services()  # the services app.py built for this test
 
 
 async def user_id(email: str = 'ada@example.com') -> int:

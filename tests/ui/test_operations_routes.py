@@ -16,6 +16,7 @@ from tests.support.inloop import free_port
 from tests.support.s3 import TEST_REGION, moto_s3_server
 from tests.support.servers import serve_asgi
 from tests.ui.helpers import elements, eventually, sign_in
+from tests.ui.studio import app_services
 
 METRICS_TOKEN = 'metrics-token-6b1f0e2a9c'
 PROVIDER_KEY = 'nb-live-key-93e1c0ffee42'
@@ -25,8 +26,7 @@ R2_SECRET = 'r2-secret-5f0c1a9e7d31b2'
 
 
 def services() -> Any:
-    from pages.frame import services as current
-    return current()
+    return app_services()  # the services app.py built for this test
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from datetime import timedelta
 from decimal import Decimal
 from types import SimpleNamespace
@@ -15,11 +14,12 @@ from nicegui.testing import User
 from nanogen.bootstrap import Services
 from nanogen.models import Prompt, utcnow
 from tests.ui.helpers import elements, should_not_see, should_see, sign_in
+from tests.ui.studio import app_services
 
 
 def running_services() -> Services:
     """The services app.py built for this test (the page modules are fresh per test)."""
-    return sys.modules['pages.frame'].services()  # type: ignore[no-any-return]
+    return app_services()
 
 
 async def bearer_status(token: str) -> int:

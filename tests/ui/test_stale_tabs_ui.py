@@ -3,7 +3,6 @@ to sign in, and scopes/admin actions on the profile and admin pages."""
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 from nicegui.testing import User
@@ -14,10 +13,11 @@ from nanogen.bootstrap import Services
 from nanogen.models import ApiToken, AuditEvent
 from nanogen.models import User as UserRow
 from tests.ui.helpers import eventually, should_see, sign_in
+from tests.ui.studio import app_services
 
 
 def running_services() -> Services:
-    return sys.modules['pages.frame'].services()  # type: ignore[no-any-return]
+    return app_services()
 
 
 def watch_navigation(user: User) -> list[str]:

@@ -1,0 +1,74 @@
+"""What the NiceGUI pages may call: the Studio facade (issue 13). Services the pages use, with their methods bound
+to the database; never the database, HTTP client, storage or provider client themselves."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pydantic_settings import SettingsConfigDict
+
+from nanogen.accounts.guard import LocalSignIn, SessionAuth, UserService
+from nanogen.accounts.tokens import TokenService
+from nanogen.config import Settings
+from nanogen.db import Database
+from nanogen.events import EventBus
+from nanogen.generation.budget import BudgetService
+from nanogen.generation.service import GenerationService
+from nanogen.images.references import ReferenceStore
+from nanogen.library.actions import Gallery
+from nanogen.library.queries import ImageQuery, ImageRow, Page, PromptQuery, count_prompts, list_images, list_prompts
+from nanogen.library.service import Library
+from nanogen.models import Prompt
+from nanogen.ops.admin import AdminService
+from nanogen.ops.stats import StatsService
+from nanogen.ops.usage import UsageService
+
+
+class Browse:
+    """The filtered, paged lists the gallery, history and dashboard pages show (nanogen.library.queries)."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def images(self, user_id: int, query: ImageQuery, *, cursor: str | None = None,
+                     limit: int = 60) -> Page[ImageRow]:
+        return await list_images(self._db, user_id, query, cursor=cursor, limit=limit)
+
+    async def prompts(self, user_id: int, query: PromptQuery, *, cursor: str | None = None,
+                      limit: int = 50) -> Page[Prompt]:
+        return await list_prompts(self._db, user_id, query, cursor=cursor, limit=limit)
+
+    async def count_prompts(self, user_id: int, query: PromptQuery) -> int:
+        return await count_prompts(self._db, user_id, query)
+
+
+@dataclass(frozen=True)
+class Studio:
+    """`ctx.services` on every page. Frozen: a page cannot swap a service; `settings` is a frozen copy."""
+
+    settings: Settings
+    demo_mode: bool
+    auth: SessionAuth  # the frame re-checks a tab's session
+    users: UserService
+    local_sign_in: LocalSignIn | None
+    bus: EventBus  # the frame forwards prompt events to the user's open tabs
+    generation: GenerationService
+    library: Library
+    gallery: Gallery
+    browse: Browse
+    budget: BudgetService
+    admin: AdminService
+    tokens: TokenService
+    references: ReferenceStore | None
+    stats: StatsService
+    usage: UsageService
+
+
+def frozen_settings(settings: Settings) -> Settings:
+    """A copy that refuses assignment (pydantic's frozen config), so no page changes a setting for everyone."""
+    return _FrozenSettings.model_construct(_fields_set=settings.model_fields_set, **dict(settings))
+
+
+class _FrozenSettings(Settings):
+    model_config = SettingsConfigDict(**Settings.model_config, frozen=True)
+

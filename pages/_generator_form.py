@@ -1,0 +1,279 @@
+"""The generator page's parts: the form (prompt, options, reference images, Generate) and the board of job cards."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+
+from nicegui import events, ui
+
+from nanogen.config import ASPECT_RATIOS, SIZES
+from nanogen.errors import NanogenError
+from nanogen.events import PromptEvent
+from nanogen.generation.requests import MAX_REFERENCES, TOO_LONG_PREFIX, prompt_length_error, validate_request
+from nanogen.images.references import MAX_UPLOAD_BYTES, Reference
+from nanogen.models import Prompt, Status
+
+from ._format import money
+from ._job_card import JobCard
+from ._live import on_prompt_events
+from .budget_widgets import budget_label
+from .frame import PageContext, notify_error
+
+PRESETS = 6
+MAX_CARDS = 20  # job cards one tab keeps
+PRESET_LABEL = 24
+
+
+def preset_prompts(prompts: list[Prompt], limit: int = PRESETS) -> list[str]:
+    """The user's most recent distinct prompt texts, newest first."""
+    seen: list[str] = []
+    for p in prompts:
+        if p.prompt not in seen:
+            seen.append(p.prompt)
+        if len(seen) == limit:
+            break
+    return seen
+
+
+class ReferencePicker:
+    """The reference-images expansion: upload (at most MAX_REFERENCES), preview and remove."""
+
+    def __init__(self, ctx: PageContext, refs: list[Reference]) -> None:
+        self.ctx = ctx
+        self.references = ctx.services.references
+        self.refs = refs  # shared with the form, which sends their URLs
+
+    def build(self) -> None:
+        with ui.expansion('Reference images (image-to-image)', icon='add_photo_alternate').classes(
+                'w-full').props('dense'):
+            references = self.references
+            if references is None or not references.available:
+                reason = references.unavailable_reason if references else 'Reference images are not set up.'
+                ui.label(reason).classes('text-sm text-warning').mark('references-unavailable')
+                return
+            ui.label(f'Up to {MAX_REFERENCES} PNG, JPEG, WebP or GIF images, '
+                     f'{MAX_UPLOAD_BYTES // (1024 * 1024)} MB each.').classes('text-xs opacity-70')
+            if self.ctx.services.demo_mode:
+                ui.label('The demo provider ignores reference images.').classes('text-xs opacity-70')
+            self.upload = ui.upload(multiple=True, auto_upload=True, max_file_size=MAX_UPLOAD_BYTES,
+                                    label='Add reference images').props('accept=image/* flat bordered').classes(
+                'w-full').mark('reference-upload')
+            self.error = ui.label().classes('text-sm text-negative').mark('reference-error')
+            self.previews = ui.row().classes('gap-2')
+            self.upload.on_upload(self.on_upload)
+            self.upload.on_rejected(lambda: setattr(self.error, 'text', (
+                f'That file is too large: the limit is {MAX_UPLOAD_BYTES // (1024 * 1024)} MB.')))
+
+    def show_previews(self) -> None:
+        self.previews.clear()
+        with self.previews:
+            for ref in self.refs:
+                with ui.image(ref.preview).classes('w-20 h-20 rounded').props('fit=cover').mark('reference-preview'):
+                    ui.button(icon='close', on_click=lambda r=ref: self.remove(r)).props(
+                        'round dense size=xs color=negative').classes('absolute top-0 right-0').mark(
+                        'reference-remove')
+
+    async def remove(self, ref: Reference) -> None:
+        assert self.references is not None
+        self.refs.remove(ref)
+        self.show_previews()
+        with contextlib.suppress(NanogenError):  # an orphaned reference costs a few kilobytes; they asked to drop it
+            await self.references.discard(self.ctx.user.id, ref.key)
+
+    async def on_upload(self, e: events.UploadEventArguments) -> None:
+        assert self.references is not None
+        name = e.file.name or 'the file'
+        if len(self.refs) >= MAX_REFERENCES:
+            self.error.text = f'{name}: use at most {MAX_REFERENCES} reference images.'
+            return
+        try:
+            ref = await self.references.save(self.ctx.user.id, await e.file.read())
+        except NanogenError as exc:
+            self.error.text = f'{name}: {exc.user_message}'
+            notify_error(self.error.text)
+            return
+        self.error.text = ''
+        self.refs.append(ref)
+        self.show_previews()
+        self.upload.reset()
+
+
+class GeneratorForm:
+    """The left card: prompt (length checked live), presets, size, ratio, count, watermark, references, Generate."""
+
+    def __init__(self, ctx: PageContext, *, prompt: str, size: str, ratio: str,
+                 on_created: Callable[[Prompt], None]) -> None:
+        self.ctx = ctx
+        self.settings = ctx.services.settings
+        self.uid = ctx.user.id
+        self.initial = (prompt, size, ratio)
+        self.on_created = on_created
+        self.refs: list[Reference] = []
+        self.too_long: str | None = None  # the prompt's length message, refreshed on every change
+        self.busy = False  # set from the first click until the prompt is recorded: a double click queues one job
+
+    async def build(self) -> None:
+        prompt, size, ratio = self.initial
+        with ui.card().classes('w-full md:w-[440px] md:shrink-0 gap-3'):
+            self.text = ui.textarea('Prompt', value=prompt, placeholder='A watercolor fox reading a newspaper…').props(
+                'outlined autogrow autofocus').classes('w-full').mark('prompt')
+            # No maxlength: the browser would silently cut a pasted prompt. The validation decides, live.
+            self.counter = ui.label().classes('text-xs self-end -mt-2').mark('prompt-counter')
+            await self.presets()
+            self.size_choice = ui.toggle({s: f'{s}px' for s in SIZES},
+                                         value=int(size) if size in map(str, SIZES) else 1024).props(
+                'spread no-caps').mark('size')
+            with ui.row().classes('w-full gap-2 no-wrap'):
+                self.ratio_choice = ui.select(list(ASPECT_RATIOS), value=ratio if ratio in ASPECT_RATIOS else '1:1',
+                                              label='Aspect ratio').props('outlined dense').classes('grow').mark(
+                    'ratio')
+                self.count = ui.select({1: '1 image', 2: '2 images', 3: '3 images', 4: '4 images'}, value=1,
+                                       label='Images').props('outlined dense').classes('grow').mark('count')
+            self.watermark = ui.input('Watermark (optional)').props('outlined dense maxlength=100 counter').classes(
+                'w-full').mark('watermark')
+            ReferencePicker(self.ctx, self.refs).build()
+            self.estimate = ui.label().classes('text-sm opacity-80').mark('estimate')
+            await budget_label(self.ctx)  # what is left of this month's budget, kept current
+            self.error = ui.label().classes('text-negative text-sm').mark('form-error')
+            for element in (self.size_choice, self.count):
+                element.on_value_change(self.update_estimate)
+            self.update_estimate()
+            self.button = ui.button('Generate', icon='auto_awesome').classes('w-full').props('size=lg').mark(
+                'generate')
+            self.text.on_value_change(self.check_length)
+            ui.label('Ctrl+Enter generates · several can run at once').classes('text-xs opacity-60 self-center')
+
+    def wire(self) -> None:
+        self.button.on_click(self.generate)
+        self.text.on('keydown.ctrl.enter', self.generate)  # the same guarded handler
+        self.check_length()
+
+    @ui.refreshable_method
+    async def presets(self) -> None:
+        recent = preset_prompts(await self.ctx.services.library.recent_prompts(self.uid, limit=40))
+        if not recent:
+            return
+        with ui.row().classes('w-full gap-1 items-center'):
+            ui.icon('history', size='xs').classes('opacity-60').tooltip('Your recent prompts')
+            for p in recent:
+                short = p if len(p) <= PRESET_LABEL else p[:PRESET_LABEL - 1] + '…'
+                ui.chip(short, on_click=lambda p=p: self.text.set_value(p)).props(
+                    'dense clickable outline color=primary').tooltip(p).mark('preset')
+
+    def update_estimate(self) -> None:
+        cost = self.settings.price_for(int(self.size_choice.value)) * int(self.count.value)
+        self.estimate.text = f'Estimated cost: {money(cost)}'
+
+    def check_length(self) -> None:
+        value = self.text.value or ''
+        self.too_long = prompt_length_error(value, self.settings.prompt_max_length)
+        self.counter.text = f'{len(value.strip())} / {self.settings.prompt_max_length}'
+        self.counter.classes(replace='text-xs self-end -mt-2 text-negative' if self.too_long else
+                             'text-xs self-end -mt-2 opacity-60')
+        if self.too_long:
+            self.error.text = self.too_long
+        elif self.error.text.startswith(TOO_LONG_PREFIX):
+            self.error.text = ''
+        self.button.set_enabled(not self.too_long and not self.busy)
+
+    async def generate(self) -> None:
+        if self.busy:
+            return
+        self.busy = True
+        self.button.props('loading')
+        self.button.disable()
+        try:
+            await self.submit()
+        finally:
+            self.busy = False
+            self.button.props(remove='loading')
+            self.check_length()
+
+    async def submit(self) -> None:
+        self.error.text = ''
+        references = self.ctx.services.references
+        try:
+            urls = [await references.url_for(self.uid, r.key) for r in self.refs] if references else []
+            request = validate_request(prompt=self.text.value, size=self.size_choice.value,
+                                       aspect_ratio=self.ratio_choice.value, num_images=int(self.count.value),
+                                       watermark=self.watermark.value or None, reference_urls=urls,
+                                       max_prompt_length=self.settings.prompt_max_length)
+        except NanogenError as exc:
+            self.error.text = exc.user_message
+            return
+        try:
+            created = await self.ctx.services.generation.create(self.uid, request)
+        except NanogenError as exc:
+            self.error.text = exc.user_message
+            notify_error(exc.user_message)
+            return
+        self.on_created(created)  # the new card at the top is the feedback: no toast on every submit
+        self.presets.refresh()
+
+
+class JobBoard:
+    """The right column: this tab's job cards, newest MAX_CARDS, kept live from the user's prompt events."""
+
+    def __init__(self, ctx: PageContext) -> None:
+        self.ctx = ctx
+        self.uid = ctx.user.id
+        self.cards: dict[int, JobCard] = {}
+        self.dropped: set[int] = set()
+
+    def build(self) -> None:
+        self.jobs = ui.column().classes('flex-1 gap-3 min-w-0 max-md:w-full')
+        with self.jobs:
+            self.empty = ui.card().classes('w-full items-center py-8')
+            with self.empty:
+                ui.icon('auto_awesome', size='xl').classes('opacity-40')
+                ui.label('Your generations appear here, live. Write a prompt and press Generate.').classes(
+                    'opacity-70').mark('generator-empty')
+
+    def add_card(self, p: Prompt) -> None:
+        if p.id is not None and p.id not in self.cards:
+            self.empty.set_visibility(False)
+            self.cards[p.id] = JobCard(self.ctx, p, self.jobs, on_retried=self.add_card)
+            self.dropped.discard(p.id)
+            self.drop_oldest()
+
+    def drop_oldest(self) -> None:
+        # A tab keeps the newest cards only (finished ones go first): its memory and its per-event work stay bounded
+        # however many generations the user starts; the history page lists them all.
+        while len(self.cards) > MAX_CARDS:
+            ids = list(self.cards)  # oldest first
+            victim = next((i for i in ids if not self.cards[i].running), ids[0])
+            self.cards.pop(victim).delete()
+            self.dropped.add(victim)  # its later events must not bring it back and push a newer one out
+
+    async def load(self) -> None:
+        """Built from the database on every load, so a tab that slept and reconnects shows the truth."""
+        library = self.ctx.services.library
+        for p in reversed(await library.recent_prompts(self.uid, limit=8)):
+            self.add_card(p)
+        completed = [c.pid for c in self.cards.values() if c.status == Status.COMPLETED.value]
+        for pid, image_ids in (await library.image_ids_of_prompts(self.uid, completed)).items():
+            if pid in self.cards:
+                self.cards[pid].show_images(image_ids)
+
+    def follow(self) -> None:
+        self.client = ui.context.client
+        on_prompt_events(self.uid, self.on_events)
+        ui.timer(1.0, lambda: [c.tick() for c in self.cards.values()])
+
+    async def on_events(self, batch: list[PromptEvent]) -> None:
+        # Status, message and image ids come with the event; only new cards and finished ones (final cost, time,
+        # error) need the database, read once for the whole batch.
+        wanted = [e.prompt_id for e in batch
+                  if e.prompt_id not in self.dropped and (e.prompt_id not in self.cards or Status(e.status).finished)]
+        fresh = await self.ctx.services.library.prompts_by_id(self.uid, wanted)
+        if self.client.is_deleted:
+            return
+        for event in batch:
+            if event.prompt_id not in self.cards:  # queued from another tab or the API
+                if event.prompt_id in self.dropped or event.prompt_id not in fresh:
+                    continue  # removed meanwhile (e.g. by the gallery): nothing left to show
+                self.add_card(fresh[event.prompt_id])
+            card = self.cards.get(event.prompt_id)
+            if card is not None:
+                card.apply(event, fresh.get(event.prompt_id))
