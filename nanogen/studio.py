@@ -7,8 +7,9 @@ from dataclasses import dataclass
 
 from pydantic_settings import SettingsConfigDict
 
-from nanogen.accounts.guard import LocalSignIn, SessionAuth, UserService
+from nanogen.accounts.guard import LocalSignIn, SessionAuth
 from nanogen.accounts.tokens import TokenService
+from nanogen.accounts.users import UserService
 from nanogen.config import Settings
 from nanogen.db import Database
 from nanogen.events import EventBus
