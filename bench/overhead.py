@@ -114,7 +114,7 @@ async def run(mode: str, count: int, every_s: float, latency_s: float, jitter_s:
             user = await services.users.sign_in(subject='local:bench@example.com', email='bench@example.com')
             assert user.id is not None
             ids = []
-            for n in range(count):
+            for _n in range(count):
                 prompt = await services.generation.create(user.id, validate_request(prompt='overhead bench',
                                                                                     size=size))
                 assert prompt.id is not None

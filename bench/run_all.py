@@ -7,7 +7,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.__main__ import main  # noqa: E402 - the path above makes the package importable
+from bench.__main__ import main
 
 if __name__ == '__main__':
     sys.exit(main(sys.argv[1:]))

@@ -70,7 +70,7 @@ def wait_until(check, timeout: float = 30, what: str = 'the page') -> None:  # t
         try:
             if check():
                 return
-        except Exception:  # noqa: BLE001 - the DOM changes under us while NiceGUI renders
+        except Exception:
             pass
         time.sleep(0.2)
     raise RuntimeError(f'timed out waiting for {what}')

@@ -128,7 +128,7 @@ class TextFormatter(logging.Formatter):
     def __init__(self) -> None:
         super().__init__('%(asctime)s %(levelname)s %(name)s: %(message)s')
 
-    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 - logging's name
+    def formatMessage(self, record: logging.LogRecord) -> str:
         # Only the message is escaped: a traceback below it keeps its own (trusted) line breaks.
         record.message = escape_controls(record.message)
         return super().formatMessage(record)

@@ -72,7 +72,7 @@ class Backoff:
         return delay
 
 
-class wait_backoff(tenacity.wait.wait_base):  # noqa: N801 - named like tenacity's own waits
+class wait_backoff(tenacity.wait.wait_base):
     """Tenacity wait from a Backoff; with `retry_after`, at least the server's hint (capped at the backoff's cap)."""
 
     def __init__(self, backoff: Backoff, *, rng: Rng = random.random,
@@ -94,7 +94,7 @@ def retry_after_of(exc: BaseException) -> float | None:
     return value if isinstance(value, int | float) else None
 
 
-class stop_before_deadline(tenacity.stop.stop_base):  # noqa: N801
+class stop_before_deadline(tenacity.stop.stop_base):
     """Stop when the next (nominal) wait would not end before the deadline; `seconds_left` reads the caller's clock."""
 
     def __init__(self, seconds_left: Callable[[], float], backoff: Backoff) -> None:

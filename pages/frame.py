@@ -187,7 +187,7 @@ def guarded_page(path: str, *, title: str, nav: str | None = None, icon: str = '
 
         params = list(inspect.signature(fn).parameters.values())[1:]
         wrapper.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
-            [inspect.Parameter('request', inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Request)] + params)
+            [inspect.Parameter('request', inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Request), *params])
         del wrapper.__wrapped__  # FastAPI must read our signature, not the wrapped function's
         return ui.page(path, title=f'{title} · nanogen')(wrapper)
     return decorator

@@ -234,5 +234,5 @@ class AuthMiddleware:
 
 async def _respond(send: Any, status: int, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:
     await send({'type': 'http.response.start', 'status': status,
-                'headers': headers + [(b'content-length', str(len(body)).encode()), (b'cache-control', b'no-store')]})
+                'headers': [*headers, (b'content-length', str(len(body)).encode()), (b'cache-control', b'no-store')]})
     await send({'type': 'http.response.body', 'body': body})

@@ -464,7 +464,7 @@ class GenerationService:
             try:
                 ids = list(self._jobs)
                 if ids:
-                    def renew(s: Session) -> None:
+                    def renew(s: Session, ids: list[int] = ids) -> None:
                         s.execute(sa.update(Prompt).where(col(Prompt.id).in_(ids),
                                                           col(Prompt.lease_owner) == self.worker_id)
                                   .values(lease_expires_at=self.clock() + LEASE))

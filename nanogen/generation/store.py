@@ -72,7 +72,7 @@ class PromptRows:
                 return None
             images = [Image(user_id=row.user_id, prompt_id=pid, position=n, key=k[0], original_key=k[1],
                             thumb_key=k[2], content_type=p.content_type, width=p.width, height=p.height,
-                            size_bytes=len(p.image), sha256=p.sha256) for n, (p, k) in enumerate(zip(processed, keys))]
+                            size_bytes=len(p.image), sha256=p.sha256) for n, (p, k) in enumerate(zip(processed, keys, strict=True))]
             s.add_all(images)
             s.flush()
             now = self.clock()

@@ -15,8 +15,8 @@ from authlib.deprecate import AuthlibDeprecationWarning
 # authlib's Starlette client imports its own (deprecated) httpx module; we use only its OIDC flow, not that
 # module, so keep the warning off the operator's console.
 warnings.filterwarnings('ignore', category=AuthlibDeprecationWarning)
-from authlib.integrations.base_client.errors import MismatchingStateError, OAuthError  # noqa: E402
-from authlib.integrations.starlette_client import OAuth  # noqa: E402
+from authlib.integrations.base_client.errors import MismatchingStateError, OAuthError
+from authlib.integrations.starlette_client import OAuth
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from joserfc.errors import JoseError

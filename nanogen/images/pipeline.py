@@ -246,7 +246,7 @@ def _to_srgb(img: Image.Image, profile: bytes, mode: str) -> Image.Image | None:
 
         src = ImageCms.ImageCmsProfile(io.BytesIO(profile))
         return ImageCms.profileToProfile(img, src, ImageCms.createProfile('sRGB'), outputMode=mode)
-    except Exception as exc:  # noqa: BLE001 - a bad profile must not cost the image; a plain convert will do
+    except Exception as exc:
         log.info('ignoring unusable ICC profile: %s', exc)
         return None
 

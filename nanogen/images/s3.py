@@ -21,8 +21,9 @@ from nanogen.errors import ConfigError, NotFound, StorageError
 if TYPE_CHECKING:
     from nanogen.config import Settings
 
-log = logging.getLogger(__name__)
 from nanogen.images.storage import DEFAULT_CACHE_CONTROL, attachment_disposition, check_key, content_type_for
+
+log = logging.getLogger(__name__)
 
 T = TypeVar('T')
 _NOT_FOUND_CODES = {'NoSuchKey', 'NotFound', '404'}

@@ -63,10 +63,31 @@ from nanogen.provider.wire import (
 )
 
 __all__ = [  # the wire's names stay importable from here, where callers have always found them
-    'CREDIT_PATH', 'GENERATE_PATH', 'GENERATE_PRO_PATH', 'IMAGE_TO_IMAGE', 'MAX_IMAGES', 'MODEL_PRO', 'MODEL_STANDARD',
-    'PRO_MAX_IMAGE_URLS', 'PRO_RESOLUTIONS', 'RECORD_INFO_PATH', 'RETRYABLE_CODES', 'TEXT_TO_IMAGE', 'USER_MESSAGES',
-    'CallbackNotice', 'GenerateRequest', 'NanobananaClient', 'TaskRecord', 'TaskState', 'error_for_code',
-    'message_for_code', 'never_sent', 'retryable_code', 'retryable_status', 'PROVIDER_SIDE', 'task_failed_message',
+    'CREDIT_PATH',
+    'GENERATE_PATH',
+    'GENERATE_PRO_PATH',
+    'IMAGE_TO_IMAGE',
+    'MAX_IMAGES',
+    'MODEL_PRO',
+    'MODEL_STANDARD',
+    'PROVIDER_SIDE',
+    'PRO_MAX_IMAGE_URLS',
+    'PRO_RESOLUTIONS',
+    'RECORD_INFO_PATH',
+    'RETRYABLE_CODES',
+    'TEXT_TO_IMAGE',
+    'USER_MESSAGES',
+    'CallbackNotice',
+    'GenerateRequest',
+    'NanobananaClient',
+    'TaskRecord',
+    'TaskState',
+    'error_for_code',
+    'message_for_code',
+    'never_sent',
+    'retryable_code',
+    'retryable_status',
+    'task_failed_message',
 ]
 
 log = logging.getLogger(__name__)

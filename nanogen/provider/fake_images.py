@@ -41,7 +41,7 @@ def draw_image(prompt: str, width: int, height: int, *, variant: int = 0) -> byt
         font = ImageFont.load_default()
     lines = textwrap.wrap(prompt, width=max(8, int(width / (size * 0.55))))[:5] or ['(empty prompt)']
     text = '\n'.join(lines)
-    left, top, right, bottom = draw.multiline_textbbox((0, 0), text, font=font)
+    _left, top, _right, bottom = draw.multiline_textbbox((0, 0), text, font=font)
     pad = size // 2
     y0 = height - (bottom - top) - 3 * pad
     draw.rectangle((0, y0, width, height), fill=(0, 0, 0, 140))

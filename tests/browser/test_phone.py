@@ -46,7 +46,7 @@ def test_lightbox_works_on_a_phone(screen: Screen) -> None:
         element = screen.selenium.find_element(By.CSS_SELECTOR, f'.q-dialog {arrow}')
         assert element.is_displayed(), arrow
         where = box(screen, f'.q-dialog {arrow}')
-        assert 0 <= where['left'] and where['right'] <= viewport, arrow
+        assert where['left'] >= 0 and where['right'] <= viewport, arrow
 
 
 

@@ -36,7 +36,7 @@ def wait_for(db: Database, done: object, timeout: float, app: AppProcess) -> lis
 
 @pytest.fixture
 def app_process(fake, isolated_env: Path) -> Iterator[AppProcess]:
-    provider, url = fake
+    _provider, url = fake
     app = AppProcess(isolated_env / 'app', NANOBANANA_API_KEY='test-key-123456', NANOBANANA_BASE_URL=url,
                      NANOGEN_POLL_INITIAL=0.2, NANOGEN_POLL_MAX=0.5, NANOGEN_MAX_CONCURRENT_PER_USER=GENERATIONS)
     yield app

@@ -29,7 +29,7 @@ def test_the_dev_secret_key_file_is_created_0600(tmp_path: Path, loose_umask: No
     opened: list[tuple[str, int]] = []
     real_open = os.open
 
-    def spy(path, flags, mode=0o777, *a, **kw):  # noqa: ANN001, ANN202 - records how the key file is born
+    def spy(path, flags, mode=0o777, *a, **kw):
         opened.append((str(path), mode))
         return real_open(path, flags, mode, *a, **kw)
     monkeypatch.setattr(os, 'open', spy)

@@ -63,7 +63,7 @@ async def test_success_by_polling_stores_image_cost_and_events(fake, make_servic
         for key in (image.key, image.original_key, image.thumb_key):
             assert await services.storage.exists(key), key
         assert image.key.startswith(f'users/{uid}/{prompt.id}/')
-    assert [e.status for e in events][0] == 'PENDING'
+    assert next(e.status for e in events) == 'PENDING'
     assert 'PROCESSING' in [e.status for e in events] and events[-1].status == 'COMPLETED'
     assert len(events[-1].image_ids) == 2
 
@@ -241,7 +241,7 @@ async def test_restart_resumes_in_flight_generations_without_resubmitting(fake, 
 
 
 async def test_pending_prompt_from_a_crash_is_submitted_on_start(fake, make_services, isolated_env: Path) -> None:
-    provider, url = fake
+    _provider, url = fake
     settings = make_settings(isolated_env, f'sqlite:///{isolated_env}/t.db', url)
     services = await make_services(settings, start=False)
     await asyncio.to_thread(services.db.migrate)

@@ -45,7 +45,7 @@ async def test_an_oversized_callback_is_413_with_or_without_a_length(user: User)
     """Issue 11 finding 5: callbacks are bounded (256 KiB), also when the body is sent chunked without a length."""
     big = b'{"data": "' + b'x' * (300 * 1024) + b'"}'
 
-    async def chunks():  # noqa: ANN202 - a streamed body: no Content-Length header
+    async def chunks():
         for i in range(0, len(big), 64 * 1024):
             yield big[i:i + 64 * 1024]
     async with anonymous(user) as client:

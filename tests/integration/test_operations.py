@@ -99,7 +99,7 @@ async def test_retention_removes_old_images_with_their_objects(fake, make_servic
     old, new = [await wait_status(services, (await services.generation.create(
         uid, validate_request(prompt=f'harbour {n}'))).id, {'COMPLETED'}) for n in range(2)]
 
-    def age(s):  # noqa: ANN001, ANN202 - a tiny session callback
+    def age(s):
         s.execute(sa.update(Image).where(Image.prompt_id == old.id).values(
             created_at=utcnow() - timedelta(days=31)))
         s.commit()

@@ -109,7 +109,7 @@ async def test_a_reference_over_the_reference_pixel_limit_is_refused_from_its_he
     loads: list[tuple[int, int]] = []
     real_load = Image.Image.load
 
-    def spy(self):  # noqa: ANN001, ANN202 - records every decode
+    def spy(self):
         loads.append(self.size)
         return real_load(self)
     monkeypatch.setattr(Image.Image, 'load', spy)
@@ -131,7 +131,7 @@ async def test_a_large_jpeg_reference_is_decoded_downscaled(tmp_path: Path, monk
     decoded: list[tuple[int, int]] = []
     real_load = Image.Image.load
 
-    def spy(self):  # noqa: ANN001, ANN202 - the size pixels are decoded at
+    def spy(self):
         result = real_load(self)
         if self.format == 'JPEG':
             decoded.append(self.size)
@@ -154,7 +154,7 @@ async def test_reference_decodes_run_one_at_a_time(tmp_path: Path, monkeypatch) 
     running, peak, lock = [0], [0], threading.Lock()
     real_prepare = references._prepare
 
-    def counting(*args):  # noqa: ANN002, ANN202 - the real decode, counted
+    def counting(*args):
         with lock:
             running[0] += 1
             peak[0] = max(peak[0], running[0])

@@ -43,7 +43,7 @@ def test_the_string_true_counts_as_verified() -> None:
                                     {**GOOD, 'hd': 'other.com'},
                                     {**GOOD, 'email': 'eve@acme.com.evil.example'}])
 def test_other_domains_and_hosted_domains_are_refused(claims: dict[str, object]) -> None:
-    with pytest.raises(AuthError, match='Only accounts from acme.com can sign in here'):
+    with pytest.raises(AuthError, match=r'Only accounts from acme\.com can sign in here'):
         check_claims(claims, settings(NANOGEN_ALLOWED_DOMAINS='acme.com'))
 
 

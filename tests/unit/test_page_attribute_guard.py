@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -84,7 +85,7 @@ def test_the_scan_lets_literals_through(code: str) -> None:
 @pytest.mark.parametrize('name', [':alt', '@click', 'v-on:click', 'alt x', '', 'alt="'])
 def test_set_attr_refuses_names_that_are_not_plain_attributes(name: str) -> None:
     class Fake:
-        props: dict[str, str] = {}
+        props: ClassVar[dict[str, str]] = {}
     with pytest.raises(ValueError):
         set_attr(Fake(), name, 'text')  # type: ignore[type-var]
 

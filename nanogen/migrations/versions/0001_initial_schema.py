@@ -1,7 +1,7 @@
 """initial schema
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-24
 
 prompts.image_id and images.prompt_id point at each other: SQLite accepts the forward reference inline,
