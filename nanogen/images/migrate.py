@@ -19,7 +19,7 @@ from nanogen.errors import NanogenError
 from nanogen.images.s3 import ObjectInfo, S3Storage
 from nanogen.images.storage import LocalStorage, content_type_for
 
-log = logging.getLogger('nanogen.images.storage.migrate')
+log = logging.getLogger(__name__)
 
 DESCRIPTION = """\
 Copy every file under --from-dir (the local image store) into the S3/R2 bucket configured by

@@ -14,7 +14,8 @@ import pytest
 from pydantic import ValidationError
 
 from nanogen.db import Database
-from nanogen.images.storage import LocalStorage, S3Storage
+from nanogen.images.s3 import S3Storage
+from nanogen.images.storage import LocalStorage
 from nanogen.provider.client import NanobananaClient
 from nanogen.studio import Studio
 from tests.conftest import make_settings
