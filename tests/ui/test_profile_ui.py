@@ -75,7 +75,7 @@ async def test_profile_and_budget_widget_agree_while_a_job_runs(budget_of_five_c
     spent = user.find(marker='usage-spend').elements.pop().text
     left = await budget_left_text(SimpleNamespace(services=services, user=me))  # type: ignore[arg-type]
     assert spent == '$0.0325'
-    assert left == 'Budget left this month: $0.0175 of $0.05.'
+    assert left == 'Budget left this month: $0.0175 of $0.0500.'
     assert Decimal(spent.lstrip('$')) + Decimal(left.split('$')[1].split(' ')[0]) == Decimal('0.05')
 
 
