@@ -123,6 +123,7 @@ class SessionAuth:
         self.users = users
         self.token_lookup = token_lookup
         users.on_change.append(self.forget)
+        users.on_session_end.append(self.forget)
         self._cache: dict[SessionKey, tuple[float, User | None]] = {}
         self.cache_seconds = cache_seconds
 

@@ -70,6 +70,7 @@ class UserService:
         self.settings = settings
         # Called with a user id whenever that user's sign-in state changes (SessionAuth drops its cache).
         self.on_change: list[Callable[[int], None]] = []
+        self.on_session_end: list[Callable[[int], None]] = []  # plain sign-out: caches only, no push to open tabs
 
     def upsert(self, s: Session, *, subject: str, email: str, name: str = '', avatar_url: str = '') -> User:
         """Create on first sign-in (keyed by subject); keep name, email and avatar up to date after that."""
@@ -141,7 +142,10 @@ class UserService:
                 s.add(row)
                 s.commit()
         await self.db.write(work)
-        self._changed(key.user_id)
+        # Caches forget the session, but open tabs get no push: the tab that asked is on its way to the landing page,
+        # and a push would race it to /login. This browser's other tabs are refused at their next action.
+        for listener in self.on_session_end:
+            listener(key.user_id)
 
     async def session_user(self, key: SessionKey) -> User | None:
         """The user a session cookie still belongs to, or None: gone, disabled, signed out (everywhere or here).
