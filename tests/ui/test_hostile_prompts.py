@@ -46,7 +46,7 @@ def image_with(user: User, prompt: str, **filters: object) -> Element:
     assert len(found) >= 1, [e.props for e in elements(user, kind=ui.image)]
     for image in found:
         assert set(image.props) <= IMAGE_PROPS, image.props
-    return found[-1]  # hypothesis may draw the same prompt twice: the newest card is this example's
+    return found[0]
 
 
 async def make_generation(uid: int, prompt: str) -> tuple[int, int, str]:
@@ -93,7 +93,10 @@ async def test_every_page_shows_a_hostile_prompt_as_text(user: User, prompt: str
 
     client = await user.open('/generator')  # job cards
     await eventually(lambda: [e for e in elements(user, marker='result-image') if e.props.get('alt') == prompt])
-    assert image_with(user, prompt, marker='result-image').props['data-image-id'] == str(image_id)
+    image_with(user, prompt, marker='result-image')  # only its own props
+    # hypothesis may draw one prompt twice in a session: this example's image is among those carrying it
+    assert str(image_id) in {e.props.get('data-image-id') for e in elements(user, kind=ui.image, marker='result-image')
+                             if e.props.get('alt') == prompt}
     assert_no_foreign_props(client)
 
     client = await user.open('/dashboard')
