@@ -10,7 +10,7 @@ import pages
 from nanogen.accounts.guard import AuthMiddleware
 from nanogen.accounts.ratelimit import BodyLimitMiddleware
 from nanogen.accounts.sessions import SecureCookies, session_options
-from nanogen.bootstrap import Services, build_services, start_or_exit
+from nanogen.bootstrap import Services, build_services, chain_sigterm, start_or_exit
 from nanogen.config import Settings
 from nanogen.http import routers
 from nanogen.http.errors import install_error_handlers
@@ -40,6 +40,7 @@ def create_app(settings: Settings | None = None) -> Services:
     pages.register(services.studio())  # the pages get the narrow facade, not the db (issue 13)
     app.state.services = services  # for tests that seed data; pages never read it (tests/unit/test_studio.py)
     app.on_startup(services.start)
+    app.on_startup(lambda: chain_sigterm(services.begin_drain))  # after uvicorn installed its own handler
     app.on_shutdown(services.stop)
     return services
 

@@ -10,7 +10,8 @@ import time
 
 from bench.common import ROOT
 
-BENCHMARKS = ('overhead', 'pipeline', 'gallery', 'capacity', 'storage_outage')
+BENCHMARKS = ('overhead', 'pipeline', 'gallery', 'capacity', 'memory', 'storage_outage', 'recovery', 'team_search',
+              'fairness')
 
 
 def summary(name: str) -> str:

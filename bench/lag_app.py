@@ -12,6 +12,7 @@ import asyncio
 import os
 import runpy
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,16 @@ def install() -> None:
 
     tasks: list[asyncio.Task[None]] = []
     app.on_startup(lambda: tasks.append(asyncio.create_task(monitor())))
+    told: dict[int, float] = {}  # prompt id -> when its COMPLETED event reached the bus (what pages listen to)
+
+    def watch_completions() -> None:
+        from nanogen.events import PromptEvent
+
+        def on_event(event: PromptEvent) -> None:
+            if event.status == 'COMPLETED':
+                told.setdefault(event.prompt_id, time.monotonic())  # CLOCK_MONOTONIC: the same in every process
+        app.state.services.bus.subscribe(on_event)
+    app.on_startup(watch_completions)
     if os.environ.get('NANOGEN_BENCH_STALLS') == '1':
         app.on_startup(start_stall_sampler)
 
@@ -48,6 +59,17 @@ def install() -> None:
         if reset:
             samples.clear()
         return out
+
+    @app.get('/debug/told')
+    async def page_told() -> dict[str, float]:
+        """Provider task id -> monotonic time its page was told it completed (the capacity bench's overhead)."""
+        from sqlmodel import col, select
+
+        from nanogen.models import Prompt
+        ids = list(told)
+        rows = await app.state.services.db.run(lambda s: s.exec(select(Prompt.id, Prompt.provider_task_id).where(
+            col(Prompt.id).in_(ids))).all()) if ids else []
+        return {task_id: told[pid] for pid, task_id in rows if task_id}
 
 
 def start_stall_sampler() -> None:

@@ -21,13 +21,13 @@ from fastapi import FastAPI
 from sqlmodel import col, select
 
 from bench.common import percentile, quiet_logs, report, summary_ms, verdict
+from nanogen import pools
 from nanogen.bootstrap import build_services
 from nanogen.config import Settings
 from nanogen.events import PromptEvent
 from nanogen.generation.requests import validate_request
 from nanogen.http.callbacks import build_callback_router
 from nanogen.http.errors import install_error_handlers
-from nanogen.images import pipeline as imaging
 from nanogen.models import Prompt, Status
 from nanogen.provider.fake import FakeConfig, FakeProvider
 from tests.support.inloop import serve_in_loop
@@ -83,15 +83,15 @@ async def run(mode: str, count: int, every_s: float, latency_s: float, jitter_s:
     completed_at: dict[int, float] = {}
     arrivals: dict[str, float] = {}  # task id -> when its first callback reached the app
     pillow_s: list[float] = []
-    original_process = imaging.process
+    original_in_images = pools.in_images
 
-    def timed_process(*args: Any, **kw: Any) -> Any:  # to show how much of the overhead is Pillow's own work
-        started = time.perf_counter()
+    async def timed_in_images(*args: Any, **kw: Any) -> Any:  # how much of the overhead is Pillow (and its trip to
+        started = time.perf_counter()                       # the image worker process and back)
         try:
-            return original_process(*args, **kw)
+            return await original_in_images(*args, **kw)
         finally:
             pillow_s.append(time.perf_counter() - started)
-    imaging.process = timed_process  # type: ignore[assignment]
+    pools.in_images = timed_in_images  # type: ignore[assignment]
 
     def on_event(event: PromptEvent) -> None:
         if event.status == Status.COMPLETED.value:
@@ -126,7 +126,7 @@ async def run(mode: str, count: int, every_s: float, latency_s: float, jitter_s:
             rows = await services.db.run(lambda s: {p.id: p for p in s.exec(select(Prompt).where(
                 col(Prompt.id).in_(ids)))})
             await services.stop()
-            imaging.process = original_process  # type: ignore[assignment]
+            pools.in_images = original_in_images  # type: ignore[assignment]
     overheads, app_side, slack, found_intervals = [], [], [], []
     for pid in ids:
         row = rows[pid]

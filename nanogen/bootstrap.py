@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import logging
+import os
+import signal
 import socket
 import sys
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -12,21 +16,27 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import ValidationError
 
+from nanogen import pools
+from nanogen.accounts.groups import GroupService
 from nanogen.accounts.guard import LocalSignIn, SessionAuth
+from nanogen.accounts.ratelimit import RateLimiter, build_rate_limiter
 from nanogen.accounts.tokens import TokenService
 from nanogen.accounts.users import UserService
+from nanogen.batches.service import BatchService
+from nanogen.cluster import DataDirLock, check_secret_key, key_fingerprint, migration_lock
 from nanogen.config import Settings
 from nanogen.db import Database
 from nanogen.errors import ConfigError
 from nanogen.events import EventBus
 from nanogen.generation.budget import BudgetService
+from nanogen.generation.edits import Edits
+from nanogen.generation.engine import JobEngine, apply_schema
+from nanogen.generation.group_policy import check_allowed
 from nanogen.generation.relay import PostgresRelay
 from nanogen.generation.service import GenerationService
-from nanogen.generation.wakeups import Wakeups
 from nanogen.images.references import ReferenceStore
 from nanogen.images.s3 import S3Storage
 from nanogen.images.storage import LocalStorage, Storage
-from nanogen.library.actions import Gallery
 from nanogen.library.retention import RetentionService
 from nanogen.library.service import Library
 from nanogen.logs import add_secrets
@@ -37,10 +47,13 @@ from nanogen.ops.usage import UsageService
 from nanogen.provider.client import NanobananaClient
 from nanogen.provider.fake import FakeConfig, FakeProvider
 from nanogen.studio import Browse, Studio, frozen_settings
+from nanogen.webhooks import WebhookSender, WebhookService
+from nanogen.webhooks.batches import connect as connect_batch_webhooks
 
 log = logging.getLogger(__name__)
 DEMO_BASE_URL = 'http://demo-provider.invalid'
 DEMO_API_KEY = 'demo-key'
+LIBRARY_SWEEP_S = 30
 
 
 @dataclass
@@ -56,7 +69,7 @@ class Services:
     auth: SessionAuth
     generation: GenerationService
     library: Library
-    gallery: Gallery
+    groups: GroupService
     tokens: TokenService
     budget: BudgetService
     admin: AdminService
@@ -66,6 +79,11 @@ class Services:
     demo: FakeProvider | None = None
     relay: PostgresRelay | None = None  # cross-replica events, when the database is PostgreSQL
     references: ReferenceStore | None = None  # uploaded reference images for image-to-image
+    rate_limiter: RateLimiter | None = None  # the API's per-user rate, shared across replicas when it can be
+    batches: BatchService | None = None  # batches (issue 17); `batches.on_finished` is the batch-end hook
+    data_dir_lock: DataDirLock | None = None  # SQLite: this process owns the data dir (nanogen/cluster.py)
+    webhooks: WebhookService | None = None  # endpoints and their deliveries (issue 17)
+    webhook_sender: WebhookSender | None = None  # runs in the worker role
     extras: dict[str, Any] = field(default_factory=dict)
 
     async def start(self) -> None:
@@ -74,43 +92,89 @@ class Services:
         if self.extras.get('started'):
             return
         self.extras['started'] = True
+        pools.configure(pools.PoolSizes(db_threads=self.settings.db_threads,
+                                        storage_threads=self.settings.storage_threads,
+                                        image_workers=self.settings.image_workers))
         await _to_thread(self.migrate)
+        if self.settings.worker:  # the job worker is what decodes provider images; a web-only replica starts none
+            # In the background: start-up (and uvicorn's listening socket) does not wait for the fork server.
+            threading.Thread(target=pools.current().warm, name='nanogen-images-warm', daemon=True).start()
         if isinstance(self.storage, S3Storage):
             await self.storage.ensure_bucket()
         if self.relay is not None:
             await self.relay.start()
-        await self.generation.start()
-        await self.library.start()
-        await self.retention.start()
+        await self.generation.start(worker=self.settings.worker)
+        if self.settings.worker and self.webhook_sender is not None:
+            await self.webhook_sender.start()
 
     def migrate(self) -> None:
         """Brings the schema up to date once per process start: app.py migrates before serving (NiceGUI does not hold
         requests until startup handlers finish) and start() then skips it; tests and tools that only call start()
-        still get a migrated database."""
+        still get a migrated database. Under one lock per database (replicas starting together migrate in turn), the
+        secret key is checked against the one the database was first started with (nanogen/cluster.py)."""
         if self.extras.get('migrated'):
             return
-        self.db.migrate()
+        with migration_lock(self.db):  # replicas starting together migrate one at a time (issue 14 item 7)
+            self.db.migrate()
+            apply_schema(self.db)  # procrastinate's tables (PostgreSQL), idempotent
+            check_secret_key(self.db, self.secret_key, rotate=self.settings.secret_key_rotate)
         self.extras['migrated'] = True
 
     async def stop(self) -> None:
-        await self.retention.stop()
-        await self.gallery.stop()
+        await self.generation.stop()  # drains first: in-flight submits end and are saved
+        if self.webhook_sender is not None:
+            await self.webhook_sender.stop()  # an attempt cut here is retried when its lease runs out
         await self.library.stop()
-        await self.generation.stop()
         if self.relay is not None:
             await self.relay.stop()
         await self.http.aclose()
         if self.demo is not None:
             await self.demo.aclose()  # its callback client (the ASGI transport runs no lifespan for it)
         self.db.dispose()
+        if self.data_dir_lock is not None:
+            self.data_dir_lock.release()
+        pools.shutdown()  # the image worker processes end with the app
+
+    def begin_drain(self) -> None:
+        """SIGTERM arrived: `/readyz` says 503 draining from now on, while the shutdown hook drains the worker."""
+        if not self.generation.engine.draining:
+            log.info('draining: no new generation steps start here; /readyz answers 503')
+        self.generation.engine.draining = True
+
+    @property
+    def draining(self) -> bool:
+        return self.generation.draining
+
+    @functools.cached_property
+    def edits(self) -> Edits:
+        """Edit by instruction and versions (built on first use from the services above)."""
+        return Edits(db=self.db, storage=self.storage, references=self.references, generation=self.generation,
+                     settings=self.settings)
 
     def studio(self) -> Studio:
         """The narrow view the pages get (issue 13): the services they may call, not the db, HTTP or storage."""
         return Studio(settings=frozen_settings(self.settings), demo_mode=self.settings.demo_mode, auth=self.auth,
                       users=self.users, local_sign_in=self.local_sign_in, bus=self.bus, generation=self.generation,
-                      library=self.library, gallery=self.gallery, browse=Browse(self.db), budget=self.budget,
+                      library=self.library, groups=self.groups, browse=Browse(self.db), budget=self.budget,
                       admin=self.admin, tokens=self.tokens, references=self.references,
-                      stats=StatsService(self.db), usage=UsageService(self.db))
+                      stats=StatsService(self.db), usage=UsageService(self.db), edits=self.edits,
+                      webhooks=self.webhooks,
+                      batches=self.batches)
+
+
+def chain_sigterm(on_term: Callable[[], None]) -> None:
+    """Call `on_term` first when SIGTERM arrives, then whatever handler was installed (uvicorn's graceful exit)."""
+    if threading.current_thread() is not threading.main_thread():
+        return  # a server run in a thread (the browser tests' screen fixture) gets no signals; its owner stops it
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def handler(signum: int, frame: Any) -> None:
+        on_term()
+        if callable(previous):
+            previous(signum, frame)
+        elif previous == signal.SIG_DFL:
+            raise SystemExit(128 + signum)
+    signal.signal(signal.SIGTERM, handler)
 
 
 async def _to_thread(fn: Any) -> Any:
@@ -119,6 +183,15 @@ async def _to_thread(fn: Any) -> Any:
 
 
 T = TypeVar('T')
+
+
+async def _run_sweeps(library: Library) -> None:
+    """The library's clean-ups (purge of hidden images whose undo window is over, and those others added)."""
+    for sweep in library.sweeps:
+        try:
+            await sweep()
+        except Exception:  # one failing sweep does not stop the others
+            log.warning('sweep %s failed', getattr(sweep, '__qualname__', sweep), exc_info=True)
 
 
 def start_or_exit(build: Callable[[], T]) -> T:
@@ -143,6 +216,28 @@ def build_storage(settings: Settings) -> Storage:
 
 def build_services(settings: Settings, *, storage: Storage | None = None, http: httpx.AsyncClient | None = None,
                    demo: FakeProvider | None = None, worker_id: str | None = None) -> Services:
+    lock = lock_data_dir(settings)  # before the generated key file is read or written
+    try:
+        return _build(settings, lock, storage=storage, http=http, demo=demo, worker_id=worker_id)
+    except BaseException:
+        if lock is not None:
+            lock.release()
+        raise
+
+
+def lock_data_dir(settings: Settings) -> DataDirLock | None:
+    """SQLite allows one process per data dir: a second one is refused (ConfigError) instead of silently missing the
+    first one's live updates."""
+    if not settings.resolved_database_url().startswith('sqlite'):
+        return None
+    return DataDirLock(settings.data_dir).acquire()
+
+
+def _build(settings: Settings, lock: DataDirLock | None, *, storage: Storage | None, http: httpx.AsyncClient | None,
+           demo: FakeProvider | None, worker_id: str | None) -> Services:
+    """Every concrete service, built once and handed to the others.
+
+    Long because: the composition root names each adapter and service in one place, in dependency order."""
     settings.check_startup()
     secret_key = settings.resolve_secret_key()
     db = Database(settings.resolved_database_url())
@@ -164,29 +259,44 @@ def build_services(settings: Settings, *, storage: Storage | None = None, http: 
     # each other; a small hub built before both breaks the cycle (see generation/wakeups.py).
     users = UserService(db, settings)
     tokens = TokenService(db)
+    groups = GroupService(db)
     auth = SessionAuth(users, token_lookup=tokens.lookup)
     budget = BudgetService(db, settings)
     library = Library(db=db, storage=storage, settings=settings, secret_key=secret_key)  # owns every delete
-    gallery = Gallery(db=db, storage=storage, library=library, settings=settings, secret_key=secret_key)
-    worker_id = worker_id or f'{socket.gethostname()}:{settings.port}'
-    wakeups = Wakeups()  # relay <-> generation: each wakes jobs on the other's side
+    worker_id = worker_id or f'{socket.gethostname()}:{settings.port}:{os.getpid()}'  # unique per process
     relay = None
-    if not db.is_sqlite:
-        relay = PostgresRelay(db.url, bus, on_wake=wakeups.wake_local, replica_id=worker_id)
+    if not db.is_sqlite:  # a worker-only process tells pages on web replicas through it (NOTIFY)
+        relay = PostgresRelay(db.url, bus, replica_id=worker_id)
+    engine = JobEngine(db=db, settings=settings, name=worker_id)
+    webhooks = WebhookService(db, settings)
+    sender = WebhookSender(db, settings)
+    webhooks.wake = sender.wake
     generation = GenerationService(db=db, client=client, storage=storage, bus=bus, settings=settings,
-                                   secret_key=secret_key, worker_id=worker_id,
+                                   secret_key=secret_key, worker_id=worker_id, engine=engine,
                                    budget_check=budget.check,  # runs inside the insert's write-locked transaction
-                                   remote_wake=relay.wake if relay is not None else None, wakeups=wakeups)
+                                   request_check=check_allowed,  # the groups' allow-lists, in the same transaction
+                                   on_final=webhooks.record_final)  # deliveries commit with the final status
     local = None if settings.oidc_enabled else LocalSignIn(secret_key, db)
     add_secrets(secret_key)  # the dev key is generated, so setup_logging could not know it
     admin = AdminService(db=db, settings=settings, storage=storage, users=users, auth=auth, generation=generation,
                          client=client, budget=budget, library=library)
-    metrics = Metrics(db, bus, in_flight=lambda: generation.in_flight)
+    metrics = Metrics(db, bus, in_flight=lambda: generation.in_flight,
+                      suspect_submits=lambda: generation.steps.suspect_submits)
     metrics.instrument_http(http, base_url)
     metrics.instrument_storage(storage)
     retention = RetentionService(library=library, settings=settings)
+    references = ReferenceStore(storage=storage, settings=settings, secret_key=secret_key)
+    batches = BatchService(db=db, settings=settings, engine=engine, bus=bus, storage=storage, references=references,
+                           budget_check=budget.check, request_check=check_allowed)
+    connect_batch_webhooks(webhooks, batches)
+    # Housekeeping of the library runs as periodic jobs, on one worker of the cluster per tick.
+    engine.periodic('library-sweeps', LIBRARY_SWEEP_S, lambda: _run_sweeps(library))
+    engine.periodic('pending-deletes', LIBRARY_SWEEP_S, library.retry_pending_deletes)
+    engine.periodic('retention', 3600, retention.purge_once)
     return Services(settings=settings, secret_key=secret_key, db=db, storage=storage, http=http, client=client,
-                    bus=bus, users=users, auth=auth, generation=generation, library=library, gallery=gallery, tokens=tokens,
+                    bus=bus, users=users, auth=auth, generation=generation, library=library, groups=groups, tokens=tokens,
                     local_sign_in=local, budget=budget, admin=admin, metrics=metrics, retention=retention,
                     demo=demo if settings.demo_mode else None, relay=relay,
-                    references=ReferenceStore(storage=storage, settings=settings, secret_key=secret_key))
+                    references=references, batches=batches,
+                    rate_limiter=build_rate_limiter(settings, db, namespace=key_fingerprint(secret_key)[:12]),
+                    data_dir_lock=lock, webhooks=webhooks, webhook_sender=sender)

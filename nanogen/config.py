@@ -21,6 +21,13 @@ from nanogen.errors import ConfigError
 SIZES: tuple[int, ...] = (512, 768, 1024, 1536)
 ASPECT_RATIOS: tuple[str, ...] = ('1:1', '9:16', '16:9', '3:4', '4:3', '3:2', '2:3', '5:4', '4:5', '21:9')
 DEFAULT_PRICES = {512: Decimal('0.005'), 768: Decimal('0.010'), 1024: Decimal('0.0125'), 1536: Decimal('0.045')}
+MODEL_IDS: tuple[str, ...] = ('nanobanana', 'nanobanana-pro', 'nanobanana-2')  # the catalogue: generation/catalogue
+RESOLUTIONS: tuple[str, ...] = ('1K', '2K', '4K')
+# USD per image for the models priced by resolution; NANOGEN_MODEL_PRICES overrides any of them.
+DEFAULT_RESOLUTION_PRICES: dict[str, dict[str, Decimal]] = {
+    'nanobanana-pro': {'1K': Decimal('0.09'), '2K': Decimal('0.09'), '4K': Decimal('0.12')},
+    'nanobanana-2': {'1K': Decimal('0.04'), '2K': Decimal('0.06'), '4K': Decimal('0.08')},
+}
 log = logging.getLogger(__name__)
 REAL_SERVICE_URL = 'https://api.nanobananaapi.ai'
 GOOGLE_METADATA_URL = 'https://accounts.google.com/.well-known/openid-configuration'
@@ -30,18 +37,20 @@ def _env(name: str) -> AliasChoices:
     return AliasChoices(name)
 
 
-def parse_model_prices(text: str) -> dict[str, dict[int, Decimal]]:
-    """NANOGEN_MODEL_PRICES: JSON like {"nanobanana-pro": {"1024": 0.09, "1536": 0.12}} (USD per image)."""
+def parse_model_prices(text: str) -> dict[str, dict[str, Decimal]]:
+    """NANOGEN_MODEL_PRICES: JSON like {"nanobanana": {"1024": 0.02}, "nanobanana-2": {"4K": 0.1}} (USD per image;
+    keys are output sizes for Nano Banana, resolutions for Pro and 2)."""
     try:
         data = json.loads(text)
-        table = {str(model): {int(size): Decimal(str(price)) for size, price in sizes.items()}
+        table = {str(model): {str(size).upper(): Decimal(str(price)) for size, price in sizes.items()}
                  for model, sizes in data.items()}
     except (ValueError, TypeError, AttributeError, ArithmeticError) as exc:
-        raise ValueError('NANOGEN_MODEL_PRICES must be JSON like {"nanobanana-pro": {"1024": 0.09}}') from exc
+        raise ValueError('NANOGEN_MODEL_PRICES must be JSON like {"nanobanana-pro": {"1K": 0.09}}') from exc
+    keys = {*map(str, SIZES), *RESOLUTIONS}
     for sizes in table.values():
         for size, price in sizes.items():
-            if size not in SIZES or price < 0:
-                raise ValueError(f'NANOGEN_MODEL_PRICES: sizes are {", ".join(map(str, SIZES))} and prices >= 0')
+            if size not in keys or not price.is_finite() or price < 0:
+                raise ValueError(f'NANOGEN_MODEL_PRICES: keys are {", ".join(sorted(keys))} and prices >= 0')
     return table
 
 
@@ -75,6 +84,8 @@ class Settings(BaseSettings):
     reference_max_pixels: int = Field(24_000_000, validation_alias=_env('NANOGEN_REFERENCE_MAX_PIXELS'))
     prompt_max_length: int = Field(2000, validation_alias=_env('NANOGEN_PROMPT_MAX_LENGTH'))
     max_concurrent_per_user: int = Field(8, validation_alias=_env('NANOGEN_MAX_CONCURRENT_PER_USER'))
+    batch_concurrency: int = Field(4, ge=1, validation_alias=_env('NANOGEN_BATCH_CONCURRENCY'))
+    batch_max_rows: int = Field(1000, ge=1, validation_alias=_env('NANOGEN_BATCH_MAX_ROWS'))
 
     # --- storage (local disk by default; R2 / any S3 when configured)
     r2_account_id: str = Field('', validation_alias=_env('R2_ACCOUNT_ID'))
@@ -92,6 +103,7 @@ class Settings(BaseSettings):
     oidc_metadata_url: str = Field(GOOGLE_METADATA_URL, validation_alias=_env('NANOGEN_OIDC_METADATA_URL'))
     allowed_domains: str = Field('', validation_alias=_env('NANOGEN_ALLOWED_DOMAINS'))
     admin_emails: str = Field('', validation_alias=_env('NANOGEN_ADMIN_EMAILS'))
+    oidc_groups_claim: str = Field('', validation_alias=_env('NANOGEN_OIDC_GROUPS_CLAIM'))  # '' : not mapped
     session_max_age_s: int = Field(14 * 24 * 3600, validation_alias=_env('NANOGEN_SESSION_MAX_AGE'))
 
     # --- costs and budgets
@@ -100,6 +112,8 @@ class Settings(BaseSettings):
     price_1024: Decimal = Field(DEFAULT_PRICES[1024], validation_alias=_env('NANOGEN_PRICE_1024'))
     price_1536: Decimal = Field(DEFAULT_PRICES[1536], validation_alias=_env('NANOGEN_PRICE_1536'))
     model_prices: str = Field('', validation_alias=_env('NANOGEN_MODEL_PRICES'))
+    models: str = Field(','.join(MODEL_IDS), validation_alias=_env('NANOGEN_MODELS'))
+    default_model: str = Field('nanobanana', validation_alias=_env('NANOGEN_DEFAULT_MODEL'))
     monthly_budget_usd: Decimal = Field(Decimal('0'), validation_alias=_env('NANOGEN_MONTHLY_BUDGET'))
     team_monthly_cap_usd: Decimal = Field(Decimal('0'), validation_alias=_env('NANOGEN_TEAM_MONTHLY_CAP'))
 
@@ -109,6 +123,29 @@ class Settings(BaseSettings):
     retention_days: int = Field(0, validation_alias=_env('NANOGEN_RETENTION_DAYS'))
     api_rate_per_minute: int = Field(120, validation_alias=_env('NANOGEN_API_RATE_PER_MINUTE'))
     undo_window_s: float = Field(8.0, ge=0, validation_alias=_env('NANOGEN_UNDO_WINDOW'))
+
+    # --- webhooks (issue 17): where they may go, how often they are tried
+    webhook_allowed_hosts: str = Field('', validation_alias=_env('NANOGEN_WEBHOOK_ALLOWED_HOSTS'))
+    webhook_max_attempts: int = Field(8, ge=1, le=50, validation_alias=_env('NANOGEN_WEBHOOK_MAX_ATTEMPTS'))
+    webhook_backoff_s: float = Field(30.0, gt=0, validation_alias=_env('NANOGEN_WEBHOOK_BACKOFF'))
+    webhook_timeout_s: float = Field(5.0, gt=0, le=60, validation_alias=_env('NANOGEN_WEBHOOK_TIMEOUT'))
+
+    # --- several replicas (README "Scale out")
+    redis_url: str = Field('', validation_alias=AliasChoices('NANOGEN_REDIS_URL', 'NICEGUI_REDIS_URL'))
+    secret_key_rotate: bool = Field(False, validation_alias=_env('NANOGEN_SECRET_KEY_ROTATE'))
+
+    # --- job engine (procrastinate; issue 14)
+    worker: bool = Field(True, validation_alias=_env('NANOGEN_WORKER'))
+    worker_concurrency: int = Field(20, ge=1, validation_alias=_env('NANOGEN_WORKER_CONCURRENCY'))
+    provider_concurrency: int = Field(8, ge=1, validation_alias=_env('NANOGEN_PROVIDER_CONCURRENCY'))
+    worker_heartbeat_s: float = Field(2.0, gt=0, validation_alias=_env('NANOGEN_WORKER_HEARTBEAT_S'))
+    stalled_after_s: float = Field(8.0, gt=0, validation_alias=_env('NANOGEN_STALLED_AFTER_S'))
+    shutdown_grace_s: float = Field(20.0, ge=0, validation_alias=_env('NANOGEN_SHUTDOWN_GRACE'))
+
+    # --- blocking work's own bounded pools (nanogen/pools.py; issue 18)
+    image_workers: int = Field(1, ge=0, le=64, validation_alias=_env('NANOGEN_IMAGE_WORKERS'))
+    db_threads: int = Field(6, ge=1, le=64, validation_alias=_env('NANOGEN_DB_THREADS'))
+    storage_threads: int = Field(6, ge=1, le=64, validation_alias=_env('NANOGEN_STORAGE_THREADS'))
 
     @field_validator('public_url', 'nanobanana_base_url', 'r2_public_url', 's3_endpoint_url')
     @classmethod
@@ -128,12 +165,26 @@ class Settings(BaseSettings):
             raise ValueError('NANOGEN_POLL_INITIAL must be > 0 and not above NANOGEN_POLL_MAX')
         if self.generation_timeout_s <= 0:
             raise ValueError('NANOGEN_GENERATION_TIMEOUT must be > 0')
+        if self.stalled_after_s <= self.worker_heartbeat_s:
+            raise ValueError('NANOGEN_STALLED_AFTER_S must be above NANOGEN_WORKER_HEARTBEAT_S')
+        offered = self.model_list
+        unknown = [m for m in (m.strip() for m in self.models.split(',')) if m and m not in MODEL_IDS]
+        if unknown or not offered:
+            raise ValueError(f'NANOGEN_MODELS must name some of {", ".join(MODEL_IDS)} (unknown: {", ".join(unknown)})')
+        if self.default_model not in offered:
+            raise ValueError(f'NANOGEN_DEFAULT_MODEL must be one of NANOGEN_MODELS ({", ".join(offered)})')
         return self
 
     # --- derived values
     @property
-    def model_price_table(self) -> dict[str, dict[int, Decimal]]:
+    def model_price_table(self) -> dict[str, dict[str, Decimal]]:
         return parse_model_prices(self.model_prices) if self.model_prices.strip() else {}
+
+    @property
+    def model_list(self) -> list[str]:
+        """The models this install offers (NANOGEN_MODELS), in the catalogue's order."""
+        named = {m.strip() for m in self.models.split(',')}
+        return [m for m in MODEL_IDS if m in named]
 
     @property
     def is_production(self) -> bool:
@@ -175,10 +226,17 @@ class Settings(BaseSettings):
 
     def price_for(self, size: int, model: str = 'nanobanana') -> Decimal:
         """USD per image: the model's own price for this size when NANOGEN_MODEL_PRICES names one, else by size."""
-        own = self.model_price_table.get(model, {}).get(size)
+        own = self.model_price_table.get(model, {}).get(str(size))
         if own is not None:
             return own
         return {512: self.price_512, 768: self.price_768, 1024: self.price_1024, 1536: self.price_1536}[size]
+
+    def price_for_resolution(self, model: str, resolution: str) -> Decimal:
+        """USD per image for a model priced by resolution (Pro, 2): NANOGEN_MODEL_PRICES, else the default."""
+        own = self.model_price_table.get(model, {}).get(resolution.upper())
+        if own is not None:
+            return own
+        return DEFAULT_RESOLUTION_PRICES.get(model, DEFAULT_RESOLUTION_PRICES['nanobanana-2'])[resolution.upper()]
 
     def resolved_database_url(self) -> str:
         return self.database_url or f'sqlite:///{(self.data_dir / "nanogen.db").resolve()}'
@@ -214,6 +272,9 @@ class Settings(BaseSettings):
                             'and GOOGLE_CLIENT_SECRET')
         if self.is_production and self.demo_mode:
             problems.append('The demo provider is refused when NANOGEN_ENV=production: set NANOBANANA_API_KEY')
+        if not self.worker and not self.resolved_database_url().startswith('postgres'):
+            problems.append('NANOGEN_WORKER=false (a web-only replica) needs PostgreSQL as NANOGEN_DATABASE_URL: '
+                            'on SQLite the jobs run inside the one process')
         if self.is_production:
             problem = secret_key_problem(self.secret_key) if self.secret_key else SECRET_KEY_REQUIRED
             if problem:

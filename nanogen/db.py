@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 from collections.abc import Callable, Iterator
@@ -14,6 +13,8 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from sqlmodel import Session
+
+from nanogen import pools
 
 log = logging.getLogger(__name__)
 T = TypeVar('T')
@@ -106,7 +107,7 @@ class Database:
         def work() -> T:
             with self.session() as session:
                 return fn(session)
-        return await asyncio.to_thread(work)
+        return await pools.in_db(work)
 
     async def write(self, fn: Callable[[Session], T]) -> T:
         """Like `run`, for work that writes: the transaction takes the write lock up front, so SQLite never has
@@ -114,7 +115,7 @@ class Database:
         def work() -> T:
             with self.write_lock_session() as session:
                 return fn(session)
-        return await asyncio.to_thread(work)
+        return await pools.in_db(work)
 
     def migrate(self, revision: str = 'head') -> None:
         """Bring the schema to the newest revision (never drops data); tests may stop at an older `revision`."""

@@ -83,9 +83,11 @@ class ProviderError(NanogenError):
     retryable = False
     retry_after: float | None = None  # seconds from the server's Retry-After header, when it sent one
 
-    def __init__(self, user_message: str, *, provider_code: int | None = None, detail: str | None = None) -> None:
+    def __init__(self, user_message: str, *, provider_code: int | None = None, detail: str | None = None,
+                 provider_message: str = '') -> None:
         super().__init__(user_message, detail=detail)
         self.provider_code = provider_code
+        self.provider_message = provider_message  # the service's own words (msg/message), e.g. a refusal's reason
 
 
 class ProviderUnavailable(ProviderError):

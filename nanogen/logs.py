@@ -19,6 +19,7 @@ from nanogen.config import Settings
 SECRET_PATTERNS = [
     re.compile(r'(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+'),
     re.compile(r'()\bngk_[A-Za-z0-9_-]{16,}'),  # our API tokens, by their prefix, wherever they appear
+    re.compile(r'()\bwhsec_[A-Za-z0-9_-]{16,}'),  # webhook signing secrets, likewise
     re.compile(r'(?i)((?:api[_-]?key|token|secret|password|authorization|cookie|session|signature|x-amz-'
                r'credential|x-amz-signature)["\']?\s*[:=]\s*["\']?)[^\s"\',&;]+'),
 ]

@@ -25,7 +25,8 @@ STORAGE_OPS = ('put', 'get', 'delete')
 
 
 class Metrics:
-    def __init__(self, db: Database, bus: EventBus, *, in_flight: Callable[[], int]) -> None:
+    def __init__(self, db: Database, bus: EventBus, *, in_flight: Callable[[], int],
+                 suspect_submits: Callable[[], int] = lambda: 0) -> None:
         self.db = db
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
@@ -41,6 +42,9 @@ class Metrics:
         self.queue_depth = Gauge('nanogen_generations_in_flight', 'Generations this process is driving now',
                                  registry=r)
         self.queue_depth.set_function(lambda: float(in_flight()))
+        self.suspect = Gauge('nanogen_suspect_submits', 'Resubmits by this process after a submit whose task id was '
+                             'lost (possibly billed twice; counted in the prompt cost)', registry=r)
+        self.suspect.set_function(lambda: float(suspect_submits()))
         self.prompts_by_status = Gauge('nanogen_prompts', 'Prompts in the database, by status', ['status'],
                                        registry=r)
         self.spend = Gauge('nanogen_spend_usd_month', 'Spend this UTC month in USD, reservations included',

@@ -1,4 +1,5 @@
-"""This month's spend, defined once: the cost of ended prompts plus the estimate of running ones, in UTC months.
+"""This month's spend, defined once: the cost of ended prompts plus the estimate of running ones
+(and of queued batch rows), in UTC months.
 
 Every figure that says "spent this month" (the budget check and widget, the profile, the dashboard card, the admin
 overview and team total, the `nanogen_spend_usd_month` metric) reads it here, so they agree while jobs run. The
@@ -14,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
-from nanogen.models import UNFINISHED, Prompt
+from nanogen.models import RESERVING, Prompt
 
 MONEY_SCALE = Decimal('0.000001')  # the MONEY column's scale
 
@@ -36,9 +37,9 @@ def month_label(now: datetime) -> str:
 
 
 def spend_expression() -> sa.ColumnElement[Decimal]:
-    """What a prompt counts against a budget: unfinished ones reserve their estimate; finished ones their cost
-    (zero for failures the provider did not bill)."""
-    return sa.case((col(Prompt.status).in_(UNFINISHED), Prompt.estimated_cost), else_=Prompt.cost)
+    """What a prompt counts against a budget: unfinished ones (and batch rows waiting their turn) reserve their
+    estimate; finished ones their cost (zero for failures the provider did not bill)."""
+    return sa.case((col(Prompt.status).in_(RESERVING), Prompt.estimated_cost), else_=Prompt.cost)
 
 
 def in_month(start: datetime, end: datetime) -> list[Any]:

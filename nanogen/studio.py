@@ -7,22 +7,25 @@ from dataclasses import dataclass
 
 from pydantic_settings import SettingsConfigDict
 
+from nanogen.accounts.groups import GroupService
 from nanogen.accounts.guard import LocalSignIn, SessionAuth
 from nanogen.accounts.tokens import TokenService
 from nanogen.accounts.users import UserService
+from nanogen.batches.service import BatchService
 from nanogen.config import Settings
 from nanogen.db import Database
 from nanogen.events import EventBus
 from nanogen.generation.budget import BudgetService
+from nanogen.generation.edits import Edits
 from nanogen.generation.service import GenerationService
 from nanogen.images.references import ReferenceStore
-from nanogen.library.actions import Gallery
 from nanogen.library.queries import ImageQuery, ImageRow, Page, PromptQuery, count_prompts, list_images, list_prompts
 from nanogen.library.service import Library
 from nanogen.models import Prompt
 from nanogen.ops.admin import AdminService
 from nanogen.ops.stats import StatsService
 from nanogen.ops.usage import UsageService
+from nanogen.webhooks import WebhookService
 
 
 class Browse:
@@ -55,7 +58,7 @@ class Studio:
     bus: EventBus  # the frame forwards prompt events to the user's open tabs
     generation: GenerationService
     library: Library
-    gallery: Gallery
+    groups: GroupService
     browse: Browse
     budget: BudgetService
     admin: AdminService
@@ -63,6 +66,9 @@ class Studio:
     references: ReferenceStore | None
     stats: StatsService
     usage: UsageService
+    edits: Edits | None = None  # edit by instruction, versions
+    webhooks: WebhookService | None = None  # the profile's Webhooks card
+    batches: BatchService | None = None  # batches and their fair queue (issue 17)
 
 
 def frozen_settings(settings: Settings) -> Settings:

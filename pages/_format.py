@@ -7,7 +7,7 @@ from datetime import datetime
 from nanogen.generation.budget import usd
 from nanogen.models import Prompt, utcnow
 
-STATUS_COLORS = {'PENDING': 'grey', 'PROCESSING': 'blue', 'COMPLETED': 'positive', 'FAILED': 'negative',
+STATUS_COLORS = {'QUEUED': 'blue-grey', 'PENDING': 'grey', 'PROCESSING': 'blue', 'COMPLETED': 'positive', 'FAILED': 'negative',
                  'CANCELLED': 'orange'}
 
 

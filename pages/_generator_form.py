@@ -7,16 +7,16 @@ from collections.abc import Callable
 
 from nicegui import events, ui
 
-from nanogen.config import ASPECT_RATIOS, SIZES
 from nanogen.errors import NanogenError
 from nanogen.events import PromptEvent
-from nanogen.generation.requests import MAX_REFERENCES, TOO_LONG_PREFIX, prompt_length_error, validate_request
+from nanogen.generation.requests import TOO_LONG_PREFIX, prompt_length_error, validate_request
 from nanogen.images.references import MAX_UPLOAD_BYTES, Reference
 from nanogen.models import Prompt, Status
 
 from ._format import money
 from ._job_card import JobCard
 from ._live import on_prompt_events
+from ._model_options import ModelOptions
 from .budget_widgets import budget_label
 from .frame import PageContext, notify_error
 
@@ -37,12 +37,16 @@ def preset_prompts(prompts: list[Prompt], limit: int = PRESETS) -> list[str]:
 
 
 class ReferencePicker:
-    """The reference-images expansion: upload (at most MAX_REFERENCES), preview and remove."""
+    """The reference-images expansion: upload (at most the chosen model's limit), preview and remove."""
 
-    def __init__(self, ctx: PageContext, refs: list[Reference]) -> None:
+    def __init__(self, ctx: PageContext, refs: list[Reference], limit: Callable[[], int],
+                 model_name: Callable[[], str] = lambda: 'This model') -> None:
         self.ctx = ctx
         self.references = ctx.services.references
         self.refs = refs  # shared with the form, which sends their URLs
+        self.limit = limit
+        self.model_name = model_name
+        self.over: ui.label | None = None
 
     def build(self) -> None:
         with ui.expansion('Reference images (image-to-image)', icon='add_photo_alternate').classes(
@@ -52,20 +56,31 @@ class ReferencePicker:
                 reason = references.unavailable_reason if references else 'Reference images are not set up.'
                 ui.label(reason).classes('text-sm text-warning').mark('references-unavailable')
                 return
-            ui.label(f'Up to {MAX_REFERENCES} PNG, JPEG, WebP or GIF images, '
-                     f'{MAX_UPLOAD_BYTES // (1024 * 1024)} MB each.').classes('text-xs opacity-70')
+            ui.label(f"Up to the model's limit (4 Nano Banana, 8 Pro, 14 Nano Banana 2) of PNG, JPEG, WebP or GIF "
+                     f'images, {MAX_UPLOAD_BYTES // (1024 * 1024)} MB each.').classes('text-xs opacity-70')
             if self.ctx.services.demo_mode:
                 ui.label('The demo provider ignores reference images.').classes('text-xs opacity-70')
             self.upload = ui.upload(multiple=True, auto_upload=True, max_file_size=MAX_UPLOAD_BYTES,
                                     label='Add reference images').props('accept=image/* flat bordered').classes(
                 'w-full').mark('reference-upload')
             self.error = ui.label().classes('text-sm text-negative').mark('reference-error')
+            self.over = ui.label().classes('text-sm text-negative').mark('reference-over')
             self.previews = ui.row().classes('gap-2')
             self.upload.on_upload(self.on_upload)
             self.upload.on_rejected(lambda: setattr(self.error, 'text', (
                 f'That file is too large: the limit is {MAX_UPLOAD_BYTES // (1024 * 1024)} MB.')))
 
+    def check_limit(self) -> None:
+        """Say so above the previews when the chosen model takes fewer references than are chosen."""
+        if self.over is None:
+            return
+        extra = len(self.refs) - self.limit()
+        self.over.text = '' if extra <= 0 else (
+            f'{len(self.refs)} reference images chosen; {self.model_name()} takes at most {self.limit()}: remove '
+            f'{extra}, or choose a model that takes more.')
+
     def show_previews(self) -> None:
+        self.check_limit()
         self.previews.clear()
         with self.previews:
             for ref in self.refs:
@@ -84,8 +99,8 @@ class ReferencePicker:
     async def on_upload(self, e: events.UploadEventArguments) -> None:
         assert self.references is not None
         name = e.file.name or 'the file'
-        if len(self.refs) >= MAX_REFERENCES:
-            self.error.text = f'{name}: use at most {MAX_REFERENCES} reference images.'
+        if len(self.refs) >= self.limit():
+            self.error.text = f'{name}: use at most {self.limit()} reference images.'
             return
         try:
             ref = await self.references.save(self.ctx.user.id, await e.file.read())
@@ -102,47 +117,55 @@ class ReferencePicker:
 class GeneratorForm:
     """The left card: prompt (length checked live), presets, size, ratio, count, watermark, references, Generate."""
 
-    def __init__(self, ctx: PageContext, *, prompt: str, size: str, ratio: str,
-                 on_created: Callable[[Prompt], None]) -> None:
+    def __init__(self, ctx: PageContext, *, prompt: str, size: str, ratio: str, model: str | None = None,
+                 on_created: Callable[[Prompt], None], gallery_refs: list[int] | None = None) -> None:
         self.ctx = ctx
         self.settings = ctx.services.settings
         self.uid = ctx.user.id
-        self.initial = (prompt, size, ratio)
+        self.initial = prompt
+        self.options = ModelOptions(self.settings, size=size, ratio=ratio, model=model, on_change=self.update_estimate)
         self.on_created = on_created
         self.refs: list[Reference] = []
+        self.gallery_refs = gallery_refs or []  # compose: gallery images the form starts with as references
+        self.picker: ReferencePicker | None = None
         self.too_long: str | None = None  # the prompt's length message, refreshed on every change
         self.busy = False  # set from the first click until the prompt is recorded: a double click queues one job
 
     async def build(self) -> None:
-        prompt, size, ratio = self.initial
+        prompt = self.initial
         with ui.card().classes('w-full md:w-[440px] md:shrink-0 gap-3'):
             self.text = ui.textarea('Prompt', value=prompt, placeholder='A watercolor fox reading a newspaper…').props(
                 'outlined autogrow autofocus').classes('w-full').mark('prompt')
             # No maxlength: the browser would silently cut a pasted prompt. The validation decides, live.
             self.counter = ui.label().classes('text-xs self-end -mt-2').mark('prompt-counter')
             await self.presets()
-            self.size_choice = ui.toggle({s: f'{s}px' for s in SIZES},
-                                         value=int(size) if size in map(str, SIZES) else 1024).props(
-                'spread no-caps').mark('size')
-            with ui.row().classes('w-full gap-2 no-wrap'):
-                self.ratio_choice = ui.select(list(ASPECT_RATIOS), value=ratio if ratio in ASPECT_RATIOS else '1:1',
-                                              label='Aspect ratio').props('outlined dense').classes('grow').mark(
-                    'ratio')
-                self.count = ui.select({1: '1 image', 2: '2 images', 3: '3 images', 4: '4 images'}, value=1,
-                                       label='Images').props('outlined dense').classes('grow').mark('count')
+            self.options.build()
             self.watermark = ui.input('Watermark (optional)').props('outlined dense maxlength=100 counter').classes(
                 'w-full').mark('watermark')
-            ReferencePicker(self.ctx, self.refs).build()
+            self.picker = ReferencePicker(self.ctx, self.refs, lambda: self.options.max_references,
+                                          lambda: self.options.spec.name)
+            self.picker.build()
             self.estimate = ui.label().classes('text-sm opacity-80').mark('estimate')
             await budget_label(self.ctx)  # what is left of this month's budget, kept current
             self.error = ui.label().classes('text-negative text-sm').mark('form-error')
-            for element in (self.size_choice, self.count):
-                element.on_value_change(self.update_estimate)
             self.update_estimate()
             self.button = ui.button('Generate', icon='auto_awesome').classes('w-full').props('size=lg').mark(
                 'generate')
             self.text.on_value_change(self.check_length)
             ui.label('Ctrl+Enter generates · several can run at once').classes('text-xs opacity-60 self-center')
+        await self.add_gallery_refs()
+
+    async def add_gallery_refs(self) -> None:
+        """Compose: the gallery images chosen there become this form's references (copied on the server)."""
+        edits = self.ctx.services.edits
+        if not self.gallery_refs or edits is None or self.picker is None:
+            return
+        try:
+            self.refs += await edits.gallery_references(self.uid, self.gallery_refs)
+        except NanogenError as exc:
+            self.error.text = exc.user_message
+            return
+        self.picker.show_previews()
 
     def wire(self) -> None:
         self.button.on_click(self.generate)
@@ -162,8 +185,9 @@ class GeneratorForm:
                     'dense clickable outline color=primary').tooltip(p).mark('preset')
 
     def update_estimate(self) -> None:
-        cost = self.settings.price_for(int(self.size_choice.value)) * int(self.count.value)
-        self.estimate.text = f'Estimated cost: {money(cost)}'
+        self.estimate.text = f'Estimated cost: {money(self.options.estimate())}'
+        if self.picker is not None:  # a model change may put the chosen references over its limit
+            self.picker.check_limit()
 
     def check_length(self) -> None:
         value = self.text.value or ''
@@ -195,10 +219,9 @@ class GeneratorForm:
         references = self.ctx.services.references
         try:
             urls = [await references.url_for(self.uid, r.key) for r in self.refs] if references else []
-            request = validate_request(prompt=self.text.value, size=self.size_choice.value,
-                                       aspect_ratio=self.ratio_choice.value, num_images=int(self.count.value),
-                                       watermark=self.watermark.value or None, reference_urls=urls,
-                                       max_prompt_length=self.settings.prompt_max_length)
+            request = validate_request(prompt=self.text.value, watermark=self.watermark.value or None,
+                                       reference_urls=urls, max_prompt_length=self.settings.prompt_max_length,
+                                       settings=self.settings, **self.options.request_fields())
         except NanogenError as exc:
             self.error.text = exc.user_message
             return
@@ -259,7 +282,6 @@ class JobBoard:
     def follow(self) -> None:
         self.client = ui.context.client
         on_prompt_events(self.uid, self.on_events)
-        ui.timer(1.0, lambda: [c.tick() for c in self.cards.values()])
 
     async def on_events(self, batch: list[PromptEvent]) -> None:
         # Status, message and image ids come with the event; only new cards and finished ones (final cost, time,

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 
 from nicegui import ui
 
 from nanogen.errors import NanogenError
 from nanogen.events import PromptEvent
+from nanogen.generation.catalogue import CATALOGUE, size_label
+from nanogen.generation.refusals import alternatives_for
+from nanogen.generation.requests import validate_request
 from nanogen.models import Prompt, Status
 
-from ._format import STATUS_COLORS, cancelled_notice, duration, elapsed, money
+from ._clock import Clock
+from ._edit_dialog import EditDialog
+from ._format import STATUS_COLORS, cancelled_notice, duration, money
 from ._text import set_attr
 from .frame import PageContext, notify_error
 
@@ -38,8 +44,7 @@ class JobCard:
             with set_attr(ui.card(), 'data-prompt-id', pid).classes('w-full gap-2').mark(f'job-{pid}') as self.card:
                 with ui.row().classes('w-full items-center gap-2'):
                     self.badge = ui.badge().mark(f'status-{pid}')
-                    self.elapsed = ui.label(elapsed(prompt)).classes('font-mono text-sm opacity-70').mark(
-                        f'elapsed-{pid}')
+                    self.elapsed = Clock(prompt).classes('font-mono text-sm opacity-70').mark(f'elapsed-{pid}')
                     self.spinner = ui.spinner(size='sm')
                     ui.space()
                     self.cost = ui.label().classes('text-sm opacity-70').mark(f'cost-{pid}')
@@ -94,10 +99,10 @@ class JobCard:
         self.badge.text = self.status.title()
         self.badge.props['color'] = STATUS_COLORS.get(self.status, 'grey')
         self.spinner.set_visibility(self.running)
-        self.elapsed.text = elapsed(p)
+        self.elapsed.show(p)
         # Ended: what was billed (0 for a failure the provider did not charge); running: the estimate, said so.
         cost = f'est. {money(p.estimated_cost)}' if self.running else money(p.cost)
-        self.cost.text = f'{p.image_size}px · {p.aspect_ratio} · {p.num_images}× · {cost}'
+        self.cost.text = f'{size_label(p.model, p.image_size, p.resolution)} · {p.aspect_ratio} · {p.num_images}× · {cost}'
         self.actions.clear()
         with self.actions:
             if self.running:
@@ -117,6 +122,11 @@ class JobCard:
                     ui.label(p.error_message or 'The generation failed.').classes('text-sm text-negative').mark(
                         f'error-{pid}')
                     ui.label(FAILURE_HINT).classes('text-xs opacity-70')
+                    with ui.row().classes('gap-1'):
+                        for spec in alternatives_for(self.ctx.services.settings, p):  # the model was down
+                            ui.button(f'Try {spec.name}', icon='swap_horiz',
+                                      on_click=lambda m=spec.id: self.try_model(m)).props('flat dense').mark(
+                                f'try-{spec.id}-{pid}')
             if self.status == Status.COMPLETED.value:
                 ui.label(f'Finished in {duration(p.duration_ms)}').classes('text-xs opacity-60')
             if self.images:
@@ -130,6 +140,9 @@ class JobCard:
                                     f'/files/{i}/image?download=true')).props('flat dense')
                                 ui.button('Open in gallery', icon='photo_library', on_click=lambda i=image_id:
                                           ui.navigate.to(f'/gallery?image={i}')).props('flat dense')
+                                ui.button('Edit', icon='edit', on_click=lambda i=image_id: EditDialog(
+                                    self.ctx, i, on_started=self.on_retried).open()).props('flat dense').mark(
+                                    f'edit-result-{image_id}')
 
     async def cancel(self) -> None:
         try:
@@ -148,9 +161,21 @@ class JobCard:
         self.on_retried(created)
         ui.notify('Queued again with the same settings.', type='info')
 
-    def tick(self) -> None:
-        if self.running:
-            self.elapsed.text = elapsed(self.prompt)
+    async def try_model(self, model: str) -> None:
+        """The same prompt with another model (its default size or resolution; the ratio when it has it)."""
+        p, settings = self.prompt, self.ctx.services.settings
+        spec = CATALOGUE[model]
+        try:
+            request = validate_request(prompt=p.prompt, model=model, watermark=p.watermark, settings=settings,
+                                       aspect_ratio=p.aspect_ratio if p.aspect_ratio in spec.ratios else '1:1',
+                                       reference_urls=tuple(json.loads(p.reference_urls or '[]')),
+                                       max_prompt_length=settings.prompt_max_length)
+            created = await self.ctx.services.generation.create(self.ctx.user.id, request)
+        except NanogenError as exc:
+            notify_error(exc.user_message)
+            return
+        self.on_retried(created)
+        ui.notify(f'Queued again with {spec.name}.', type='info')
 
     def delete(self) -> None:
         self.card.delete()

@@ -12,6 +12,7 @@ from nanogen.errors import NanogenError
 from nanogen.generation.budget import WARN_RATIO
 from nanogen.ops.admin import AdminService, UserUsage
 
+from ._admin_groups import groups_section
 from ._format import money, provider_credits
 from .frame import PageContext, frame, guarded_page, notify_error
 
@@ -30,6 +31,7 @@ class AdminConsole:
     """The console's sections; `content` re-reads everything after each action or on Refresh."""
 
     def __init__(self, ctx: PageContext) -> None:
+        self.ctx = ctx
         self.admin: AdminService = ctx.services.admin
         self.me = ctx.user.id
 
@@ -65,8 +67,10 @@ class AdminConsole:
         with ui.column().classes('w-full gap-1'):
             for u in users:
                 self.user_row(u)
+        await groups_section(self.ctx, self.act)
         await self.in_flight()
         await self.failures()
+        await self.billing_mismatches()
         await self.audit()
 
     def summary_cards(self, team_spent: Decimal, team_cap: Decimal | None) -> None:
@@ -143,6 +147,18 @@ class AdminConsole:
                 ui.badge(str(f.count), color='negative').mark('failure-count')
                 ui.label(f.message).classes('text-sm grow')
                 ui.label(when(f.last_at)).classes('text-xs opacity-60')
+
+    async def billing_mismatches(self) -> None:
+        ui.label('Billing mismatches (30 days)').classes('text-lg font-semibold')
+        rows = await self.admin.billing_mismatches()
+        if not rows:
+            ui.label('The provider billed every prompt as estimated.').classes('opacity-60').mark('no-mismatches')
+        for m in rows:
+            with ui.row().classes('w-full gap-3 items-center').mark('billing-mismatch'):
+                ui.label(f'#{m.prompt_id} {m.email}').classes('text-sm')
+                ui.label(f'asked {m.asked}, billed {m.billed}').classes('text-sm grow')
+                ui.label(f'estimated {money(m.estimated_cost)}, cost {money(m.cost)}').classes('text-sm')
+                ui.label(when(m.at)).classes('text-xs opacity-60')
 
     async def audit(self) -> None:
         ui.label('Recent admin actions').classes('text-lg font-semibold')

@@ -55,7 +55,7 @@ def by_size_chart(sizes: list[stats.SizeStat]) -> dict:
         'tooltip': {'trigger': 'axis'},
         'legend': {'data': ['Images', 'Spend (USD)'], 'top': 0},
         'grid': {'left': 50, 'right': 50, 'top': 50, 'bottom': 30},
-        'xAxis': {'type': 'category', 'data': [f'{s.size}px' for s in sizes]},
+        'xAxis': {'type': 'category', 'data': [s.label for s in sizes]},
         'yAxis': [{'type': 'value', 'name': 'Images', 'minInterval': 1}, {'type': 'value', 'name': 'USD'}],
         'series': [
             {'name': 'Images', 'type': 'bar', 'data': [s.images for s in sizes]},
@@ -94,7 +94,7 @@ def show_range(summary: stats.Summary, days: list[stats.DayStat], sizes: list[st
             ui.label('Outcomes').classes('font-semibold')
             ui.table(columns=[{'name': k, 'label': k.title(), 'field': k, 'align': 'right'}
                               for k in ('size', 'prompts', 'images', 'spend')],
-                     rows=[{'size': f'{s.size}px', 'prompts': s.prompts, 'images': s.images,
+                     rows=[{'size': s.label, 'prompts': s.prompts, 'images': s.images,
                             'spend': money(s.spend)} for s in sizes]).props('flat dense').mark('size-table')
             ui.label(f'{summary.completed} completed · {summary.failed} failed · '
                      f'{summary.cancelled} cancelled · {summary.in_flight} running').classes(

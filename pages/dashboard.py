@@ -9,7 +9,8 @@ from nanogen.events import PromptEvent
 from nanogen.library.queries import ImageQuery
 from nanogen.models import Prompt, Status
 
-from ._format import STATUS_COLORS, cancelled_notice, elapsed, money
+from ._clock import Clock
+from ._format import STATUS_COLORS, cancelled_notice, money
 from ._live import on_prompt_events
 from ._text import set_attr
 from .frame import PageContext, frame, guarded_page, notify_error
@@ -42,7 +43,7 @@ class InFlightRow:
                     self.badge = ui.badge(prompt.status.title(), color=STATUS_COLORS.get(prompt.status, 'grey')).mark(
                         f'status-{pid}')
                     ui.spinner(size='sm')
-                    self.clock = ui.label(elapsed(prompt)).classes('font-mono text-sm opacity-70')
+                    self.clock = Clock(prompt).classes('font-mono text-sm opacity-70')
                     ui.label(prompt.prompt).classes('text-sm truncate grow')
                     ui.button(icon='close', on_click=lambda: on_cancel(pid)).props(  # type: ignore[operator]
                         'flat round dense color=negative').tooltip('Cancel').mark(f'cancel-{pid}')
@@ -133,10 +134,6 @@ class InFlight:
             row.show(p.status, self.messages.get(pid, ''))
         self.nothing.set_visibility(not running)
 
-    def tick(self) -> None:
-        for row in self.running.values():
-            row.clock.text = elapsed(row.prompt)
-
 
 class RecentImages:
     """The latest RECENT_IMAGES thumbnails; refreshed (this tab only) when a generation completes."""
@@ -205,4 +202,3 @@ async def dashboard_page(ctx: PageContext) -> None:
             await recent.show.refresh()
 
     on_prompt_events(ctx.user.id, on_events)
-    ui.timer(1.0, in_flight.tick)

@@ -106,6 +106,9 @@ class PageContext:
         return identity
 
 
+# NiceGUI answers 500 when a page has not built within `response_timeout` (3 s by default). On busy cores a page that
+# reads a big library can take longer; a slow page is better than an error page (making it fast is issue 18's).
+PAGE_RESPONSE_TIMEOUT_S = 20.0
 SIGNED_OUT_PATH = f'/login?error={quote(SIGNED_OUT_MESSAGE, safe="")}'  # the sign-in page tells them why
 
 
@@ -189,7 +192,7 @@ def guarded_page(path: str, *, title: str, nav: str | None = None, icon: str = '
         wrapper.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
             [inspect.Parameter('request', inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Request), *params])
         del wrapper.__wrapped__  # FastAPI must read our signature, not the wrapped function's
-        return ui.page(path, title=f'{title} · nanogen')(wrapper)
+        return ui.page(path, title=f'{title} · nanogen', response_timeout=PAGE_RESPONSE_TIMEOUT_S)(wrapper)
     return decorator
 
 
@@ -199,7 +202,7 @@ def frame(ctx: PageContext | None, title: str) -> Iterator[ui.column]:
     ui.colors(primary='#6d28d9', secondary='#0f766e', accent='#db2777')
     ui.add_css(LIVE_CSS)
     dark = ui.dark_mode(value=app.storage.user.get('dark', None) if _has_user_storage() else None)
-    drawer = _nav_drawer(ctx) if ctx else None
+    drawer = _NavDrawer(ctx) if ctx else None
     with ui.header(elevated=True).classes('items-center gap-2 px-4 py-2 bg-primary'):
         if drawer is not None:  # phones and narrow windows: the nav row is hidden, the hamburger opens the drawer
             ui.button(icon='menu', on_click=drawer.toggle).props('flat round dense color=white').classes(
@@ -246,20 +249,34 @@ def nav_items(ctx: PageContext) -> list[tuple[str, str, str]]:
     return sorted(items, key=lambda item: (rank.get(item[0], len(rank)), item[1]))
 
 
-def _nav_drawer(ctx: PageContext) -> ui.left_drawer:
-    """The navigation as a left drawer; it overlays the page and starts closed, so it never squeezes a phone."""
-    current = ctx.request.url.path
-    with ui.left_drawer(value=False, bordered=True).props('behavior=mobile overlay width=240') as drawer:
-        ui.label(ctx.user.name).classes('text-lg font-semibold px-2')
-        ui.label(ctx.user.email).classes('text-xs opacity-70 px-2 pb-2')
-        with ui.list().classes('w-full'):
-            for path, label, icon in nav_items(ctx):
-                with ui.item(on_click=lambda p=path: ui.navigate.to(p)).props(
-                        'clickable active' if path == current else 'clickable').mark(f'drawer-{path.strip("/")}'):
-                    with ui.item_section().props('avatar'):
-                        ui.icon(icon)
-                    ui.item_section(label)
-    return drawer
+class _NavDrawer:
+    """The navigation as a left drawer; it overlays the page and starts closed, so it never squeezes a phone. Its
+    items are built on the first open: most page loads never open it (issue 18: pages that build little)."""
+
+    def __init__(self, ctx: PageContext) -> None:
+        self.ctx = ctx
+        self.drawer = ui.left_drawer(value=False, bordered=True).props('behavior=mobile overlay width=240')
+        self.built = False
+
+    def toggle(self) -> None:
+        if not self.built:
+            self.built = True
+            self._build()
+        self.drawer.toggle()
+
+    def _build(self) -> None:
+        ctx, current = self.ctx, self.ctx.request.url.path
+        with self.drawer:
+            ui.label(ctx.user.name).classes('text-lg font-semibold px-2')
+            ui.label(ctx.user.email).classes('text-xs opacity-70 px-2 pb-2')
+            with ui.list().classes('w-full'):
+                for path, label, icon in nav_items(ctx):
+                    with ui.item(on_click=lambda p=path: ui.navigate.to(p)).props(
+                            'clickable active' if path == current else 'clickable').mark(
+                            f'drawer-{path.strip("/")}'):
+                        with ui.item_section().props('avatar'):
+                            ui.icon(icon)
+                        ui.item_section(label)
 
 
 # auto (follow the browser) -> dark -> light -> auto; each state shows its own icon and says what it is.

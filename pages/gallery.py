@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from nicegui import ui
 
@@ -10,13 +10,16 @@ from nanogen.config import ASPECT_RATIOS, SIZES
 from nanogen.errors import InvalidInput, NanogenError
 from nanogen.events import PromptEvent
 from nanogen.generation.requests import parse_id
-from nanogen.library.actions import ZIP_MAX_IMAGES
-from nanogen.library.queries import ImageQuery, ImageRow
+from nanogen.library.boards import BoardInfo
+from nanogen.library.downloads import ZIP_MAX_IMAGES
+from nanogen.library.queries import ImageQuery, ImageRow, Page
 from nanogen.models import Status
 
 from ._dates import iso_date
+from ._edit_dialog import EditDialog, compose
+from ._gallery_filters import ExtraFilters, SavedChips, parse_day
+from ._gallery_tile import gallery_tile
 from ._live import on_prompt_events
-from ._text import set_attr
 from .frame import PageContext, frame, guarded_page, notify_error
 from .gallery_lightbox import Lightbox
 
@@ -38,21 +41,14 @@ setInterval(() => {
 </script>'''
 
 
-def parse_day(text: str | None, what: str) -> datetime | None:
-    """'2026-05-01' -> that day's start in UTC; empty -> None; anything else -> a message saying what to type."""
-    if not text:
-        return None
-    try:
-        return datetime.strptime(text.strip(), '%Y-%m-%d').replace(tzinfo=UTC)
-    except ValueError:
-        raise InvalidInput(f'The {what} date must look like 2026-05-01.', field=what) from None
-
-
 class GalleryView:
     """The grid and its state for one browser tab; everything is rebuilt from the database on demand."""
 
-    def __init__(self, ctx: PageContext) -> None:
+    def __init__(self, ctx: PageContext, board: BoardInfo | None = None, *, team: bool = False) -> None:
         self.ctx = ctx
+        self.team = team  # the Team gallery (pages/boards.py): images on boards shared with the viewer's groups
+        self.board = board  # None: the viewer's gallery; else that board's images (pages/boards.py)
+        self.boards: list[BoardInfo] = []  # boards the viewer may add to (the gallery's "Add to board")
         self.client = ui.context.client
         self.rows: list[ImageRow] = []
         self.tiles: dict[int, ui.element] = {}
@@ -71,6 +67,8 @@ class GalleryView:
             with self.search.add_slot('prepend'):
                 ui.icon('search')
             self.favourites = ui.switch('Favourites', on_change=self.reload).mark('favourites-only')
+            self.group = ui.switch('Group versions', on_change=self.reload).tooltip(
+                'One tile per image and its edits (under the first version)').mark('group-versions')
             self.size = ui.select({0: 'Any size', **{s: f'{s}px' for s in SIZES}}, value=0, label='Size',
                                   on_change=self.reload).props('outlined dense').classes('w-32').mark('size-filter')
             self.ratio = ui.select({'': 'Any ratio', **{r: r for r in ASPECT_RATIOS}}, value='', label='Aspect ratio',
@@ -79,11 +77,24 @@ class GalleryView:
             self.date_to = iso_date(ui.input('To', on_change=self.reload)).classes('w-40').mark('date-to')
             self.sort = ui.toggle({'newest': 'Newest', 'oldest': 'Oldest'}, value='newest',
                                   on_change=self.reload).props('no-caps').mark('sort')
+            self.extra = ExtraFilters(self.ctx, self.reload, boards=self.board is None)
+        self.saved = SavedChips(self.ctx, lambda: self.query, self.restore) if self.board is None and not self.team \
+            else None
         self.filter_error = ui.label().classes('text-negative text-sm').mark('filter-error')
         with ui.row().classes('w-full items-center gap-2') as self.selection_bar:
             self.selection_label = ui.label().classes('text-sm').mark('selection-count')
             ui.button('Download as zip', icon='folder_zip', on_click=self.download_zip).props(
-                'no-caps').mark('download-zip')
+                'no-caps').mark('download-zip').set_visibility(not self.team)
+            if self.board is None and not self.team:
+                self.board_choice = ui.select({}, label='Board').props('outlined dense').classes('w-48').mark(
+                    'board-choice')
+                ui.button('Add to board', icon='dashboard_customize', on_click=self.add_to_board).props(
+                    'no-caps').mark('add-to-board')
+                ui.button('Use as references', icon='add_photo_alternate', on_click=self.use_as_references).props(
+                    'no-caps').mark('use-as-references')
+            elif self.board is not None and self.board.can_edit:
+                ui.button('Remove from board', icon='remove_circle_outline', on_click=self.remove_from_board).props(
+                    'flat no-caps').mark('remove-from-board')
             ui.button('Clear selection', icon='deselect', on_click=self.clear_selection).props('flat no-caps')
         self.selection_bar.set_visibility(False)
         with ui.column().classes('w-full items-center gap-3 py-12') as self.empty:
@@ -98,7 +109,8 @@ class GalleryView:
         self.more.set_visibility(False)
         ui.add_body_html(INFINITE_SCROLL_JS)
         self.lightbox = Lightbox(self.ctx, rows=lambda: self.rows, load_more=self.load_more,
-                                 on_changed=self.update_row, on_delete=self.delete)
+                                 on_changed=self.update_row, on_delete=self.delete,
+                                 manage=self.board is None and not self.team)
         # Above the maximized lightbox (Quasar dialogs sit at z-index 6000) and above notifications (9500): an
         # unrelated toast ("Prompt copied") must never cover Undo during its window.
         with ui.card().classes('fixed bottom-4 left-1/2 -translate-x-1/2 flex-row items-center gap-4 '
@@ -114,17 +126,28 @@ class GalleryView:
         return ImageQuery(search=(self.search.value or '').strip() or None, favourites_only=bool(self.favourites.value),
                           size=int(self.size.value) or None, aspect_ratio=self.ratio.value or None,
                           date_from=date_from, date_to=date_to + timedelta(days=1) if date_to else None,
-                          sort=self.sort.value)
+                          sort=self.sort.value, group_versions=bool(self.group.value), **self.extra.values())
+
+    async def restore(self, query: ImageQuery) -> None:
+        """A saved search's chip: its filters back in the widgets, then the grid."""
+        self.search.value = query.search or ''
+        self.favourites.value = query.favourites_only
+        self.group.value = query.group_versions
+        self.size.value, self.ratio.value, self.sort.value = query.size or 0, query.aspect_ratio or '', query.sort
+        self.date_from.value = f'{query.date_from:%Y-%m-%d}' if query.date_from else ''
+        self.date_to.value = f'{query.date_to - timedelta(days=1):%Y-%m-%d}' if query.date_to else ''
+        self.extra.show(query)
+        await self.reload()
 
     @property
     def filtered(self) -> bool:
-        return self.query != ImageQuery(sort=self.query.sort)
+        return self.query != ImageQuery(sort=self.query.sort, group_versions=self.query.group_versions)
 
     async def reload(self) -> None:
         self.filter_error.text = ''
         try:
             query = self.read_filters()
-            page = await self.ctx.services.browse.images(self.ctx.user.id, query, limit=PAGE_SIZE)
+            page = await self.fetch(query, None)
         except InvalidInput as exc:
             self.filter_error.text = exc.user_message
             return
@@ -140,8 +163,7 @@ class GalleryView:
             return False
         self.loading = True
         try:
-            page = await self.ctx.services.browse.images(self.ctx.user.id, self.query, cursor=self.cursor,
-                                     limit=PAGE_SIZE)
+            page = await self.fetch(self.query, self.cursor)
         except NanogenError as exc:
             notify_error(exc.user_message)
             return False
@@ -149,6 +171,14 @@ class GalleryView:
             self.loading = False
         self.show(page.items, page.next_cursor)
         return bool(page.items)
+
+    async def fetch(self, query: ImageQuery, cursor: str | None) -> Page[ImageRow]:
+        if self.team:
+            return await self.ctx.services.library.team_images(self.ctx.user.id, query, cursor=cursor, limit=PAGE_SIZE)
+        if self.board is not None:
+            return await self.ctx.services.library.board_images(self.ctx.user.id, self.board.id, query, cursor=cursor,
+                                                                limit=PAGE_SIZE)
+        return await self.ctx.services.browse.images(self.ctx.user.id, query, cursor=cursor, limit=PAGE_SIZE)
 
     def show(self, rows: list[ImageRow], cursor: str | None) -> None:
         for row in rows:
@@ -162,23 +192,24 @@ class GalleryView:
     def refresh_empty(self) -> None:
         self.empty.set_visibility(not self.rows)
         self.empty_text.text = ('No images match these filters.' if self.filtered else
+                                'No images on your groups\' shared boards yet.' if self.team else
+                                'No images on this board yet: add some from the gallery.' if self.board else
                                 'No images yet. Your first one is a prompt away.')
-        self.empty_button.set_visibility(not self.filtered)
+        self.empty_button.set_visibility(not self.filtered and self.board is None and not self.team)
 
     def add_tile(self, row: ImageRow, *, first: bool = False) -> None:
         with self.grid:
-            with ui.element('div').classes('relative group aspect-square rounded overflow-hidden bg-gray-200') as tile:
-                set_attr(set_attr(ui.image(f'/files/{row.id}/thumb').props('fit=cover loading=lazy no-spinner'),
-                                  'data-image-id', row.id), 'alt', row.prompt).classes(
-                    'w-full h-full cursor-pointer').on('click', lambda r=row: self.open(r.id)).mark(f'tile-{row.id}')
-                ui.checkbox(value=row.id in self.selected,
-                            on_change=lambda e, i=row.id: self.select(i, bool(e.value))).props('dense').classes(
-                    'absolute top-1 left-1 bg-white/70 rounded').mark(f'select-{row.id}')
-                if row.is_favourite:
-                    ui.icon('star', color='amber').classes('absolute top-1 right-1 text-xl').mark(f'fav-{row.id}')
+            tile = gallery_tile(row, selected=row.id in self.selected, on_open=self.open, on_select=self.select,
+                                on_edit=self.edit if self.board is None and not self.team else None)
         if first:
             tile.move(self.grid, target_index=0)
         self.tiles[row.id] = tile
+
+    def use_as_references(self) -> None:
+        compose(self.ctx, [r.id for r in self.rows if r.id in self.selected])
+
+    def edit(self, image_id: int) -> None:
+        EditDialog(self.ctx, image_id, on_started=lambda p: None).open()  # its image arrives as a live tile
 
     async def open(self, image_id: int) -> None:
         row = next((r for r in self.rows if r.id == image_id), None)
@@ -188,7 +219,7 @@ class GalleryView:
     async def open_by_id(self, image_id: int) -> None:
         """`?image=ID`: open that image even if it is not on the first page (only the viewer's own)."""
         try:
-            row = await self.ctx.services.gallery.image_row(self.ctx.user.id, image_id)
+            row = await self.ctx.services.library.image_row(self.ctx.user.id, image_id)
         except NanogenError as exc:
             notify_error(exc.user_message)
             return
@@ -215,7 +246,7 @@ class GalleryView:
         if self.filtered or self.query.sort != 'newest':
             await self.reload()  # the filters decide where (and whether) the new images belong
             return
-        rows = await self.ctx.services.gallery.image_rows(self.ctx.user.id, image_ids)
+        rows = await self.ctx.services.library.image_rows(self.ctx.user.id, image_ids)
         if self.client.is_deleted:
             return
         for row in reversed(rows):
@@ -250,13 +281,51 @@ class GalleryView:
         if len(ids) > ZIP_MAX_IMAGES:
             notify_error(f'A zip holds at most {ZIP_MAX_IMAGES} images; you selected {len(ids)}.')
             return
-        ui.download(f'/files/zip?ids={",".join(map(str, ids))}')
+        path = f'/boards/{self.board.id}/zip' if self.board else '/files/zip'
+        ui.download(f'{path}?ids={",".join(map(str, ids))}')
         ui.notify(f'Preparing a zip of {len(ids)} image{"s" if len(ids) != 1 else ""}…')
+
+    # ------------------------------------------------------------------ boards
+    async def load_boards(self) -> None:
+        self.boards = [b for b in await self.ctx.services.library.boards.visible_to(self.ctx.user.id) if b.can_edit]
+        self.board_choice.set_options({b.id: b.name for b in self.boards})
+        if self.boards and self.board_choice.value is None:
+            self.board_choice.value = self.boards[0].id
+
+    async def add_to_board(self) -> None:
+        ids = [r.id for r in self.rows if r.id in self.selected]
+        if not ids:
+            notify_error('Select images first: tick the box on each one.')
+            return
+        if not self.board_choice.value:
+            notify_error('Make a board first (Boards in the menu), then add images to it.')
+            return
+        try:
+            added = await self.ctx.services.library.boards.add_images(self.ctx.user.id, int(self.board_choice.value),
+                                                                      ids)
+        except NanogenError as exc:
+            notify_error(exc.user_message)
+            return
+        name = next((b.name for b in self.boards if b.id == self.board_choice.value), 'the board')
+        ui.notify(f'Added {len(added)} image{"s" if len(added) != 1 else ""} to {name}.', type='positive')
+        self.clear_selection()
+
+    async def remove_from_board(self) -> None:
+        assert self.board is not None
+        ids = [r.id for r in self.rows if r.id in self.selected]
+        try:
+            removed = await self.ctx.services.library.boards.remove_images(self.ctx.user.id, self.board.id, ids)
+        except NanogenError as exc:
+            notify_error(exc.user_message)
+            return
+        ui.notify(f'Removed {removed} image{"s" if removed != 1 else ""} from the board.', type='positive')
+        self.clear_selection()
+        await self.reload()
 
     # ------------------------------------------------------------------ delete with undo
     async def delete(self, row: ImageRow) -> None:
         try:
-            await self.ctx.services.gallery.soft_delete(self.ctx.user.id, [row.id])
+            await self.ctx.services.library.soft_delete(self.ctx.user.id, [row.id])
         except NanogenError as exc:
             notify_error(exc.user_message)
             return
@@ -286,7 +355,7 @@ class GalleryView:
         if self.undo_timer is not None:
             self.undo_timer.cancel()
         with self.undo_bar:  # not inside the lightbox, whose content is rebuilt
-            self.undo_timer = ui.timer(self.ctx.services.gallery.undo_window_s, self.hide_undo, once=True)
+            self.undo_timer = ui.timer(self.ctx.services.library.undo_window_s, self.hide_undo, once=True)
 
     def hide_undo(self) -> None:
         self.undo_bar.set_visibility(False)
@@ -298,7 +367,7 @@ class GalleryView:
         if not rows:
             return
         try:
-            restored = await self.ctx.services.gallery.undo_delete(self.ctx.user.id, [r.id for r in rows])
+            restored = await self.ctx.services.library.undo_delete(self.ctx.user.id, [r.id for r in rows])
         except NanogenError as exc:
             notify_error(exc.user_message)
             return
@@ -318,6 +387,10 @@ async def gallery_page(ctx: PageContext, image: str = '') -> None:
     with frame(ctx, 'Gallery'):
         view.build()
     await view.reload()
+    await view.load_boards()
+    await view.extra.load()
+    if view.saved is not None:
+        await view.saved.load()
     if image:
         if (image_id := parse_id(image)) is not None:
             await view.open_by_id(image_id)

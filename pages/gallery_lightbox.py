@@ -10,12 +10,13 @@ from urllib.parse import urlencode
 from nicegui import ui
 
 from nanogen.errors import NanogenError
-from nanogen.library.actions import ShareLink
 from nanogen.library.queries import ImageRow
+from nanogen.library.shares import ShareLink
 from nanogen.models import utcnow
 
 from ._format import duration, money
 from ._text import set_attr
+from ._versions import VersionPanel
 from .frame import PageContext, notify_error
 
 EXPIRY_CHOICES = {0: 'Never expires', 1: 'Expires in 1 day', 7: 'Expires in 7 days', 30: 'Expires in 30 days'}
@@ -41,8 +42,9 @@ class Lightbox:
 
     def __init__(self, ctx: PageContext, *, rows: Callable[[], list[ImageRow]],
                  load_more: Callable[[], Awaitable[bool]], on_changed: Callable[[ImageRow], None],
-                 on_delete: Callable[[ImageRow], Awaitable[None]]) -> None:
+                 on_delete: Callable[[ImageRow], Awaitable[None]], manage: bool = True) -> None:
         self.ctx = ctx
+        self.manage = manage  # False on a board: favourite, delete and share links stay in the owner's gallery
         self.rows = rows
         self.load_more = load_more
         self.on_changed = on_changed
@@ -116,26 +118,79 @@ class Lightbox:
                         ui.label(label).classes('opacity-60')
                         ui.label(value)
                 with ui.row().classes('gap-1'):
-                    star = 'star' if row.is_favourite else 'star_border'
-                    ui.button('Unfavourite' if row.is_favourite else 'Favourite', icon=star,
-                              on_click=self.toggle_favourite).props('flat no-caps').mark('favourite')
+                    if self.manage:
+                        star = 'star' if row.is_favourite else 'star_border'
+                        ui.button('Unfavourite' if row.is_favourite else 'Favourite', icon=star,
+                                  on_click=self.toggle_favourite).props('flat no-caps').mark('favourite')
                     ui.button('Download', icon='download', on_click=lambda: ui.download(
                         f'/files/{row.id}/image?download=true')).props('flat no-caps').mark('download')
                     ui.button('Copy prompt', icon='content_copy', on_click=self.copy_prompt).props(
                         'flat no-caps').mark('copy-prompt')
                     ui.button('Remix', icon='auto_fix_high', on_click=lambda: ui.navigate.to(remix_url(row))).props(
                         'flat no-caps').mark('remix')
-                    ui.button('Delete', icon='delete', on_click=lambda: self.on_delete(row)).props(
-                        'flat no-caps color=negative').mark('delete')
+                    if self.manage:
+                        ui.button('Delete', icon='delete', on_click=lambda: self.on_delete(row)).props(
+                            'flat no-caps color=negative').mark('delete')
+                if self.manage:
+                    self.labels = ui.column().classes('w-full gap-1')
+                ui.separator()
+                await VersionPanel(self.ctx, row, self.show_version).build()
                 ui.separator()
                 self.shares = ui.column().classes('w-full gap-2')
-        await self.render_shares()
+        if self.manage:
+            await self.render_labels(row)
+            await self.render_shares()
+
+    # ------------------------------------------------------------------ tags and stars (issue 16)
+    async def render_labels(self, row: ImageRow) -> None:
+        tagging = self.ctx.services.library.tagging
+        try:
+            tags, stars = await tagging.tags_of(self.ctx.user.id, row.id), await tagging.rating_of(self.ctx.user.id,
+                                                                                                   row.id)
+            known = await tagging.suggest(self.ctx.user.id)
+        except NanogenError as exc:
+            notify_error(exc.user_message)
+            return
+        if self.labels.is_deleted:
+            return
+        with self.labels:
+            ui.rating(value=stars or 0, max=5, on_change=lambda e: self.rate(row, int(e.value or 0))).mark('stars')
+            ui.select(sorted(set(known) | set(tags)), value=tags, multiple=True, with_input=True,
+                      new_value_mode='add-unique', label='Tags',
+                      on_change=lambda e: self.tag(row, list(e.value or []))).props(
+                'outlined dense use-chips').classes('w-full').mark('tags')
+
+    async def rate(self, row: ImageRow, stars: int) -> None:
+        try:
+            await self.ctx.services.library.tagging.set_rating(self.ctx.user.id, row.id, stars or None)
+        except NanogenError as exc:
+            notify_error(exc.user_message)
+            return
+        ui.notify(f'Rated {stars} star{"s" if stars != 1 else ""}.' if stars else 'Rating cleared.')
+
+    async def tag(self, row: ImageRow, tags: list[str]) -> None:
+        try:
+            saved = await self.ctx.services.library.tagging.set_tags(self.ctx.user.id, row.id, tags)
+        except NanogenError as exc:
+            notify_error(exc.user_message)
+            return
+        ui.notify('Tags saved: ' + ', '.join(saved) if saved else 'Tags cleared.')
+
+    async def show_version(self, image_id: int) -> None:
+        """Open another version of this image (from the strip, or the result of an edit)."""
+        try:
+            self.row = await self.ctx.services.library.image_row(self.ctx.user.id, image_id)
+        except NanogenError as exc:
+            notify_error(exc.user_message)
+            return
+        if self.is_open:
+            await self.render()
 
     async def toggle_favourite(self) -> None:
         row = self.row
         assert row is not None
         try:
-            value = await self.ctx.services.gallery.toggle_favourite(self.ctx.user.id, row.id)
+            value = await self.ctx.services.library.toggle_favourite(self.ctx.user.id, row.id)
         except NanogenError as exc:
             notify_error(exc.user_message)
             return
@@ -156,7 +211,7 @@ class Lightbox:
         if row is None or self.shares.is_deleted:
             return
         try:
-            links = await self.ctx.services.gallery.shares_of(self.ctx.user.id, row.id)
+            links = await self.ctx.services.library.shares_of(self.ctx.user.id, row.id)
         except NanogenError as exc:
             notify_error(exc.user_message)
             return
@@ -193,7 +248,7 @@ class Lightbox:
 
     async def share(self, row: ImageRow, days: int) -> None:
         try:
-            link = await self.ctx.services.gallery.create_share(
+            link = await self.ctx.services.library.create_share(
                 self.ctx.user.id, row.id, expires_in=timedelta(days=days) if days else None)
         except NanogenError as exc:
             notify_error(exc.user_message)
@@ -205,7 +260,7 @@ class Lightbox:
 
     async def revoke(self, link: ShareLink) -> None:
         try:
-            await self.ctx.services.gallery.revoke_share(self.ctx.user.id, link.id)
+            await self.ctx.services.library.revoke_share(self.ctx.user.id, link.id)
         except NanogenError as exc:
             notify_error(exc.user_message)
             return

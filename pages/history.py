@@ -10,6 +10,7 @@ from nicegui import ui
 from nanogen.config import SIZES
 from nanogen.errors import NanogenError
 from nanogen.events import PromptEvent
+from nanogen.generation.catalogue import size_label
 from nanogen.library.filters import history_query
 from nanogen.models import Prompt, Status
 
@@ -33,7 +34,8 @@ COLUMNS: list[dict[str, Any]] = [
 ]
 STATUS_SLOT = r'''
 <q-td :props="props">
-  <q-badge :color="{PENDING:'grey',PROCESSING:'blue',COMPLETED:'positive',FAILED:'negative',CANCELLED:'orange'}[props.value]"
+  <q-badge :color="{QUEUED:'blue-grey',PENDING:'grey',PROCESSING:'blue',COMPLETED:'positive',FAILED:'negative',
+                    CANCELLED:'orange'}[props.value]"
            :label="props.value.charAt(0) + props.value.slice(1).toLowerCase()" />
 </q-td>'''
 ACTIONS_SLOT = r'''
@@ -51,7 +53,8 @@ PHONE_CARD_SLOT = r'''
   <q-card flat bordered class="history-card">
     <q-card-section class="q-pa-sm">
       <div class="row items-center q-gutter-x-sm">
-        <q-badge :color="{PENDING:'grey',PROCESSING:'blue',COMPLETED:'positive',FAILED:'negative',CANCELLED:'orange'}[props.row.status]"
+        <q-badge :color="{QUEUED:'blue-grey',PENDING:'grey',PROCESSING:'blue',COMPLETED:'positive',FAILED:'negative',
+                    CANCELLED:'orange'}[props.row.status]"
                  :label="props.row.status.charAt(0) + props.row.status.slice(1).toLowerCase()" />
         <span class="text-caption">{{ props.row.date }} · {{ props.row.size }} · {{ props.row.cost }} · {{ props.row.duration }}</span>
       </div>
@@ -69,7 +72,8 @@ PHONE_CARD_SLOT = r'''
 
 
 def table_row(p: Prompt) -> dict[str, Any]:
-    return {'id': p.id, 'status': p.status, 'prompt': p.prompt, 'size': f'{p.image_size}px', 'cost': money(p.cost),
+    return {'id': p.id, 'status': p.status, 'prompt': p.prompt, 'size': size_label(p.model, p.image_size, p.resolution),
+            'cost': money(p.cost),
             'duration': duration(p.duration_ms), 'error': p.error_message or '', 'date': when(p.created_at),
             'image_id': p.image_id, 'retryable': p.status in (Status.FAILED.value, Status.CANCELLED.value)}
 

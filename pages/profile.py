@@ -1,4 +1,5 @@
-"""The profile page: who you are, your usage this month, your API tokens, and signing out (here or everywhere)."""
+"""The profile page: who you are, your usage this month, your API tokens, webhooks, and signing out (here or
+everywhere)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from nanogen.errors import NanogenError
 from nanogen.ops.usage import MonthlyUsage
 
 from ._format import money, when
+from ._webhooks_card import WebhookPanel
 from .frame import PageContext, frame, guarded_page, notify_error
 
 SCOPE_LABELS = {'read': 'Read: list and download only', 'generate': 'Generate: read, generate and delete',
@@ -148,6 +150,8 @@ async def profile_page(ctx: PageContext) -> None:
         identity_card(ctx)
         usage_card(await ctx.services.usage.monthly(ctx.user.id))
         await TokenPanel(ctx).build()
+        if ctx.services.webhooks is not None:
+            await WebhookPanel(ctx, ctx.services.webhooks).build()
         sessions_card(ctx)
 
 

@@ -5,17 +5,17 @@ from __future__ import annotations
 from nicegui import ui
 
 from nanogen.errors import NotFound
-from nanogen.library.actions import SHARE_GONE
+from nanogen.library.shares import SHARE_GONE
 
 from ._text import set_attr
-from .frame import frame, services
+from .frame import PAGE_RESPONSE_TIMEOUT_S, frame, services
 
 
-@ui.page('/s/{token}', title='Shared image · nanogen')
+@ui.page('/s/{token}', title='Shared image · nanogen', response_timeout=PAGE_RESPONSE_TIMEOUT_S)
 async def shared_page(token: str) -> None:
     # Public on purpose (auth.PUBLIC_PREFIXES has '/s/'): the signed token is the only key, checked on every view.
     try:
-        shared = await services().gallery.resolve_share(token)
+        shared = await services().library.resolve_share(token)
     except NotFound:
         with frame(None, ''):
             with ui.column().classes('w-full items-center text-center gap-4 py-16'):

@@ -23,8 +23,29 @@ PG_ADMIN_URL = os.environ.get('NANOGEN_TEST_POSTGRES_URL', '')
 ENV_PREFIXES = ('NANOGEN_', 'NANOBANANA_', 'R2_', 'GOOGLE_')
 
 
+_DATABASES_TO_DROP: list[str] = []
+
+
 @pytest.fixture(autouse=True)
-def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def drop_test_databases() -> Iterator[None]:
+    """Drops this test's PostgreSQL databases last, after every fixture that runs services on them has stopped
+    (`isolated_env`, which `make_services` needs, needs this one): dropped first, a stopping job engine waited out
+    its connect timeout for a database that was gone (seconds per test)."""
+    yield
+    if not _DATABASES_TO_DROP:
+        return
+    admin = sa.create_engine(PG_ADMIN_URL.replace('postgresql://', 'postgresql+psycopg://', 1), isolation_level='AUTOCOMMIT')
+    try:
+        with admin.connect() as conn:
+            while _DATABASES_TO_DROP:
+                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS {_DATABASES_TO_DROP.pop()} WITH (FORCE)')
+    finally:
+        admin.dispose()
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, drop_test_databases: None,
+                 request: pytest.FixtureRequest) -> Path:
     """Every test starts from the embedded defaults in its own data dir, fast enough for tests."""
     for key in list(os.environ):
         if key.startswith(ENV_PREFIXES) and key != 'NANOGEN_TEST_POSTGRES_URL':
@@ -32,6 +53,8 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)  # so no stray .env file is read
     data = tmp_path / 'data'
     monkeypatch.setenv('NANOGEN_DATA_DIR', str(data))
+    if request.node.path.parent.name in ('ui', 'browser') and not request.node.get_closest_marker('fresh_database'):
+        copy_migrated_sqlite(data / 'nanogen.db')  # the app's default database, already at head
     monkeypatch.setenv('NANOGEN_DEMO_LATENCY', '0.4')
     monkeypatch.setenv('NANOGEN_POLL_INITIAL', '0.1')
     monkeypatch.setenv('NANOGEN_POLL_MAX', '0.3')
@@ -75,29 +98,82 @@ def _require_postgres() -> None:
     pytest.skip(f'PostgreSQL test skipped: {problem}')
 
 
-def _pg_database() -> Iterator[str]:
-    _require_postgres()
-    name = f'nanogen_test_{uuid.uuid4().hex[:12]}'
-    admin_url = PG_ADMIN_URL.replace('postgresql://', 'postgresql+psycopg://', 1)
-    admin = sa.create_engine(admin_url, isolation_level='AUTOCOMMIT')
+# Most tests start from a database at head. Migrating each one from scratch cost 0.5-3 s a test (alembic runs every
+# revision); instead each test process migrates one template per kind once and copies it. Tests of the migrations
+# themselves, of file modes or of an empty database opt out with @pytest.mark.fresh_database (the `postgres_url`
+# fixture and the app's own data dirs outside tests/ui always start empty).
+@functools.cache
+def _sqlite_migrated_template() -> bytes:
+    import tempfile
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / 'template.db'
+        database = Database(f'sqlite:///{path}')
+        database.migrate()
+        with database.engine.connect() as conn:  # one file, no -wal beside it
+            conn.exec_driver_sql('PRAGMA wal_checkpoint(TRUNCATE)')
+        database.dispose()
+        return path.read_bytes()
+
+
+def copy_migrated_sqlite(path: Path) -> None:
+    """Write a SQLite database at head to `path`, owner-only as the app creates it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, 'wb') as out:
+        out.write(_sqlite_migrated_template())
+
+
+@functools.cache
+def _pg_migrated_template() -> str:
+    """This process's PostgreSQL template at head (our migrations and procrastinate's schema), dropped at exit."""
+    import atexit
+
+    from nanogen.generation.engine import apply_schema
+    name = f'nanogen_template_{uuid.uuid4().hex[:12]}'
+    admin = sa.create_engine(PG_ADMIN_URL.replace('postgresql://', 'postgresql+psycopg://', 1),
+                             isolation_level='AUTOCOMMIT')
     with admin.connect() as conn:
         conn.exec_driver_sql(f'CREATE DATABASE {name}')
     base, _, _ = PG_ADMIN_URL.rpartition('/')
-    try:
-        yield f'{base}/{name}'
-    finally:
+    database = Database(f'{base}/{name}')
+    database.migrate()
+    apply_schema(database)
+    database.dispose()
+
+    def drop() -> None:
         with admin.connect() as conn:
             conn.exec_driver_sql(f'DROP DATABASE IF EXISTS {name} WITH (FORCE)')
         admin.dispose()
+    atexit.register(drop)
+    return name
+
+
+def _pg_database(*, migrated: bool = False) -> Iterator[str]:
+    """A new, empty PostgreSQL database, or (`migrated`) a copy of one already at head (CREATE DATABASE ... TEMPLATE
+    is a file copy: far quicker than running every migration again for each test)."""
+    _require_postgres()
+    name = f'nanogen_test_{uuid.uuid4().hex[:12]}'
+    template = f' TEMPLATE {_pg_migrated_template()}' if migrated else ''
+    admin_url = PG_ADMIN_URL.replace('postgresql://', 'postgresql+psycopg://', 1)
+    admin = sa.create_engine(admin_url, isolation_level='AUTOCOMMIT')
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE {name}{template}')
+    admin.dispose()
+    _DATABASES_TO_DROP.append(name)  # by `drop_test_databases`, once the services on it have stopped
+    base, _, _ = PG_ADMIN_URL.rpartition('/')
+    yield f'{base}/{name}'
 
 
 @pytest.fixture(params=['sqlite', 'postgres'])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """Each database test runs on SQLite and, when NANOGEN_TEST_POSTGRES_URL is set, on PostgreSQL."""
+    migrated = not request.node.get_closest_marker('fresh_database')
     if request.param == 'sqlite':
+        if migrated:
+            copy_migrated_sqlite(tmp_path / 'test.db')
         yield f'sqlite:///{tmp_path / "test.db"}'
     else:
-        yield from _pg_database()
+        yield from _pg_database(migrated=migrated)
 
 
 @pytest.fixture

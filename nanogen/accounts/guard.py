@@ -41,7 +41,7 @@ EMAIL_RE = re.compile(r'^[^@\s]+@[^@\s]+\.[^@\s]+$')
 # Paths anyone may reach. Everything else needs a session (pages) or a session/token (API).
 PUBLIC_EXACT = {'/', '/login', '/healthz', '/readyz', '/favicon.ico', '/auth/logout',
                 '/metrics'}  # /metrics checks its own token (or an admin session) in admin_routes
-PUBLIC_PREFIXES = ('/_nicegui/', '/_nicegui_ws/', '/auth/', '/s/', '/api/provider/callback/', '/refs/')
+PUBLIC_PREFIXES = ('/_nicegui/', '/_nicegui_ws/', '/auth/', '/s/', '/b/', '/api/provider/callback/', '/refs/')
 
 
 # Under the public '/_nicegui/' prefix but tied to a signed-in page: NiceGUI's upload routes.

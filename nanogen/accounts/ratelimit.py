@@ -1,13 +1,24 @@
-"""Per-user API request rate (token bucket), the request-body size guard, and bounded JSON parsing."""
+"""Per-user API request rate (`limits`, shared across replicas through Redis or PostgreSQL), the request-body size
+guard, and bounded JSON parsing."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import time
-from collections.abc import Callable
 from typing import Any
 
+from limits import RateLimitItemPerMinute
+from limits.storage import MemoryStorage, Storage, storage_from_string
+from limits.strategies import FixedWindowRateLimiter
+
+from nanogen.accounts.ratewindows import PostgresWindows
+from nanogen.config import Settings
+from nanogen.db import Database
 from nanogen.errors import RateLimited
+
+log = logging.getLogger(__name__)
 
 MAX_API_BODY_BYTES = 1024 * 1024  # JSON bodies; nothing the API takes comes near it
 MAX_MULTIPART_BYTES = 20 * 1024 * 1024  # uploaded reference images (the API's and the generator page's)
@@ -51,27 +62,52 @@ def parse_json(raw: bytes, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
 
 
 class RateLimiter:
-    """`rate` requests a minute per key, with bursts up to `rate`; in-process (each replica counts its own)."""
+    """`rate` API requests a minute per user, counted in fixed one-minute windows by the `limits` library. The
+    storage decides who shares the count: Redis or PostgreSQL (`build_rate_limiter`) make it one budget across every
+    replica; the in-memory storage counts per process. A storage that fails lets the request through (a WARNING):
+    an outage of the counter must not lock every user out of the API."""
 
-    def __init__(self, rate_per_minute: int, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, rate_per_minute: int, *, storage: Storage | None = None, namespace: str = 'nanogen') -> None:
         self.rate = max(1, rate_per_minute)
-        self.clock = clock
-        self._buckets: dict[int, tuple[float, float]] = {}  # key -> (tokens, last refill time)
+        self.item = RateLimitItemPerMinute(self.rate)
+        self.storage: Storage = storage if storage is not None else MemoryStorage()
+        self.shared = not isinstance(self.storage, MemoryStorage)
+        self.namespace = namespace
+        self.strategy = FixedWindowRateLimiter(self.storage)
 
     def hit(self, key: int) -> None:
         """Take one request from `key`'s allowance, or raise RateLimited saying when the next one is allowed."""
-        now = self.clock()
-        per_second = self.rate / 60.0
-        tokens, last = self._buckets.get(key, (float(self.rate), now))
-        tokens = min(float(self.rate), tokens + (now - last) * per_second)
-        if tokens < 1.0:
-            self._buckets[key] = (tokens, now)
-            wait = (1.0 - tokens) / per_second
-            raise RateLimited(f'Too many requests: the limit is {self.rate} a minute. Try again in '
-                              f'{max(1, round(wait))} s.', retry_after=max(1.0, wait))
-        self._buckets[key] = (tokens - 1.0, now)
-        if len(self._buckets) > 100_000:  # forget idle users rather than grow without bound
-            self._buckets.clear()
+        try:
+            if self.strategy.hit(self.item, 'api', self.namespace, str(key)):
+                return
+            reset = self.strategy.get_window_stats(self.item, 'api', self.namespace, str(key)).reset_time
+        except Exception as exc:  # any storage failure (redis, psycopg, ...) fails open
+            log.warning('the API rate limit storage failed (%s): request let through', type(exc).__name__)
+            return
+        wait = max(1.0, reset - time.time())
+        raise RateLimited(f'Too many requests: the limit is {self.rate} a minute. Try again in {round(wait)} s.',
+                          retry_after=wait)
+
+    async def acquire(self, key: int) -> None:
+        """`hit` from the event loop: a shared storage is a network round trip, so it runs in a worker thread."""
+        if self.shared:
+            await asyncio.to_thread(self.hit, key)
+        else:
+            self.hit(key)
+
+
+def build_rate_limiter(settings: Settings, db: Database, *, namespace: str) -> RateLimiter:
+    """Redis when NANOGEN_REDIS_URL (or NiceGUI's NICEGUI_REDIS_URL) is set, else the PostgreSQL table when the
+    database is PostgreSQL, else in memory (one process: SQLite allows no second one)."""
+    storage: Storage | None = None
+    if settings.redis_url:
+        redis = storage_from_string(settings.redis_url, key_prefix='nanogen-rate', socket_timeout=2,
+                                    socket_connect_timeout=2)
+        assert isinstance(redis, Storage)  # a redis:// URI names a sync storage
+        storage = redis
+    elif not db.is_sqlite:
+        storage = PostgresWindows(db.engine)
+    return RateLimiter(settings.api_rate_per_minute, storage=storage, namespace=namespace)
 
 
 class BodyLimitMiddleware:

@@ -26,6 +26,7 @@ SCOPES = ('read', 'generate', 'admin')
 
 
 def hash_token(token: str) -> str:
+    """The one hash stored instead of a secret: API tokens, server-side session ids, share-link tokens."""
     return hashlib.sha256(token.encode()).hexdigest()
 
 

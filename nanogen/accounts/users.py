@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import secrets
 from collections.abc import Callable, MutableMapping
@@ -12,6 +11,7 @@ from typing import Any
 
 from sqlmodel import Session, col, func, select
 
+from nanogen.accounts.tokens import hash_token
 from nanogen.config import Settings
 from nanogen.db import Database
 from nanogen.errors import AuthError
@@ -40,10 +40,6 @@ def identity_of(user: User, *, scope: str | None = None) -> Identity:
     admin = user.is_admin and (scope is None or scope == 'admin')
     return Identity(id=user.id, email=user.email, name=user.name or user.email.split('@')[0],
                     avatar_url=user.avatar_url, is_admin=admin, via_token=scope is not None, scope=scope)
-
-
-def hash_sid(sid: str) -> str:
-    return hashlib.sha256(sid.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -128,7 +124,7 @@ class UserService:
             for old in s.exec(select(UserSession).where(col(UserSession.user_id) == user_id,
                                                         col(UserSession.created_at) < cutoff)):
                 s.delete(old)  # expired with their cookie: nothing can present them any more
-            s.add(UserSession(sid_hash=hash_sid(sid), user_id=user_id))
+            s.add(UserSession(sid_hash=hash_token(sid), user_id=user_id))
             s.commit()
         await self.db.write(work)
         return sid
@@ -136,7 +132,7 @@ class UserService:
     async def end_session(self, key: SessionKey) -> None:
         """Plain sign-out: this browser's session stops working on every replica, even if its cookie is replayed."""
         def work(s: Session) -> None:
-            row = s.exec(select(UserSession).where(col(UserSession.sid_hash) == hash_sid(key.sid))).first()
+            row = s.exec(select(UserSession).where(col(UserSession.sid_hash) == hash_token(key.sid))).first()
             if row is not None and row.user_id == key.user_id and row.revoked_at is None:
                 row.revoked_at = utcnow()
                 s.add(row)
@@ -156,7 +152,7 @@ class UserService:
             user = s.get(User, key.user_id)
             if user is None or user.disabled or not secrets.compare_digest(user.session_epoch, key.epoch):
                 return None
-            row = s.exec(select(UserSession).where(col(UserSession.sid_hash) == hash_sid(key.sid))).first()
+            row = s.exec(select(UserSession).where(col(UserSession.sid_hash) == hash_token(key.sid))).first()
             if row is None or row.user_id != key.user_id or row.revoked_at is not None:
                 return None
             return user

@@ -14,6 +14,7 @@ from sqlmodel import Session, col, select
 from nanogen.config import Settings
 from nanogen.db import Database
 from nanogen.errors import BudgetExceeded
+from nanogen.generation.group_policy import check_group_budgets
 from nanogen.models import AuditEvent, User, utcnow
 from nanogen.spend import month_label, team_month_spend, user_month_spend
 
@@ -84,6 +85,7 @@ class BudgetService:
                 left = max(ZERO, cap - team_spent)
                 raise BudgetExceeded(f"The team's monthly cap of {usd(cap)} is spent ({usd(left)} left; this costs "
                                      f'{usd(estimate)}). Ask an admin to raise it.')
+        check_group_budgets(s, user_id, estimate, now, usd)  # issue 16: each of the user's groups' budgets
         limit = self.limit_for(s.get(User, user_id))
         if limit is None:
             return

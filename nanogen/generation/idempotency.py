@@ -18,11 +18,14 @@ class Conflict(NanogenError):
 def request_fingerprint(req: GenerationRequest, uploads: list[bytes]) -> str:
     """SHA-256 of the whole request: every validated field, and each uploaded reference by its content (uploads
     get new storage URLs on every call, so their bytes are what identifies them)."""
-    canonical = json.dumps({'prompt': req.prompt, 'size': req.size, 'aspect_ratio': req.aspect_ratio,
-                            'num_images': req.num_images, 'watermark': req.watermark,
-                            'reference_urls': [] if uploads else list(req.reference_urls),
-                            'uploads': [hashlib.sha256(data).hexdigest() for data in uploads]},
-                           sort_keys=True, separators=(',', ':'), ensure_ascii=True)
+    fields: dict[str, object] = {'prompt': req.prompt, 'size': req.size, 'aspect_ratio': req.aspect_ratio,
+                                 'num_images': req.num_images, 'watermark': req.watermark,
+                                 'reference_urls': [] if uploads else list(req.reference_urls),
+                                 'uploads': [hashlib.sha256(data).hexdigest() for data in uploads]}
+    if req.model != 'nanobanana':  # only then: Nano Banana requests keep the fingerprints they always had
+        fields.update(model=req.model, resolution=req.resolution, google_search=req.google_search,
+                      output_format=req.output_format)
+    canonical = json.dumps(fields, sort_keys=True, separators=(',', ':'), ensure_ascii=True)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 

@@ -6,7 +6,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 
-from nanogen import retrying
+from nanogen import pools, retrying
 from nanogen.config import Settings
 from nanogen.db import Database
 from nanogen.errors import NanogenError, ProviderError, ProviderRejected, StorageError
@@ -30,30 +30,33 @@ class ResultSaver:
         self.db = db
         self.settings = settings
 
-    async def process(self, prompt: Prompt, record: TaskRecord) -> list[imaging.ProcessedImage]:
-        """Download and process every image of the task (ProviderError / ImageError when one is unusable)."""
-        count = min(max(len(record.result_urls), len(record.origin_urls)), prompt.num_images)
+    async def process(self, prompt: Prompt, record: TaskRecord, *,
+                      limit: int | None = None) -> list[imaging.ProcessedImage]:
+        """Download and process every image of the task, at most `limit` (default: the prompt's count) (ProviderError
+        / ImageError when one is unusable)."""
+        count = min(max(len(record.result_urls), len(record.origin_urls)), limit or prompt.num_images)
         processed = []
         for n in range(count):
             data = await self._download(record, n)
-            processed.append(await asyncio.to_thread(
-                imaging.process, data, size=prompt.image_size, aspect_ratio=prompt.aspect_ratio,
+            processed.append(await pools.in_images(
+                imaging.process, data, size=None if prompt.resolution else prompt.image_size, aspect_ratio=prompt.aspect_ratio,
                 watermark=prompt.watermark, max_bytes=self.settings.download_max_bytes,
                 max_pixels=self.settings.max_image_pixels))
         return processed
 
     async def store(self, prompt: Prompt, processed: list[imaging.ProcessedImage],
-                    notify: Callable[[str], None]) -> list[Keys]:
-        """Put every object; on failure remove what was put, so no row can point at a missing object."""
+                    notify: Callable[[str], None], *, attempt: int = 1) -> list[Keys]:
+        """Put every object under this finish attempt's own keys; on failure remove what was put (only this attempt's
+        objects), so no row can point at a missing object."""
         assert prompt.id is not None
         keys: list[Keys] = []
         put: list[str] = []
         try:
             for n, p in enumerate(processed):
-                triple = (object_key(prompt.user_id, prompt.id, n, 'image', 'png'),
+                triple = (object_key(prompt.user_id, prompt.id, n, 'image', 'png', attempt=attempt),
                           object_key(prompt.user_id, prompt.id, n, 'original',
-                                     imaging.extension_for(p.original_content_type)),
-                          object_key(prompt.user_id, prompt.id, n, 'thumb', 'webp'))
+                                     imaging.extension_for(p.original_content_type), attempt=attempt),
+                          object_key(prompt.user_id, prompt.id, n, 'thumb', 'webp', attempt=attempt))
                 for key, data, ctype in ((triple[0], p.image, p.content_type),
                                          (triple[1], p.original, p.original_content_type),
                                          (triple[2], p.thumbnail, 'image/webp')):

@@ -8,6 +8,7 @@ from fastapi import APIRouter
 
 from nanogen.http.admin import build_admin_router
 from nanogen.http.api import build_api
+from nanogen.http.boards import build_boards_router
 from nanogen.http.callbacks import build_callback_router
 from nanogen.http.files import build_files_router
 from nanogen.http.gallery import build_gallery_router
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
 
 ROUTER_BUILDERS = (build_callback_router, build_files_router, build_signin_router, build_health_router,
                    build_admin_router, build_oidc_router, build_api, build_history_router, build_references_router,
-                   build_gallery_router)
+                   build_gallery_router, build_boards_router)
 
 
 def routers(services: Services) -> list[APIRouter]:

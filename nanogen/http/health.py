@@ -43,6 +43,10 @@ def build_health_router(services: Services) -> APIRouter:
     async def readyz() -> JSONResponse:
         """The database and the storage only: a provider outage must not take every replica out of the load
         balancer (admins see the provider at /admin/status). Cached briefly, since anyone may call it."""
+        if services.draining:  # SIGTERM: leave the balancer at once, while running steps end
+            return JSONResponse({'success': False, 'data': {'status': 'draining'},
+                                 'error': {'code': 'draining', 'message': 'This replica is shutting down.'}},
+                                status_code=503)
         now = time.monotonic()
         if now - ready['at'] >= READY_CACHE_S:
             ready['checks'], ready['at'] = await dependency_checks(services), now

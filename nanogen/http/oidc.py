@@ -21,6 +21,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from joserfc.errors import JoseError
 
+from nanogen.accounts.groups import GroupService
 from nanogen.accounts.guard import SessionAuth, safe_redirect
 from nanogen.accounts.signin_messages import (
     DENIED_MESSAGE,
@@ -50,6 +51,7 @@ class Profile:
     email: str
     name: str
     avatar_url: str
+    groups: tuple[str, ...] | None = None  # the NANOGEN_OIDC_GROUPS_CLAIM values; None: the claim is not mapped
 
 def check_claims(claims: Mapping[str, Any], settings: Settings) -> Profile:
     """Who may enter, from claims whose signature, issuer, audience, expiry and nonce are already verified."""
@@ -67,14 +69,25 @@ def check_claims(claims: Mapping[str, Any], settings: Settings) -> Profile:
         if domain not in allowed or (hosted and hosted not in allowed):
             raise AuthError(domain_message(allowed))
     return Profile(subject=subject, email=email, name=str(claims.get('name') or '')[:255],
-                   avatar_url=str(claims.get('picture') or '')[:1024])
+                   avatar_url=str(claims.get('picture') or '')[:1024], groups=groups_claim(claims, settings))
+
+
+def groups_claim(claims: Mapping[str, Any], settings: Settings) -> tuple[str, ...] | None:
+    """The group names in the configured claim (a list, or one string), or None when no claim is configured."""
+    if not settings.oidc_groups_claim:
+        return None
+    raw = claims.get(settings.oidc_groups_claim)
+    values = [raw] if isinstance(raw, str) else raw if isinstance(raw, list) else []
+    return tuple(str(v)[:255] for v in values if isinstance(v, (str, int)))[:200]
 
 
 class OidcSignIn:
     """The OpenID Connect client (authlib's Starlette integration; it keeps state and nonce in request.session)."""
 
-    def __init__(self, settings: Settings, users: UserService, auth: SessionAuth) -> None:
+    def __init__(self, settings: Settings, users: UserService, auth: SessionAuth,
+                 groups: GroupService | None = None) -> None:
         self.settings = settings
+        self.groups = groups
         self.users = users
         self.auth = auth
         self.oauth = OAuth()
@@ -105,6 +118,8 @@ class OidcSignIn:
         except AuthError as exc:
             log.warning('OIDC sign-in refused: %s', exc.detail or exc.user_message)
             return _back_to_login(exc.user_message, target)
+        if profile.groups is not None and self.groups is not None and user.id is not None:
+            await self.groups.sync_from_claim(user.id, profile.groups)
         await self.auth.log_in(request.session, user)
         log.info('user %s signed in with OIDC', user.id)
         return RedirectResponse(target, status_code=303)
@@ -136,7 +151,8 @@ def _back_to_login(message: str, target: str | None) -> Response:
 def build_oidc_router(services: Services) -> APIRouter:
     """/auth/oidc/login and /auth/oidc/callback; without a configured client both send people to /login."""
     router = APIRouter(include_in_schema=False)
-    oidc = OidcSignIn(services.settings, services.users, services.auth) if services.settings.oidc_enabled else None
+    oidc = OidcSignIn(services.settings, services.users, services.auth, services.groups) \
+        if services.settings.oidc_enabled else None
     services.extras['oidc'] = oidc
 
     @router.get('/auth/oidc/login')

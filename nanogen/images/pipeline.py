@@ -1,6 +1,6 @@
 """Image bytes in, checked and finished images out: decode/validate, resize, watermark, thumbnail (Pillow).
 
-Every function here is pure and CPU-bound; async callers run them with `asyncio.to_thread`.
+Every function here is pure and CPU-bound; async callers run them in the image workers (`nanogen.pools.in_images`).
 Nothing here touches module-wide Pillow settings (`Image.MAX_IMAGE_PIXELS`, `LOAD_TRUNCATED_IMAGES`),
 because other threads may be decoding at the same time.
 """
@@ -321,11 +321,12 @@ def _png_bytes(img: Image.Image) -> bytes:
     return buf.getvalue()
 
 
-def process(data: bytes, *, size: int, aspect_ratio: str, watermark: str | None, max_bytes: int,
+def process(data: bytes, *, size: int | None, aspect_ratio: str, watermark: str | None, max_bytes: int,
             max_pixels: int) -> ProcessedImage:
-    """The provider's bytes -> the final PNG at exactly the requested dimensions, plus thumbnail."""
-    width, height = target_dimensions(size, aspect_ratio)
+    """The provider's bytes -> the final PNG at exactly the requested dimensions (size None: the provider's own, as
+    for the models sized by resolution), plus thumbnail."""
     decoded = decode(data, max_bytes=max_bytes, max_pixels=max_pixels)
+    width, height = target_dimensions(size, aspect_ratio) if size is not None else decoded.size
     final = resize_crop(decoded, width, height)
     if watermark:
         final = draw_watermark(final, watermark)

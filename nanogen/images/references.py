@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
+from nanogen import pools
 from nanogen.config import Settings
 from nanogen.errors import InvalidInput, NotFound
 from nanogen.images import pipeline as imaging
@@ -74,7 +75,7 @@ class ReferenceStore:
             raise InvalidInput(self.unavailable_reason, field='reference')
         max_pixels = min(self.settings.reference_max_pixels, self.settings.max_image_pixels)
         async with self._decode_slot:
-            png, preview, width, height = await asyncio.to_thread(_prepare, data, max_pixels)
+            png, preview, width, height = await pools.in_images(_prepare, data, max_pixels)
         key = f'users/{user_id}/refs/{uuid.uuid4().hex}.png'
         await self.storage.put(key, png, content_type='image/png')
         log.info('user %s stored reference image %s', user_id, key)

@@ -15,7 +15,7 @@ import boto3
 import botocore.exceptions
 from botocore.config import Config
 
-from nanogen import retrying
+from nanogen import pools, retrying
 from nanogen.errors import ConfigError, NotFound, StorageError
 
 if TYPE_CHECKING:
@@ -120,7 +120,7 @@ class S3Storage:
         attempts = self.retries + 1 if attempts is None else attempts
 
         async def once() -> T:
-            return await asyncio.to_thread(fn)
+            return await pools.in_storage(fn)
 
         def before_sleep(state: retrying.RetryCallState) -> None:
             log.warning('storage %s failed (%s); retry %d/%d in %.2fs', what, retrying.failure(state),
@@ -201,7 +201,7 @@ class S3Storage:
         expires = max(1, min(int(expires_s), 7 * 24 * 3600))  # SigV4 refuses more than 7 days
         try:
             # Signing is local, but resolving credentials may not be: keep it off the event loop too.
-            return await asyncio.to_thread(self._client.generate_presigned_url, 'get_object', Params=params,
+            return await pools.in_storage(self._client.generate_presigned_url, 'get_object', Params=params,
                                            ExpiresIn=expires)
         except botocore.exceptions.BotoCoreError as exc:
             raise self._failed(f'presign {key}', exc) from exc

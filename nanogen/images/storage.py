@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import re
@@ -14,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, TypeVar
 from urllib.parse import quote
 
+from nanogen import pools
 from nanogen.errors import NotFound, StorageError
 
 if TYPE_CHECKING:
@@ -48,8 +48,11 @@ class Storage(Protocol):
     async def list_keys(self, prefix: str) -> list[str]: ...
 
 
-def object_key(user_id: int, prompt_id: int, position: int, variant: str, ext: str) -> str:
+def object_key(user_id: int, prompt_id: int, position: int, variant: str, ext: str, *, attempt: int = 1) -> str:
     """'users/<user>/<prompt>/<n>.<ext>'; '<n>.orig.<ext>' for the original; '<n>.thumb.webp' for the thumbnail.
+
+    A retried finish attempt (`attempt` > 1) stores under '<n>-a<attempt>...', so it can never overwrite (or, when it
+    loses, delete) the objects of another attempt of the same prompt.
 
     Thumbnails are always WebP whatever `ext` says (it is still checked), so callers can pass one ext.
     """
@@ -59,7 +62,9 @@ def object_key(user_id: int, prompt_id: int, position: int, variant: str, ext: s
     ext = ext.lower().lstrip('.')
     if ext not in CONTENT_TYPES:
         raise ValueError(f'extension {ext!r} is not one of {sorted(CONTENT_TYPES)}')
-    base = f'users/{user_id}/{prompt_id}/{position}'
+    if not isinstance(attempt, int) or attempt < 1:
+        raise ValueError(f'attempt must be an int >= 1, not {attempt!r}')
+    base = f'users/{user_id}/{prompt_id}/{position}' + (f'-a{attempt}' if attempt > 1 else '')
     if variant == 'image':
         return f'{base}.{ext}'
     if variant == 'original':
@@ -125,14 +130,14 @@ class LocalStorage:
                   cache_control: str = DEFAULT_CACHE_CONTROL) -> None:
         path = self.path_for(key)  # content type and caching come from the serving route, not the file
         try:
-            await asyncio.to_thread(self._write, path, data)
+            await pools.in_storage(self._write, path, data)
         except OSError as exc:
             raise StorageError('The image could not be saved.', detail=f'local put {key}: {exc}') from exc
 
     async def get(self, key: str) -> bytes:
         path = self.path_for(key)
         try:
-            return await asyncio.to_thread(path.read_bytes)
+            return await pools.in_storage(path.read_bytes)
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             raise NotFound('The image was not found.', detail=f'local get {key}') from None
         except OSError as exc:
@@ -141,12 +146,12 @@ class LocalStorage:
     async def delete(self, key: str) -> None:
         path = self.path_for(key)
         try:
-            await asyncio.to_thread(path.unlink, missing_ok=True)
+            await pools.in_storage(path.unlink, missing_ok=True)
         except OSError as exc:
             raise StorageError('The image could not be deleted.', detail=f'local delete {key}: {exc}') from exc
 
     async def exists(self, key: str) -> bool:
-        return await asyncio.to_thread(self.path_for(key).is_file)
+        return await pools.in_storage(self.path_for(key).is_file)
 
     async def presigned_url(self, key: str, *, expires_s: int, filename: str | None = None) -> str | None:
         return None  # the app streams local files through its guarded route
@@ -160,7 +165,7 @@ class LocalStorage:
             if not os.access(self.root, os.W_OK):
                 raise PermissionError(f'{self.root} is not writable')
         try:
-            await asyncio.to_thread(check)
+            await pools.in_storage(check)
         except OSError as exc:
             raise StorageError('The image folder is not usable.', detail=str(exc)) from exc
 
@@ -180,7 +185,7 @@ class LocalStorage:
     async def list_keys(self, prefix: str) -> list[str]:
         if '..' in prefix.split('/') or prefix.startswith('/'):
             raise ValueError(f'bad key prefix {prefix!r}')
-        return await asyncio.to_thread(self._walk, prefix)
+        return await pools.in_storage(self._walk, prefix)
 
 
 # ---------------------------------------------------------------- S3 / R2

@@ -1,4 +1,5 @@
 """Filtered, keyset-paginated reads of one user's images and prompts (gallery, history and the API share them).
+Long because: the image and prompt pages share their keyset cursor code; the SQLite member plans are in member_pages.
 
 Pages are cut on (sort key, id), never by OFFSET: a cursor names the last row seen, so rows inserted or removed
 while someone pages neither shift nor repeat what follows. Every query is bounded by `user_id` first and walks the
@@ -8,11 +9,8 @@ while someone pages neither shift nor repeat what follows. Every query is bounde
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Generic, Literal, TypeVar
@@ -23,8 +21,12 @@ from sqlmodel import Session, col, func, select
 from nanogen.config import ASPECT_RATIOS, SIZES
 from nanogen.db import Database
 from nanogen.errors import InvalidInput, NotFound
+from nanogen.library.cursors import BAD_CURSOR, decode_cursor, encode_cursor, parse_time
+from nanogen.library.image_filters import apply_extra, check_extra
+from nanogen.library.member_pages import member_page, members
 from nanogen.library.search import search_filter, search_page
-from nanogen.models import Image, Prompt, Status
+from nanogen.library.versions import roots_only, version_counts
+from nanogen.models import BoardImage, Image, Prompt, Status
 
 T = TypeVar('T')
 MAX_LIMIT = 1000
@@ -41,6 +43,13 @@ class ImageQuery:
     date_from: datetime | None = None  # inclusive, aware UTC
     date_to: datetime | None = None    # exclusive
     sort: Literal['newest', 'oldest'] = 'newest'
+    tags: tuple[str, ...] = ()        # every one of them (issue 16)
+    min_rating: int | None = None
+    model: str | None = None
+    board_id: int | None = None       # images on this board (within the scope: the viewer's own in the gallery)
+    cost_min: Decimal | None = None   # the prompt's whole cost, USD
+    cost_max: Decimal | None = None
+    group_versions: bool = False      # versions collapse under their root (one tile per version tree)
 
 
 @dataclass(frozen=True)
@@ -62,6 +71,8 @@ class ImageRow:
     cost: Decimal
     duration_ms: int | None
     num_images: int
+    root_image_id: int | None = None  # the first of its versions; None for a root
+    version_count: int = 1  # live versions in its tree (the root included); the tile's badge when above 1
 
 
 @dataclass(frozen=True)
@@ -85,19 +96,51 @@ class Page(Generic[T]):
 async def list_images(db: Database, user_id: int, query: ImageQuery, *, cursor: str | None = None,
                       limit: int = 60) -> Page[ImageRow]:
     """The user's images (not soft-deleted), newest or oldest first, `limit` at a time."""
+    return await _images_page(db, lambda stmt: live(stmt, user_id), 'i', query, cursor=cursor, limit=limit,
+                              walkable=True)
+
+
+async def list_board_images(db: Database, board_id: int, query: ImageQuery, *, cursor: str | None = None,
+                            limit: int = 60) -> Page[ImageRow]:
+    """The live images on a board, whoever made them: only for a viewer the caller has let see the board."""
+    on_board = select(BoardImage.image_id).where(col(BoardImage.board_id) == board_id)
+    return await list_images_in(db, on_board, f'b{board_id}', query, cursor=cursor, limit=limit)
+
+
+async def list_images_in(db: Database, image_ids: Any, kind: str, query: ImageQuery, *, cursor: str | None = None,
+                         limit: int = 60) -> Page[ImageRow]:
+    """The live images whose ids the subquery `image_ids` gives (a board's, the team's), whoever made them; `kind`
+    keeps one list's cursors out of another. Only for a viewer the caller has let see exactly those."""
+    def scope(stmt: Any) -> Any:
+        return stmt.where(col(Image.id).in_(image_ids), col(Image.deleted_at).is_(None))
+    return await _images_page(db, scope, kind, query, cursor=cursor, limit=limit, walkable=False)
+
+
+async def _images_page(db: Database, scope: Callable[[Any], Any], kind: str, query: ImageQuery, *,
+                       cursor: str | None, limit: int, walkable: bool) -> Page[ImageRow]:
+    """`walkable`: `scope` is one user's images, which the (user_id, created_at) index walks in page order."""
     _check_limit(limit)
     _check_common(query.size, query.date_from, query.date_to)
+    check_extra(query)
     if query.sort not in IMAGE_SORTS:
         raise InvalidInput(f'Sort by one of: {", ".join(IMAGE_SORTS)}.', field='sort')
     if query.aspect_ratio is not None and query.aspect_ratio not in ASPECT_RATIOS:
         raise InvalidInput(f'Choose an aspect ratio of {", ".join(ASPECT_RATIOS)}.', field='aspect_ratio')
-    after = _decode_cursor(cursor, 'i', query.sort)
+    after = decode_cursor(cursor, kind, query.sort)
     descending = query.sort == 'newest'
 
-    def work(s: Session) -> Page[ImageRow]:
-        stmt = live(select(Image, Prompt).join(Prompt, col(Prompt.id) == col(Image.prompt_id)), user_id)
+    key = col(Image.created_at)
+    filters = members(query)
+    needs_prompt = (query.size is not None or query.aspect_ratio is not None or query.model is not None
+                    or query.cost_min is not None or query.cost_max is not None)
+
+    def narrow(stmt: Any) -> Any:
+        """Everything but the membership filters and the text search."""
+        stmt = apply_extra(scope(stmt), query)
         if query.favourites_only:
             stmt = stmt.where(col(Image.is_favourite).is_(True))
+        if query.group_versions:
+            stmt = roots_only(stmt)
         if query.size is not None:
             stmt = stmt.where(col(Prompt.image_size) == query.size)
         if query.aspect_ratio is not None:
@@ -106,19 +149,30 @@ async def list_images(db: Database, user_id: int, query: ImageQuery, *, cursor: 
             stmt = stmt.where(col(Image.created_at) >= _utc(query.date_from))
         if query.date_to is not None:
             stmt = stmt.where(col(Image.created_at) < _utc(query.date_to))
-        key = col(Image.created_at)
         if after is not None:
-            stmt = stmt.where(_after(key, col(Image.id), _parse_time(after[0]), after[1], descending))
-        if query.search and query.search.strip():
+            stmt = stmt.where(_after(key, col(Image.id), parse_time(after[0]), after[1], descending))
+        return stmt
+
+    def work(s: Session) -> Page[ImageRow]:
+        # SQLite sorts every match of a membership filter before the LIMIT: member_page plans those. PostgreSQL's
+        # planner does well with the plain IN-subqueries (docs/benchmarks.md, issue 16).
+        if (filters or not walkable) and s.get_bind().dialect.name == 'sqlite':
+            rows = member_page(s, narrow, filters, query.search, walkable=walkable, descending=descending,
+                               limit=limit, needs_prompt=needs_prompt)
+        elif query.search and query.search.strip():
+            stmt = narrow(select(Image, Prompt).join(Prompt, col(Prompt.id) == col(Image.prompt_id)))
+            stmt = stmt.where(*(f.inside() for f in filters))
             rows = search_page(s, stmt, query.search, key, col(Image.id), descending, limit)
         else:
+            stmt = narrow(select(Image, Prompt).join(Prompt, col(Prompt.id) == col(Image.prompt_id)))
+            stmt = stmt.where(*(f.inside() for f in filters))
             order = (key.desc(), col(Image.id).desc()) if descending else (key.asc(), col(Image.id).asc())
             rows = list(s.exec(stmt.order_by(*order).limit(limit + 1)))
-        items = [image_row(image, prompt) for image, prompt in rows[:limit]]
+        items = with_version_counts(s, [image_row(image, prompt) for image, prompt in rows[:limit]])
         next_cursor = None
         if len(rows) > limit:
             last = items[-1]
-            next_cursor = _encode_cursor('i', query.sort, last.created_at.isoformat(), last.id)
+            next_cursor = encode_cursor(kind, query.sort, last.created_at.isoformat(), last.id)
         return Page(items=items, next_cursor=next_cursor)
 
     return await db.run(work)
@@ -129,7 +183,7 @@ async def list_prompts(db: Database, user_id: int, query: PromptQuery, *, cursor
     """The user's prompts: newest/oldest first, or the most expensive / slowest first."""
     _check_limit(limit)
     _check_prompt_query(query)
-    after = _decode_cursor(cursor, 'p', query.sort)
+    after = decode_cursor(cursor, 'p', query.sort)
     descending = query.sort != 'oldest'
 
     def work(s: Session) -> Page[Prompt]:
@@ -149,7 +203,7 @@ async def list_prompts(db: Database, user_id: int, query: PromptQuery, *, cursor
         if len(rows) > limit:
             last = items[-1]
             assert last.id is not None
-            next_cursor = _encode_cursor('p', query.sort, _sort_value(query.sort, last), last.id)
+            next_cursor = encode_cursor('p', query.sort, _sort_value(query.sort, last), last.id)
         return Page(items=items, next_cursor=next_cursor)
 
     return await db.run(work)
@@ -269,8 +323,8 @@ def _cursor_value(sort: str, raw: object) -> Any:
                 raise ValueError(raw)
             return raw
     except (InvalidOperation, ValueError):
-        raise InvalidInput(_BAD_CURSOR, field='cursor') from None
-    return _parse_time(raw)
+        raise InvalidInput(BAD_CURSOR, field='cursor') from None
+    return parse_time(raw)
 
 
 # ---------------------------------------------------------------------------------------------- checks
@@ -306,7 +360,13 @@ def image_row(image: Image, prompt: Prompt) -> ImageRow:
                     height=image.height, size_bytes=image.size_bytes, is_favourite=image.is_favourite,
                     created_at=image.created_at, prompt=prompt.prompt, image_size=prompt.image_size,
                     aspect_ratio=prompt.aspect_ratio, watermark=prompt.watermark, cost=prompt.cost,
-                    duration_ms=prompt.duration_ms, num_images=prompt.num_images)
+                    duration_ms=prompt.duration_ms, num_images=prompt.num_images, root_image_id=image.root_image_id)
+
+
+def with_version_counts(s: Session, rows: list[ImageRow]) -> list[ImageRow]:
+    """`rows` with how many versions each one's tree has (one grouped query for the page)."""
+    counts = version_counts(s, [(r.id, r.root_image_id) for r in rows])
+    return [replace(r, version_count=counts.get(r.id, 1)) for r in rows]
 
 
 # ---------------------------------------------------------------------------------------------- single images
@@ -340,42 +400,5 @@ async def image_rows(db: Database, user_id: int, image_ids: Iterable[int]) -> li
         stmt = live(select(Image, Prompt).join(Prompt, col(Prompt.id) == col(Image.prompt_id))
                     .where(col(Image.id).in_(wanted)), user_id)
         rows = {image.id: image_row(image, prompt) for image, prompt in s.exec(stmt)}
-        return [rows[i] for i in wanted if i in rows]
+        return with_version_counts(s, [rows[i] for i in wanted if i in rows])
     return await db.run(work) if wanted else []
-
-
-# ---------------------------------------------------------------------------------------------- cursors
-
-_BAD_CURSOR = 'The cursor is not valid: start again without one, or pass next_cursor exactly as received.'
-
-
-def _encode_cursor(kind: str, sort: str, value: str | int, last_id: int) -> str:
-    raw = json.dumps([kind, sort, value, last_id], separators=(',', ':')).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip('=')
-
-
-def _decode_cursor(cursor: str | None, kind: str, sort: str) -> tuple[object, int] | None:
-    """The (sort value, id) a cursor names; a cursor from another list or sort order is refused, not guessed at."""
-    if cursor is None or cursor == '':
-        return None
-    try:
-        if len(cursor) > 512:
-            raise ValueError('too long')
-        data = json.loads(base64.urlsafe_b64decode(cursor + '=' * (-len(cursor) % 4)))
-        c_kind, c_sort, value, last_id = data
-        if c_kind != kind or c_sort != sort or isinstance(last_id, bool) or not isinstance(last_id, int):
-            raise ValueError('another list')
-        if not isinstance(value, (str, int)) or isinstance(value, bool):
-            raise ValueError('bad value')
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
-        raise InvalidInput(_BAD_CURSOR, field='cursor') from None
-    return value, last_id
-
-
-def _parse_time(raw: object) -> datetime:
-    try:
-        if not isinstance(raw, str):
-            raise ValueError(raw)
-        return _utc(datetime.fromisoformat(raw))
-    except ValueError:
-        raise InvalidInput(_BAD_CURSOR, field='cursor') from None

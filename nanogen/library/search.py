@@ -40,13 +40,14 @@ def fts_literal(text: str) -> str:
     return '"' + text.replace('"', '""') + '"'
 
 
-def indexed_match(s: Session, text: str) -> Any | None:
-    """`prompts.id IN (prompts whose text has the trigrams of text)`, or None where no such index serves this search."""
+def indexed_match(s: Session, text: str, prompt_id: Any = None) -> Any | None:
+    """`prompts.id IN (prompts whose text has the trigrams of text)`, or None where no such index serves this search;
+    `prompt_id` names another column holding the prompt's id (images.prompt_id, which an index may cover)."""
     text = text.strip()
     if len(text) < MIN_INDEXED_CHARS or s.get_bind().dialect.name != 'sqlite' or not _has_fts(s):
         return None
     matches = sa.select(_fts.c.rowid).where(sa.literal_column(FTS_TABLE).op('MATCH')(fts_literal(text)))
-    return col(Prompt.id).in_(matches)
+    return (col(Prompt.id) if prompt_id is None else prompt_id).in_(matches)
 
 
 def search_filter(s: Session, text: str) -> Any:

@@ -1,4 +1,5 @@
-"""A user's library: reading their prompts and images, serving files to their owner, and the one delete path.
+"""A user's library, the ONE service for reading and changing their prompts and images: reading, files for their
+owner, favourites, share links (nanogen.library.shares), zips (nanogen.library.downloads) and the one delete path.
 
 Deleting (gallery, API, retention, admin) always goes through `Library.delete_images` / `Deletes`: the image is
 hidden from every reader at once and purged (objects, then rows) when its undo window is over; see
@@ -9,8 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlmodel import Session, col, select
@@ -19,20 +20,18 @@ from nanogen.config import Settings
 from nanogen.db import Database
 from nanogen.errors import NotFound, StorageError
 from nanogen.images.storage import Storage
+from nanogen.library import downloads, queries
+from nanogen.library.boards import BoardInfo, Boards, shared_image_ids, visible_image
 from nanogen.library.deletes import Deleted, Deletes, delete_objects
-from nanogen.library.queries import own_image
-from nanogen.models import Image, Prompt
+from nanogen.library.files import VARIANTS, FileRef, file_ref
+from nanogen.library.queries import ImageQuery, ImageRow, Page, own_image
+from nanogen.library.shares import SharedImage, ShareLink, Shares
+from nanogen.library.tagging import Tagging
+from nanogen.models import Image, Prompt, Share, utcnow
+
+__all__ = ['VARIANTS', 'FileRef', 'Library', 'Sweeps', 'file_ref']
 
 log = logging.getLogger(__name__)
-VARIANTS = ('image', 'original', 'thumb')
-
-
-@dataclass(frozen=True)
-class FileRef:
-    key: str
-    content_type: str
-    filename: str
-    etag: str
 
 
 Sweep = Callable[[], Awaitable[Any]]
@@ -57,11 +56,17 @@ class Sweeps:
 
 class Library:
     def __init__(self, *, db: Database, storage: Storage, settings: Settings, secret_key: str,
-                 sweeps: Sweeps | None = None) -> None:
+                 sweeps: Sweeps | None = None, clock: Callable[[], datetime] = utcnow) -> None:
         self.db = db
         self.storage = storage
         self.settings = settings
         self.secret_key = secret_key
+        self.clock = clock
+        self.undo_window_s = settings.undo_window_s  # the gallery's undo window (soft_delete)
+        self.shares = Shares(db=db, storage=storage, settings=settings, secret_key=secret_key,
+                             clock=lambda: self.clock())
+        self.boards = Boards(db=db, clock=lambda: self.clock())  # board CRUD and access: library.boards.<op>
+        self.tagging = Tagging(db)  # tags, stars and saved searches: library.tagging.<op>
         self._task: asyncio.Task[None] | None = None
         self.sweeps = sweeps if sweeps is not None else Sweeps()
         self.deletes = Deletes(db=db, storage=storage)
@@ -128,12 +133,99 @@ class Library:
     async def get_image(self, user_id: int, image_id: int) -> Image:
         return await self.db.run(lambda s: own_image(s, user_id, image_id))
 
+    async def image_rows(self, user_id: int, image_ids: Iterable[int]) -> list[ImageRow]:
+        """The viewer's own live images among `image_ids`, in the order asked (others are silently left out)."""
+        return await queries.image_rows(self.db, user_id, image_ids)
+
+    async def image_row(self, user_id: int, image_id: int) -> ImageRow:
+        rows = await self.image_rows(user_id, [image_id])
+        if not rows:
+            raise NotFound('That image does not exist.')
+        return rows[0]
+
+    # ------------------------------------------------------------------ favourites
+    async def set_favourite(self, user_id: int, image_id: int, value: bool) -> bool:
+        return await self._favourite(user_id, image_id, lambda _old: value)
+
+    async def toggle_favourite(self, user_id: int, image_id: int) -> bool:
+        return await self._favourite(user_id, image_id, lambda old: not old)
+
+    async def _favourite(self, user_id: int, image_id: int, change: Callable[[bool], bool]) -> bool:
+        def work(s: Session) -> bool:
+            image = own_image(s, user_id, image_id)
+            image.is_favourite = change(image.is_favourite)
+            s.add(image)
+            s.commit()
+            return image.is_favourite
+        return await self.db.write(work)
+
+    # ------------------------------------------------------------------ share links (nanogen.library.shares)
+    def share_token(self, salt: str) -> str:
+        return self.shares.share_token(salt)
+
+    def share_path(self, share: Share) -> str:
+        return self.shares.share_path(share)
+
+    async def create_share(self, user_id: int, image_id: int, *, expires_in: timedelta | None = None) -> ShareLink:
+        return await self.shares.create_share(user_id, image_id, expires_in=expires_in)
+
+    async def shares_of(self, user_id: int, image_id: int) -> list[ShareLink]:
+        return await self.shares.shares_of(user_id, image_id)
+
+    async def revoke_share(self, user_id: int, share_id: int) -> None:
+        await self.shares.revoke_share(user_id, share_id)
+
+    async def resolve_share(self, token: str) -> SharedImage:
+        """The image behind a public link; every link that does not work gets the same NotFound."""
+        return await self.shares.resolve_share(token)
+
+    def public_url(self, shared: SharedImage) -> str | None:
+        return self.shares.public_url(shared)
+
+    # ------------------------------------------------------------------ zip download (nanogen.library.downloads)
+    async def build_zip(self, user_id: int, image_ids: list[int]) -> AsyncIterator[bytes]:
+        """The chosen images (the viewer's own only) as a streamed zip; one foreign or missing id refuses the lot."""
+        return await downloads.build_zip(self.db, self.storage, user_id, image_ids)
+
     async def file_for(self, user_id: int, image_id: int, variant: str) -> FileRef:
-        """The object behind an image, for its owner only; anyone else gets the same NotFound as a missing id."""
+        """The object behind an image, for its owner or a member of a group it is shared with on a board; anyone
+        else gets the same NotFound as a missing id."""
         if variant not in VARIANTS:
             raise NotFound('No such file.')
-        image = await self.get_image(user_id, image_id)
+        image = await self.db.run(lambda s: visible_image(s, user_id, image_id))
         return file_ref(image, variant)
+
+    # ------------------------------------------------------------------ boards (nanogen.library.boards)
+    async def board_images(self, user_id: int, board_id: int, query: ImageQuery, *, cursor: str | None = None,
+                           limit: int = 60) -> Page[ImageRow]:
+        """A page of the images on a board the viewer may see (its owner, or a member of its group)."""
+        await self.boards.get(user_id, board_id)
+        return await queries.list_board_images(self.db, board_id, query, cursor=cursor, limit=limit)
+
+    async def team_images(self, user_id: int, query: ImageQuery, *, cursor: str | None = None,
+                          limit: int = 60) -> Page[ImageRow]:
+        """The Team gallery: images on boards shared with a group the viewer belongs to."""
+        return await queries.list_images_in(self.db, shared_image_ids(user_id), f't{user_id}', query, cursor=cursor,
+                                            limit=limit)
+
+    async def linked_board_images(self, token: str, query: ImageQuery, *, cursor: str | None = None,
+                                  limit: int = 60) -> tuple[BoardInfo, Page[ImageRow]]:
+        """The board behind a public link and a page of its images."""
+        board = await self.boards.resolve_link(token)
+        return board, await queries.list_board_images(self.db, board.id, query, cursor=cursor, limit=limit)
+
+    async def linked_file(self, token: str, image_id: int, variant: str) -> FileRef:
+        """An image file through a board's public link: the link must work and the image be on that board."""
+        if variant not in ('image', 'thumb'):
+            raise NotFound('No such file.')
+        board = await self.boards.resolve_link(token)
+        return file_ref(await self.boards.image_on_board(board.id, image_id), variant)
+
+    async def build_board_zip(self, user_id: int, board_id: int, image_ids: list[int]) -> AsyncIterator[bytes]:
+        """Chosen images of a board the viewer may see, as one streamed zip (ids not on the board refuse the lot)."""
+        await self.boards.get(user_id, board_id)
+        images = [await self.boards.image_on_board(board_id, i) for i in image_ids]
+        return await downloads.zip_images(self.storage, images, log_as=f'user {user_id} board {board_id}')
 
     async def read(self, ref: FileRef) -> bytes:
         return await self.storage.get(ref.key)
@@ -151,6 +243,14 @@ class Library:
         The loop's sweep purges hidden rows older than the settings' window, so a longer window is cut to it."""
         window = self.settings.undo_window_s if undo_window_s is None else undo_window_s
         return await self.deletes.delete_images(user_id, image_ids, undo_window_s=window)
+
+    async def soft_delete(self, user_id: int, image_ids: Iterable[int]) -> list[int]:
+        """The gallery's delete: hidden at once, removed for real after its undo window (or by the sweep)."""
+        return (await self.delete_images(user_id, image_ids, undo_window_s=self.undo_window_s)).ids
+
+    async def undo_delete(self, user_id: int, image_ids: Iterable[int]) -> list[int]:
+        """Bring back images still inside their undo window; returns the ids restored (gone ones are skipped)."""
+        return await self.restore_images(user_id, image_ids)
 
     async def restore_images(self, user_id: int, image_ids: Iterable[int]) -> list[int]:
         """Undo a delete still inside its window; returns the ids brought back."""
@@ -195,20 +295,3 @@ class Library:
                     raise
                 except Exception:
                     log.warning('sweep %s failed', getattr(sweep, '__qualname__', sweep), exc_info=True)
-
-
-
-def file_ref(image: Image, variant: str) -> FileRef:
-    key = {'image': image.key, 'original': image.original_key, 'thumb': image.thumb_key}[variant]
-    ctype = {'image': image.content_type, 'thumb': 'image/webp'}.get(variant) or _type_from_key(key)
-    ext = key.rsplit('.', 1)[-1]
-    suffix = '' if variant == 'image' else f'-{variant}'
-    filename = f'nanogen-{image.prompt_id}-{image.position + 1}{suffix}.{ext}'
-    return FileRef(key=key, content_type=ctype, filename=filename,
-                   etag=f'"{image.sha256[:32]}-{variant}"')
-
-
-def _type_from_key(key: str) -> str:
-    ext = key.rsplit('.', 1)[-1].lower()
-    return {'png': 'image/png', 'jpg': 'image/jpeg', 'jpeg': 'image/jpeg', 'webp': 'image/webp',
-            'gif': 'image/gif'}.get(ext, 'application/octet-stream')

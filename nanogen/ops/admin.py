@@ -81,6 +81,19 @@ class FailureGroup:
 
 
 @dataclass(frozen=True)
+class BillingMismatch:
+    """A prompt the provider billed as another model or resolution than we estimated (its operationType)."""
+
+    prompt_id: int
+    email: str
+    asked: str  # e.g. 'nanobanana-2 1K'
+    billed: str  # the operationType, e.g. 'nano-banana-2_4k'
+    estimated_cost: Decimal
+    cost: Decimal
+    at: datetime
+
+
+@dataclass(frozen=True)
 class AuditEntry:
     at: datetime
     actor: str
@@ -184,6 +197,19 @@ class AdminService:
                           .where(col(Prompt.status) == Status.FAILED.value, col(Prompt.created_at) >= since)
                           .group_by(col(Prompt.error_message)).order_by(count.desc()).limit(limit)).all()
             return [FailureGroup(message=m or '(no message)', count=int(n), last_at=t) for m, n, t in rows]
+        return await self.db.run(work)
+
+    async def billing_mismatches(self, *, days: int = 30, limit: int = 20) -> list[BillingMismatch]:
+        """The newest prompts whose billed model/resolution differed from the estimate."""
+        since = self.clock() - timedelta(days=days)
+
+        def work(s: Session) -> list[BillingMismatch]:
+            rows = s.exec(select(Prompt, User.email).join(User, col(User.id) == Prompt.user_id)
+                          .where(col(Prompt.billing_mismatch).is_(True), col(Prompt.created_at) >= since)
+                          .order_by(col(Prompt.created_at).desc()).limit(limit)).all()
+            return [BillingMismatch(prompt_id=p.id or 0, email=email, billed=p.billed_operation or '',
+                                    asked=f'{p.model} {p.resolution or f"{p.image_size}px"}',
+                                    estimated_cost=p.estimated_cost, cost=p.cost, at=p.created_at) for p, email in rows]
         return await self.db.run(work)
 
     async def recent_actions(self, limit: int = 20) -> list[AuditEntry]:

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col
 
 from nanogen.db import Database
+from nanogen.generation.catalogue import size_label
 from nanogen.models import UNFINISHED, Prompt, Status, utcnow
 from nanogen.spend import money as _money
 from nanogen.spend import user_month_spend
@@ -52,6 +53,12 @@ class SizeStat:
     prompts: int
     images: int
     spend: Decimal
+    model: str = 'nanobanana'
+    resolution: str | None = None  # Pro and 2: what they are sized by (then `size` is unused)
+
+    @property
+    def label(self) -> str:
+        return size_label(self.model, self.size, self.resolution)
 
 
 def _day_bounds(date_from: date | None, date_to: date | None) -> list[Any]:
@@ -137,15 +144,17 @@ async def daily(db: Database, user_id: int, *, date_from: date, date_to: date) -
 
 async def by_size(db: Database, user_id: int, *, date_from: date | None = None,
                   date_to: date | None = None) -> list[SizeStat]:
-    """Prompts, images and spend per image size (only sizes that were used), smallest first."""
+    """Prompts, images and spend per model and image size or resolution (only those used): Nano Banana's sizes
+    smallest first, then the other models by resolution."""
     def work(s: Session) -> list[Any]:
+        keys = (col(Prompt.model), col(Prompt.resolution), col(Prompt.image_size))
         return list(s.execute(sa.select(
-            col(Prompt.image_size), sa.func.count(), sa.func.coalesce(sa.func.sum(_completed(col(Prompt.num_images))), 0),
+            *keys, sa.func.count(), sa.func.coalesce(sa.func.sum(_completed(col(Prompt.num_images))), 0),
             sa.func.sum(col(Prompt.cost)),
-        ).where(col(Prompt.user_id) == user_id, *_day_bounds(date_from, date_to))
-            .group_by(col(Prompt.image_size)).order_by(col(Prompt.image_size))))
-    return [SizeStat(size=int(r[0]), prompts=int(r[1]), images=int(r[2]), spend=_money(r[3]))
-            for r in await db.run(work)]
+        ).where(col(Prompt.user_id) == user_id, *_day_bounds(date_from, date_to)).group_by(*keys)))
+    stats = [SizeStat(model=str(r[0]), resolution=r[1], size=int(r[2]), prompts=int(r[3]), images=int(r[4]),
+                      spend=_money(r[5])) for r in await db.run(work)]
+    return sorted(stats, key=lambda st: (st.resolution is not None, st.model, st.resolution or '', st.size))
 
 
 class StatsService:

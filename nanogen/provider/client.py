@@ -27,10 +27,12 @@ from nanogen.provider.wire import (
     _UNREACHABLE,
     _UNREADABLE,
     CREDIT_PATH,
+    GENERATE_2_PATH,
     GENERATE_PATH,
     GENERATE_PRO_PATH,
     IMAGE_TO_IMAGE,
     MAX_IMAGES,
+    MODEL_2,
     MODEL_PRO,
     MODEL_STANDARD,
     PRO_MAX_IMAGE_URLS,
@@ -40,6 +42,8 @@ from nanogen.provider.wire import (
     RETRYABLE_CODES,
     TEXT_TO_IMAGE,
     USER_MESSAGES,
+    V2_MAX_IMAGE_URLS,
+    V2_RATIOS,
     CallbackNotice,
     GenerateRequest,
     TaskRecord,
@@ -54,9 +58,11 @@ from nanogen.provider.wire import (
     _retry_after,
     _submit_body,
     _task_id,
+    billed_by,
     error_for_code,
     message_for_code,
     never_sent,
+    operation_type_of,
     retryable_code,
     retryable_status,
     task_failed_message,
@@ -64,10 +70,12 @@ from nanogen.provider.wire import (
 
 __all__ = [  # the wire's names stay importable from here, where callers have always found them
     'CREDIT_PATH',
+    'GENERATE_2_PATH',
     'GENERATE_PATH',
     'GENERATE_PRO_PATH',
     'IMAGE_TO_IMAGE',
     'MAX_IMAGES',
+    'MODEL_2',
     'MODEL_PRO',
     'MODEL_STANDARD',
     'PROVIDER_SIDE',
@@ -77,14 +85,18 @@ __all__ = [  # the wire's names stay importable from here, where callers have al
     'RETRYABLE_CODES',
     'TEXT_TO_IMAGE',
     'USER_MESSAGES',
+    'V2_MAX_IMAGE_URLS',
+    'V2_RATIOS',
     'CallbackNotice',
     'GenerateRequest',
     'NanobananaClient',
     'TaskRecord',
     'TaskState',
+    'billed_by',
     'error_for_code',
     'message_for_code',
     'never_sent',
+    'operation_type_of',
     'retryable_code',
     'retryable_status',
     'task_failed_message',
@@ -231,7 +243,7 @@ class NanobananaClient:
                 raise error_for_code(status, detail=detail)
             raise ProviderBadResponse(_UNREADABLE, detail=f'{what}: no envelope code')
         if code != 200:
-            raise error_for_code(code, detail=detail)
+            raise error_for_code(code, detail=detail, reason=self._redact(_message(envelope)))
         if status >= 400:  # a "success" envelope under an HTTP error: believe the HTTP status
             raise error_for_code(status, detail=detail)
         return envelope.get('data')

@@ -13,6 +13,7 @@ import contextlib
 import hmac
 import json
 import logging
+import os
 import random
 import time
 from collections import Counter
@@ -27,8 +28,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from nanogen import pools
 from nanogen.config import ASPECT_RATIOS
-from nanogen.provider.fake_images import cached_image, draw_image
+from nanogen.provider.fake_images import draw_image, task_image
 
 __all__ = ['FakeConfig', 'FakeProvider', 'FakeTask', 'draw_image', 'main']  # draw_image: benches import it here
 
@@ -38,10 +40,15 @@ log = logging.getLogger(__name__)
 # contract, so a typo in one side shows up as a failing test instead of agreeing with itself.
 TYPES = ('TEXTTOIAMGE', 'IMAGETOIAMGE')
 PRO_RATIOS = (*ASPECT_RATIOS, 'auto')
-PRO_LONG_SIDE = {'1K': 1024, '2K': 1536, '4K': 2048}  # kept small: the app resizes anyway, and drawing is CPU
+V2_RATIOS = ('1:1', '1:4', '1:8', '2:3', '3:2', '3:4', '4:1', '4:3', '4:5', '5:4', '8:1', '9:16', '16:9', '21:9', 'auto')
+# The fake's pixel rule (docs/nanobanana-api.md): the long side by resolution, the other side from the ratio,
+# rounded; 'auto' is square. Kept small (the real 4K is larger): drawing is CPU, and the rule is what tests pin.
+PRO_LONG_SIDE = {'1K': 1024, '2K': 1536, '4K': 2048}
 LONG_SIDE = 1024
 CREDITS_PER_IMAGE = 1.0
 PRO_CREDITS_PER_IMAGE = 2.0
+V2_CREDITS_PER_IMAGE = {'1K': 1.0, '2K': 1.5, '4K': 2.0}
+SENSITIVE_MESSAGE = 'The request was blocked: it may contain sensitive content (content policy).'
 MAX_TASKS = 10_000  # the demo provider runs for weeks: forget the oldest tasks
 FAILURE_CODE = 501
 FAILURE_MESSAGE = 'Generation failed: the model could not render this prompt.'
@@ -65,6 +72,8 @@ class FakeConfig:
     credits: float = 100.0  # the live balance: submits spend it
     seed: int | None = None
     content_policy_words: tuple[str, ...] = ('forbidden',)
+    down_endpoints: tuple[str, ...] = ()  # e.g. ('generate-2',): those answer `down_code` to every submit
+    down_code: int = 455  # 455 maintenance (retryable) or 505 feature disabled (final)
 
 
 @dataclass
@@ -73,13 +82,15 @@ class FakeTask:
     params: dict[str, Any]
     created: float  # on the provider's clock
     done_at: float
-    outcome: str  # 'success' or 'failed'
+    outcome: str  # 'success', 'failed' or 'refused' (generate-2's content-policy refusal, after acceptance)
     base_url: str  # where this task's image URLs point (the submit request's base URL)
     size: tuple[int, int]
     num_images: int
     created_wall: datetime
     callbacks_sent: int = 0
     finished: bool = False  # set once, when the end was first noticed (and callbacks scheduled)
+    model: str = 'generate'  # the endpoint: 'generate', 'generate-pro' or 'generate-2'
+    file_format: str = 'png'  # generate-2's outputFormat decides ('png' or 'jpg')
 
 
 def _envelope(code: int, message: str, data: Any = None, *, status: int = 200, key: str = 'msg') -> JSONResponse:
@@ -136,6 +147,27 @@ def _validate_pro(body: dict[str, Any]) -> str | None:
     return None
 
 
+def _validate_2(body: dict[str, Any]) -> str | None:
+    if not isinstance(body.get('prompt'), str) or not body['prompt'].strip():
+        return 'prompt is required'
+    if len(body['prompt']) > 20_000:
+        return 'prompt must be at most 20000 characters'
+    if 'imageUrls' in body and (not isinstance(body['imageUrls'], list) or len(body['imageUrls']) > 14
+                                or (body['imageUrls'] and not _string_list(body['imageUrls']))):
+        return 'imageUrls must be a list of at most 14 URLs'
+    if body.get('resolution', '1K') not in PRO_LONG_SIDE:
+        return 'resolution must be one of 1K 2K 4K'
+    if body.get('aspectRatio', '1:1') not in V2_RATIOS:
+        return f'aspectRatio must be one of {" ".join(V2_RATIOS)}'
+    if not isinstance(body.get('googleSearch', False), bool):
+        return 'googleSearch must be a boolean'
+    if body.get('outputFormat', 'jpg') not in ('png', 'jpg'):
+        return 'outputFormat must be png or jpg'
+    if 'callBackUrl' in body and not isinstance(body['callBackUrl'], str):  # optional on this endpoint
+        return 'callBackUrl must be a URL'
+    return None
+
+
 class FakeProvider:
     """The Nanobanana HTTP API in memory. Task state is computed from elapsed time on each read, so it works
     inside the app through httpx.ASGITransport with no server loop of its own."""
@@ -152,9 +184,11 @@ class FakeProvider:
         self.app = Starlette(routes=[
             Route('/api/v1/nanobanana/generate', self._guarded(self._generate), methods=['POST']),
             Route('/api/v1/nanobanana/generate-pro', self._guarded(self._generate_pro), methods=['POST']),
+            Route('/api/v1/nanobanana/generate-2', self._guarded(self._generate_2), methods=['POST']),
             Route('/api/v1/nanobanana/record-info', self._guarded(self._record_info), methods=['GET']),
             Route('/api/v1/common/credit', self._guarded(self._credit), methods=['GET']),
             Route('/files/{task_id}/{n:int}.png', self._file, methods=['GET']),
+            Route('/files/{task_id}/{n:int}.jpg', self._file, methods=['GET']),
             Route('/_fake/config', self._set_config, methods=['POST']),
             Route('/_fake/stats', self._stats, methods=['GET']),
             Route('/_fake/complete/{task_id}', self._complete, methods=['POST']),
@@ -224,12 +258,25 @@ class FakeProvider:
         if body is None or problem:
             return _envelope(422, f'Validation error: {problem}', key='message')
         size = _size_for(body.get('aspectRatio', '1:1'), PRO_LONG_SIDE[body.get('resolution', '1K')])
-        return self._accept(request, body, 1, size, PRO_CREDITS_PER_IMAGE, 'message')
+        return self._accept(request, body, 1, size, PRO_CREDITS_PER_IMAGE, 'message', model='generate-pro')
+
+    async def _generate_2(self, request: Request) -> Response:
+        body = await _json_object(request)
+        problem = 'body must be a JSON object' if body is None else _validate_2(body)
+        if body is None or problem:
+            return _envelope(422, f'Validation error: {problem}')
+        resolution = body.get('resolution', '1K')
+        size = _size_for(body.get('aspectRatio', '1:1'), PRO_LONG_SIDE[resolution])
+        return self._accept(request, body, 1, size, V2_CREDITS_PER_IMAGE[resolution], 'msg', model='generate-2')
 
     def _accept(self, request: Request, body: dict[str, Any], count: int, size: tuple[int, int],
-                price: float, key: str) -> Response:
+                price: float, key: str, *, model: str = 'generate') -> Response:
+        if model in self.config.down_endpoints:
+            message = 'Service under maintenance' if self.config.down_code == 455 else 'This feature is disabled'
+            return _envelope(self.config.down_code, message, key=key)
         prompt = body['prompt'].lower()
-        if any(word.lower() in prompt for word in self.config.content_policy_words):
+        flagged = any(word.lower() in prompt for word in self.config.content_policy_words)
+        if flagged and model != 'generate-2':  # generate-2 accepts, then ends the task refused (successFlag 2)
             return _envelope(400, 'Your prompt was flagged by the content policy.', key=key)
         if self.config.credits < count * price:
             return _envelope(402, 'Insufficient credits', key=key)
@@ -241,7 +288,12 @@ class FakeProvider:
         task = FakeTask(task_id=f'fake{self._rng.getrandbits(96):024x}', params=body, created=now,
                         done_at=now + latency, outcome='failed' if self._rng.random() < cfg.fail_rate else 'success',
                         base_url=str(request.base_url), size=size, num_images=count,
-                        created_wall=datetime.now(UTC))
+                        created_wall=datetime.now(UTC), model=model,
+                        file_format='jpg' if model == 'generate-2' and body.get('outputFormat', 'jpg') == 'jpg'
+                        else 'png')
+        if flagged:
+            task.outcome = 'refused'
+            self.config.credits += count * price  # a refusal is not billed
         self.tasks[task.task_id] = task
         while len(self.tasks) > MAX_TASKS:
             del self.tasks[next(iter(self.tasks))]
@@ -266,9 +318,14 @@ class FakeProvider:
         n = request.path_params['n']
         if task is None or not self._is_finished(task) or task.outcome != 'success' or n >= task.num_images:
             return Response('not found', status_code=404)
-        # Drawing is Pillow work (tens of ms): in a thread, so an in-process demo provider never stalls the app's loop.
-        image = await asyncio.to_thread(cached_image, task.params['prompt'], *task.size, variant=n)
-        return Response(image, media_type='image/png')
+        # Drawing is Pillow work (tens of ms): in the image workers, so an in-process demo provider never holds the
+        # app's loop (or its GIL).
+        wanted = request.url.path.rsplit('.', 1)[-1]
+        if wanted != task.file_format:
+            return Response('not found', status_code=404)
+        width, height = task.size
+        image = await pools.in_images(task_image, task.params['prompt'], width, height, n, task.file_format)
+        return Response(image, media_type='image/jpeg' if task.file_format == 'jpg' else 'image/png')
 
     # --- task state, computed lazily
     def _is_finished(self, task: FakeTask) -> bool:
@@ -287,12 +344,19 @@ class FakeProvider:
                              ).strftime('%Y-%m-%d %H:%M:%S') if done else '',
             'response': None, 'successFlag': 0, 'errorCode': 0, 'errorMessage': '',
         }
+        if task.model == 'generate-2':  # the newer shape: what was billed, and null error fields unless it failed
+            data.update(errorCode=None, errorMessage=None,
+                        operationType=f'nano-banana-2_{task.params.get("resolution", "1K").lower()}')
         if ok:
             data['response'] = {'originImageUrl': self._one_or_list(self._urls(task, base_url, origin=True)),
                                 'resultImageUrl': self._one_or_list(self._results(task, base_url))}
             data['successFlag'] = 1
+        elif done and task.outcome == 'refused':
+            data.update(successFlag=2, errorCode=None, errorMessage=SENSITIVE_MESSAGE)
         elif done:
             data.update(successFlag=3, errorCode=FAILURE_CODE, errorMessage=FAILURE_MESSAGE)
+        if not ok:
+            data.pop('operationType', None)  # nothing is billed until an image is made
         return data
 
     @staticmethod
@@ -302,13 +366,16 @@ class FakeProvider:
     @staticmethod
     def _urls(task: FakeTask, base_url: str, *, origin: bool = False) -> list[str]:
         suffix = '?origin=1' if origin else ''
-        return [f'{base_url.rstrip("/")}/files/{task.task_id}/{n}.png{suffix}' for n in range(task.num_images)]
+        return [f'{base_url.rstrip("/")}/files/{task.task_id}/{n}.{task.file_format}{suffix}'
+                for n in range(task.num_images)]
 
     def _results(self, task: FakeTask, base_url: str) -> list[str]:
         if not self.config.inline_base64:
             return self._urls(task, base_url)
-        return ['data:image/png;base64,' + base64.b64encode(cached_image(task.params['prompt'], *task.size, variant=n)
-                                                            ).decode() for n in range(task.num_images)]
+        mime = 'image/jpeg' if task.file_format == 'jpg' else 'image/png'
+        return [f'data:{mime};base64,' + base64.b64encode(
+            task_image(task.params['prompt'], *task.size, n, task.file_format)).decode()
+                for n in range(task.num_images)]
 
     # --- callbacks
     def _schedule_callbacks(self, task: FakeTask) -> None:
@@ -324,7 +391,8 @@ class FakeProvider:
 
     def _callback_body(self, task: FakeTask) -> dict[str, Any]:
         ok = task.outcome == 'success'
-        code, message = (200, 'Image generated successfully.') if ok else (FAILURE_CODE, FAILURE_MESSAGE)
+        code, message = ((200, 'Image generated successfully.') if ok else (400, SENSITIVE_MESSAGE)
+                         if task.outcome == 'refused' else (FAILURE_CODE, FAILURE_MESSAGE))
         if self.config.callback_shape == 'old':
             results = self._results(task, task.base_url) if ok else []
             return {'code': code, 'msg': message,
@@ -351,7 +419,7 @@ class FakeProvider:
         if patch is None or not set(patch) <= known:
             return JSONResponse({'error': f'unknown fields: {sorted(set(patch or {}) - known)}'}, status_code=422)
         for name, value in patch.items():
-            setattr(self.config, name, tuple(value) if name == 'content_policy_words' else value)
+            setattr(self.config, name, tuple(value) if name in ('content_policy_words', 'down_endpoints') else value)
         if 'seed' in patch:
             self._rng.seed(patch['seed'])
         return JSONResponse(asdict(self.config))
@@ -359,7 +427,8 @@ class FakeProvider:
     async def _stats(self, request: Request) -> Response:
         return JSONResponse({'submissions': self.submissions, 'calls': dict(self.calls), 'tasks': {
             t.task_id: {'state': ('generating' if not self._is_finished(t) else t.outcome), 'params': t.params,
-                        'callbacks_sent': t.callbacks_sent, 'num_images': t.num_images}
+                        'callbacks_sent': t.callbacks_sent, 'num_images': t.num_images,
+                        'done_at': t.done_at}  # the fake's clock (monotonic): benches in other processes time from it
             for t in self.tasks.values()}})
 
     async def _complete(self, request: Request) -> Response:
@@ -368,7 +437,7 @@ class FakeProvider:
             return JSONResponse({'error': 'unknown task'}, status_code=404)
         if not task.finished:
             outcome = request.query_params.get('outcome', task.outcome)
-            task.outcome = 'failed' if outcome == 'failed' else 'success'
+            task.outcome = outcome if outcome in ('failed', 'refused') else 'success'
             task.done_at = min(task.done_at, self._clock())
         self._is_finished(task)
         return JSONResponse({'taskId': task.task_id, 'state': task.outcome})
@@ -404,6 +473,8 @@ def main(argv: list[str] | None = None) -> None:
     args = vars(parser.parse_args(argv))
     host, port = args.pop('host'), args.pop('port')
     logging.basicConfig(level=logging.INFO)
+    # Stand-alone, the fake is the provider: its drawing uses every core it has, as a real service's would.
+    pools.configure(pools.PoolSizes(image_workers=os.cpu_count() or 1))
     uvicorn.run(FakeProvider(FakeConfig(**args)).app, host=host, port=port, log_level='info')
 
 

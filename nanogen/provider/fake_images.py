@@ -53,3 +53,18 @@ def draw_image(prompt: str, width: int, height: int, *, variant: int = 0) -> byt
 
 # Images are a pure function of their inputs: re-draw on demand instead of keeping every task's bytes.
 cached_image = lru_cache(maxsize=32)(draw_image)
+
+
+@lru_cache(maxsize=8)
+def as_jpeg(png: bytes) -> bytes:
+    """The same picture as a JPEG (generate-2's default outputFormat)."""
+    with Image.open(io.BytesIO(png)) as image:
+        out = io.BytesIO()
+        image.convert('RGB').save(out, format='JPEG', quality=90)
+        return out.getvalue()
+
+
+def task_image(prompt: str, width: int, height: int, variant: int, file_format: str) -> bytes:
+    """One task's image in its file format; module-level so it runs in an image worker process (nanogen/pools.py)."""
+    png = cached_image(prompt, width, height, variant=variant)
+    return as_jpeg(png) if file_format == 'jpg' else png

@@ -30,13 +30,18 @@ from nanogen.errors import (
 
 GENERATE_PATH = '/api/v1/nanobanana/generate'
 GENERATE_PRO_PATH = '/api/v1/nanobanana/generate-pro'
+GENERATE_2_PATH = '/api/v1/nanobanana/generate-2'
 RECORD_INFO_PATH = '/api/v1/nanobanana/record-info'
 CREDIT_PATH = '/api/v1/common/credit'
 TEXT_TO_IMAGE = 'TEXTTOIAMGE'  # sic: the misspelling is the real wire value
 IMAGE_TO_IMAGE = 'IMAGETOIAMGE'  # sic
-MODEL_STANDARD, MODEL_PRO = 'nanobanana', 'nanobanana-pro'
+MODEL_STANDARD, MODEL_PRO, MODEL_2 = 'nanobanana', 'nanobanana-pro', 'nanobanana-2'
 PRO_RESOLUTIONS = ('1K', '2K', '4K')
 PRO_MAX_IMAGE_URLS = 8
+V2_RATIOS = ('1:1', '1:4', '1:8', '2:3', '3:2', '3:4', '4:1', '4:3', '4:5', '5:4', '8:1', '9:16', '16:9', '21:9', 'auto')
+V2_MAX_IMAGE_URLS = 14
+V2_MAX_PROMPT = 20_000
+V2_OUTPUT_FORMATS = ('png', 'jpg')
 MAX_IMAGES = 4
 RETRYABLE_CODES = frozenset({429, 455, 500})
 
@@ -74,8 +79,10 @@ class GenerateRequest:
     aspect_ratio: str = '1:1'  # wire field image_size (aspectRatio for Pro)
     image_urls: tuple[str, ...] = ()  # non-empty -> image-to-image
     watermark: str | None = None  # sent only when set (standard model only)
-    model: str = MODEL_STANDARD  # or MODEL_PRO -> generate-pro
-    resolution: str = '1K'  # Pro only: 1K, 2K or 4K
+    model: str = MODEL_STANDARD  # or MODEL_PRO -> generate-pro, MODEL_2 -> generate-2
+    resolution: str = '1K'  # Pro and 2 only: 1K, 2K or 4K
+    google_search: bool = False  # 2 only: web-search grounding
+    output_format: str = 'jpg'  # 2 only: png or jpg (the service's default is jpg)
 
 
 @dataclass(frozen=True)
@@ -87,6 +94,7 @@ class TaskRecord:
     error_code: int | None  # None when the service reports none (missing or 0)
     error_message: str
     raw: dict[str, Any]  # the envelope's data, to store as response_data
+    operation_type: str | None = None  # what was billed, e.g. 'nano-banana-2_1k' (generate-2 tasks)
 
 
 @dataclass(frozen=True)
@@ -138,11 +146,12 @@ def never_sent(exc: httpx.TransportError) -> bool:
     return isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
 
 
-def error_for_code(code: int, *, detail: str | None = None) -> ProviderError:
-    """The exception for a non-200 provider code: only the retryable codes can succeed later."""
+def error_for_code(code: int, *, detail: str | None = None, reason: str = '') -> ProviderError:
+    """The exception for a non-200 provider code: only the retryable codes can succeed later. `reason`: the
+    service's own message, kept (at most 300 characters) for messages that quote it (a refusal's reason)."""
     cls = (ProviderRateLimited if code == 429 else ProviderUnavailable if retryable_code(code)
            else ProviderRejected)
-    return cls(message_for_code(code), provider_code=code, detail=detail)
+    return cls(message_for_code(code), provider_code=code, detail=detail, provider_message=reason[:300])
 
 
 def _final(error: ProviderError) -> ProviderError:
@@ -224,7 +233,31 @@ def _parse_record(data: object, task_id: str) -> TaskRecord:
     return TaskRecord(task_id=_task_id(data.get('taskId')) or task_id, state=TaskState(state_value),
                       result_urls=_result_urls(data), origin_urls=_urls(data.get('response'), _ORIGIN_KEYS),
                       error_code=_as_int(data.get('errorCode')) or None,
-                      error_message=error_message if isinstance(error_message, str) else '', raw=data)
+                      error_message=error_message if isinstance(error_message, str) else '', raw=data,
+                      operation_type=operation_type_of(data))
+
+
+def operation_type_of(data: dict[str, Any]) -> str | None:
+    """The billed `operationType` (e.g. 'nano-banana-2_1k'), wherever the answer puts it; None when absent."""
+    for container in (data, _maybe_json(data.get('response')), _maybe_json(data.get('info'))):
+        value = container.get('operationType') if isinstance(container, dict) else None
+        if isinstance(value, str) and value.strip():
+            return value.strip()[:64]
+    return None
+
+
+# operationType's model names -> our model ids; the suffix after the last '_' is the resolution ('1k', '2k', '4k')
+OPERATION_MODELS = {'nano-banana-2': MODEL_2, 'nano-banana-pro': MODEL_PRO, 'nano-banana': MODEL_STANDARD}
+
+
+def billed_by(operation_type: str | None) -> tuple[str, str | None] | None:
+    """(model id, resolution or None) named by an operationType; None when absent or not one we know."""
+    if not operation_type:
+        return None
+    name, _, suffix = operation_type.strip().lower().rpartition('_')
+    resolution = suffix.upper() if suffix.upper() in PRO_RESOLUTIONS else None
+    model = OPERATION_MODELS.get(name if resolution else operation_type.strip().lower())
+    return (model, resolution) if model else None
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -265,29 +298,52 @@ def _submit_body(req: GenerateRequest) -> tuple[str, dict[str, Any]]:
     if not req.callback_url:
         raise InvalidInput('A callback URL is required by the provider.', field='callback_url')
     if req.model == MODEL_PRO:
-        if req.num_images != 1:  # Pro makes one image per task; the caller submits several tasks instead
-            raise InvalidInput('The Pro model makes one image per request.', field='num_images')
-        if req.aspect_ratio not in (*ASPECT_RATIOS, 'auto'):
-            raise InvalidInput(f'Unsupported aspect ratio {req.aspect_ratio}.', field='aspect_ratio')
-        if req.resolution not in PRO_RESOLUTIONS:
-            raise InvalidInput(f'Unsupported resolution {req.resolution}.', field='resolution')
-        if len(req.image_urls) > PRO_MAX_IMAGE_URLS:
-            raise InvalidInput(f'At most {PRO_MAX_IMAGE_URLS} reference images.', field='image_urls')
-        body: dict[str, Any] = {'prompt': req.prompt}
-        if req.image_urls:
-            body['imageUrls'] = list(req.image_urls)
-        body.update(resolution=req.resolution, aspectRatio=req.aspect_ratio, callBackUrl=req.callback_url)
-        return GENERATE_PRO_PATH, body
+        return GENERATE_PRO_PATH, _pro_body(req)
+    if req.model == MODEL_2:
+        return GENERATE_2_PATH, _v2_body(req)
     if req.model != MODEL_STANDARD:
         raise InvalidInput(f'Unknown model {req.model}.', field='model')
     if not 1 <= req.num_images <= MAX_IMAGES:
         raise InvalidInput(f'Ask for 1 to {MAX_IMAGES} images.', field='num_images')
     if req.aspect_ratio not in ASPECT_RATIOS:
         raise InvalidInput(f'Unsupported aspect ratio {req.aspect_ratio}.', field='aspect_ratio')
-    body = {'prompt': req.prompt, 'type': IMAGE_TO_IMAGE if req.image_urls else TEXT_TO_IMAGE,
-            'numImages': req.num_images, 'image_size': req.aspect_ratio, 'callBackUrl': req.callback_url}
+    body: dict[str, Any] = {'prompt': req.prompt, 'type': IMAGE_TO_IMAGE if req.image_urls else TEXT_TO_IMAGE,
+                            'numImages': req.num_images, 'image_size': req.aspect_ratio,
+                            'callBackUrl': req.callback_url}
     if req.image_urls:
         body['imageUrls'] = list(req.image_urls)
     if req.watermark:
         body['watermark'] = req.watermark
     return GENERATE_PATH, body
+
+
+def _one_image_checks(req: GenerateRequest, ratios: tuple[str, ...], max_urls: int) -> None:
+    if req.num_images != 1:  # one image per task; the caller submits several tasks instead
+        raise InvalidInput('This model makes one image per request.', field='num_images')
+    if req.aspect_ratio not in ratios:
+        raise InvalidInput(f'Unsupported aspect ratio {req.aspect_ratio}.', field='aspect_ratio')
+    if req.resolution not in PRO_RESOLUTIONS:
+        raise InvalidInput(f'Unsupported resolution {req.resolution}.', field='resolution')
+    if len(req.image_urls) > max_urls:
+        raise InvalidInput(f'At most {max_urls} reference images.', field='image_urls')
+
+
+def _pro_body(req: GenerateRequest) -> dict[str, Any]:
+    _one_image_checks(req, (*ASPECT_RATIOS, 'auto'), PRO_MAX_IMAGE_URLS)
+    body: dict[str, Any] = {'prompt': req.prompt}
+    if req.image_urls:
+        body['imageUrls'] = list(req.image_urls)
+    body.update(resolution=req.resolution, aspectRatio=req.aspect_ratio, callBackUrl=req.callback_url)
+    return body
+
+
+def _v2_body(req: GenerateRequest) -> dict[str, Any]:
+    """generate-2: imageUrls is always sent (an empty list means text-to-image), as are the two new fields."""
+    _one_image_checks(req, V2_RATIOS, V2_MAX_IMAGE_URLS)
+    if len(req.prompt) > V2_MAX_PROMPT:
+        raise InvalidInput(f'The prompt is too long: the limit is {V2_MAX_PROMPT} characters.', field='prompt')
+    if req.output_format not in V2_OUTPUT_FORMATS:
+        raise InvalidInput(f'Unsupported output format {req.output_format}.', field='output_format')
+    return {'prompt': req.prompt, 'imageUrls': list(req.image_urls), 'aspectRatio': req.aspect_ratio,
+            'resolution': req.resolution, 'googleSearch': bool(req.google_search),
+            'outputFormat': req.output_format, 'callBackUrl': req.callback_url}

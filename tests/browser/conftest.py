@@ -24,3 +24,18 @@ def oidc_app(isolated_env: object, monkeypatch: pytest.MonkeyPatch) -> Iterator[
         monkeypatch.setenv('GOOGLE_CLIENT_SECRET', CLIENT_SECRET)
         monkeypatch.setenv('NANOGEN_OIDC_METADATA_URL', f'{issuer}/.well-known/openid-configuration')
         yield issuer
+
+
+SERVER_START_S = 20.0  # app.py's first start in a test process (imports, image workers) can take more than 3 s
+
+
+@pytest.fixture(autouse=True)
+def patient_first_open(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`Screen.open` waits 3 s for the server it starts; on two busy cores (two test workers) the first start of
+    app.py took longer and the page was refused (ERR_CONNECTION_REFUSED). It still fails after SERVER_START_S."""
+    from nicegui.testing import Screen
+    original = Screen.open
+
+    def open_page(self: Screen, path: str, timeout: float = SERVER_START_S) -> None:
+        original(self, path, timeout)
+    monkeypatch.setattr(Screen, 'open', open_page)

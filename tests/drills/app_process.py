@@ -34,6 +34,11 @@ class AppProcess:
         return f'http://127.0.0.1:{self.port}'
 
     def start(self, timeout: float = 60.0) -> None:
+        self.spawn()
+        self.wait_ready(timeout)
+
+    def spawn(self) -> None:
+        """Start the process without waiting for it (several replicas starting together)."""
         env = {k: v for k, v in os.environ.items() if not k.startswith(ENV_PREFIXES)}
         env.update(NANOGEN_DATA_DIR=str(self.data_dir), NANOGEN_HOST='127.0.0.1', PORT=str(self.port),
                    PYTHONUNBUFFERED='1', **self.settings)
@@ -42,17 +47,25 @@ class AppProcess:
         self.proc = subprocess.Popen([sys.executable, *self.command], cwd=ROOT, env=env, stdout=log,
                                      stderr=subprocess.STDOUT)
         log.close()
+
+    def wait_ready(self, timeout: float = 60.0, path: str = '/healthz') -> None:
+        assert self.proc is not None
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f'app.py exited with {self.proc.returncode}: {self.log_tail()}')
             try:
-                if httpx.get(f'{self.url}/healthz', timeout=1).status_code == 200:
+                if httpx.get(f'{self.url}{path}', timeout=1).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass
             time.sleep(0.1)
         raise RuntimeError(f'app.py did not answer within {timeout} s: {self.log_tail()}')
+
+    def wait_exit(self, timeout: float = 60.0) -> int:
+        """The exit code of a process expected to stop by itself (e.g. refused at start)."""
+        assert self.proc is not None
+        return self.proc.wait(timeout=timeout)
 
     def kill9(self) -> None:
         assert self.proc is not None

@@ -50,7 +50,6 @@ async def test_sqlite_locked_mid_submit_and_mid_flight_loses_nothing_and_resends
                              NANOGEN_MAX_CONCURRENT_PER_USER=GENERATIONS, NANOGEN_POLL_INITIAL=0.2,
                              NANOGEN_POLL_MAX=0.5)
     services = await make_services(settings, start=False)
-    services.generation.housekeeping_interval_s = 1.0
 
     @sa.event.listens_for(services.db.engine, 'connect')
     def _impatient(dbapi_conn: Any, _record: Any) -> None:
@@ -84,7 +83,6 @@ async def test_postgres_backends_terminated_mid_run_loses_nothing(fake, make_ser
     settings = make_settings(isolated_env, postgres_url, url, NANOGEN_MAX_CONCURRENT_PER_USER=GENERATIONS,
                              NANOGEN_POLL_INITIAL=0.2, NANOGEN_POLL_MAX=0.5)
     services = await make_services(settings, start=False)
-    services.generation.housekeeping_interval_s = 1.0
     await services.start()
     uid = await add_user(services)
     ids = [(await services.generation.create(uid, validate_request(prompt=DRILL_PROMPT, size=512))).id

@@ -65,7 +65,7 @@ def test_kill_9_with_fifty_in_flight_then_restart_completes_all_without_resubmit
     assert provider.submissions == GENERATIONS
     assert all(r.status == Status.PROCESSING.value for r in statuses(db))  # killed mid-flight, nothing finished
 
-    app_process.start()  # same port, so the same worker id: its own leases are taken back at once
+    app_process.start()  # a restart: the queue (SQLite: re-seeded from the rows) carries on
     rows = wait_for(db, lambda rows: all(Status(r.status).finished for r in rows), 60, app_process)
 
     assert [r.status for r in rows] == [Status.COMPLETED.value] * GENERATIONS, [r.error_message for r in rows]

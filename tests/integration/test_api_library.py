@@ -175,7 +175,22 @@ async def test_the_openapi_schema_documents_every_route_model_and_error(user: Us
     assert set(schema['paths']) == {'/api/v1/images/generate', '/api/v1/images/generate/upload',
                                     '/api/v1/prompts', '/api/v1/prompts/{prompt_id}',
                                     '/api/v1/images', '/api/v1/images/{image_id}', '/api/v1/images/{image_id}/file',
-                                    '/api/v1/images/{image_id}/restore', '/api/v1/me', '/api/v1/me/usage'}
+                                    '/api/v1/images/{image_id}/restore', '/api/v1/me', '/api/v1/me/usage',
+                                    '/api/v1/models', '/api/v1/images/{image_id}/edit',
+                                    '/api/v1/images/{image_id}/versions',
+                                    '/api/v1/boards', '/api/v1/boards/{board_id}', '/api/v1/boards/{board_id}/images',
+                                    '/api/v1/boards/{board_id}/images/{image_id}', '/api/v1/boards/{board_id}/share',
+                                    '/api/v1/boards/{board_id}/links', '/api/v1/boards/{board_id}/links/{link_id}',
+                                    '/api/v1/tags', '/api/v1/images/{image_id}/tags', '/api/v1/images/{image_id}/rating',
+                                    '/api/v1/webhooks', '/api/v1/webhooks/{webhook_id}',
+                                    '/api/v1/webhooks/{webhook_id}/test', '/api/v1/webhooks/{webhook_id}/deliveries',
+                                    '/api/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver',
+                                    '/api/v1/batches', '/api/v1/batches/upload', '/api/v1/batches/{batch_id}',
+                                    '/api/v1/batches/{batch_id}/pause', '/api/v1/batches/{batch_id}/resume',
+                                    '/api/v1/batches/{batch_id}/cancel', '/api/v1/batches/{batch_id}/retry-failed',
+                                    '/api/v1/batches/{batch_id}/zip', '/api/v1/batches/{batch_id}/board',
+                                    '/api/v1/groups', '/api/v1/groups/{group_id}', '/api/v1/groups/{group_id}/members',
+                                    '/api/v1/groups/{group_id}/members/{user_id}', '/api/v1/groups/{group_id}/policy'}
     for path, operations in schema['paths'].items():
         for method, op in operations.items():
             assert {'401', '422', '429'} <= set(op['responses']), (path, method)

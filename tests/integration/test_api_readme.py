@@ -37,3 +37,5 @@ async def test_the_readme_python_example_generates_pages_and_downloads(user: Use
     assert await prompt_count() == 1
     items = (await api.get('/api/v1/images')).json()['data']['items']
     assert [i['prompt'] for i in items] == ['a red fox in fresh snow'] and items[0]['width'] == 1024
+    boards = (await api.get('/api/v1/boards')).json()['data']  # "put my results on a board", once for two runs
+    assert [(b['name'], b['image_count']) for b in boards] == [('Foxes', 1)]

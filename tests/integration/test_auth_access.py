@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
@@ -24,6 +24,8 @@ from nanogen.accounts.guard import is_public
 from nanogen.accounts.signin_messages import STATE_MESSAGE, TOKEN_MESSAGE, UNVERIFIED_MESSAGE
 from nanogen.bootstrap import Services
 from nanogen.models import Image, Prompt
+from tests.integration.api_support import make_token
+from tests.support.library import promote_admin
 from tests.ui.helpers import sign_in
 from tests.ui.studio import app_services
 
@@ -33,6 +35,7 @@ UNSAFE = {'POST', 'PUT', 'PATCH', 'DELETE'}
 # signed callback, signed reference links, and /metrics (which checks its own token). Adding one needs a review.
 REVIEWED_PUBLIC = {'/', '/login', '/favicon.ico', '/healthz', '/readyz', '/metrics', '/auth/local', '/auth/logout',
                    '/auth/oidc/login', '/auth/oidc/callback', '/s/{token}', '/s/{token}/image',
+                   '/b/{token}', '/b/{token}/files/{image_id}/{variant}',
                    '/api/provider/callback/{token}', '/refs/{token}'}
 
 
@@ -106,6 +109,10 @@ class Owned:
     prompt_ids: list[int]
     image_ids: list[int]
     secret_text: str
+    board_ids: list[int] = field(default_factory=list)
+    link_ids: list[int] = field(default_factory=list)
+    group_ids: list[int] = field(default_factory=list)
+    user_id: int = 0
 
 
 async def give_bob_images(services: Services, bob_id: int) -> Owned:
@@ -130,12 +137,34 @@ async def give_bob_images(services: Services, bob_id: int) -> Owned:
         image = await services.db.run(lambda s, i=image_id: s.get(Image, i))
         for key, ctype in ((image.key, 'image/png'), (image.original_key, 'image/png'), (image.thumb_key, 'image/webp')):
             await services.storage.put(key, b'\x89PNG bob only', content_type=ctype)
+    board = await services.library.boards.create(bob_id, f'{secret} board', secret)  # private, but linked
+    await services.library.boards.add_images(bob_id, board.id, owned.image_ids)
+    link = await services.library.boards.create_link(bob_id, board.id)
+    owned.board_ids.append(board.id)
+    owned.link_ids.append(link.id)
+    root = await services.users.sign_in(subject='local:root@example.com', email='root@example.com')
+    await promote_admin(services, root.id)
+    # Bob's group, which Ada is not in. Its name carries no secret: Ada is the first user, so an app admin, and the
+    # admin console lists every group by name (as it should); what she must not see is Bob's work.
+    group = await services.groups.create(root.id, 'Bob and root')
+    await services.groups.add_member(root.id, group.id, bob_id, 'admin')
+    await services.groups.set_policy(root.id, group.id, allowed_models=['nanobanana'])
+    owned.group_ids.append(group.id)
+    owned.user_id = bob_id
     return owned
 
 
 def value_for(param: str, template: str, owned: Owned) -> str | None:
     """Bob's id for an id-like path parameter, judged by its name or the path segment before it."""
     name = param.lower()
+    if 'board' in name:
+        return str(owned.board_ids[0])
+    if 'link' in name:
+        return str(owned.link_ids[0])
+    if 'group' in name:
+        return str(owned.group_ids[0])
+    if name == 'user_id':
+        return str(owned.user_id)
     if 'image' in name or (name == 'id' and '/images/' in template):
         return str(owned.image_ids[0])
     if 'prompt' in name or 'generation' in name or (name == 'id' and ('/prompts/' in template
@@ -166,7 +195,11 @@ async def test_a_user_gets_404_for_every_one_of_another_users_prompts_images_and
                 assert response.json() == missing.json()
                 assert b'bob only' not in response.content
 
-    # Every /api/v1 route with an id of a prompt or image, whatever methods it has, as Ada with Bob's ids.
+    # Every /api/v1 route with an id of a prompt or image, whatever methods it has, as Ada with Bob's ids. Ada is the
+    # first user, so an app admin; the groups admin API is asked by Eve instead (no admin, not in Bob's group).
+    _eve_id, eve_token = await make_token(services, 'eve@example.com')
+    eve = httpx.AsyncClient(transport=ada._transport, base_url='http://test',
+                            headers={'Authorization': f'Bearer {eve_token}'})
     api_checked = []
     for template, methods in http_routes():
         params = PARAM.findall(template)
@@ -177,11 +210,16 @@ async def test_a_user_gets_404_for_every_one_of_another_users_prompts_images_and
             continue
         url = fill(template, values)  # type: ignore[arg-type]
         for method in sorted(methods):
-            response = await ada.request(method, url, json={} if method in UNSAFE - {'DELETE'} else None)
-            assert response.status_code in ((404,) if method in ('GET', 'DELETE') else (404, 422)), (
+            asker = eve if template.startswith('/api/v1/groups') else ada
+            response = await asker.request(method, url, json={} if method in UNSAFE - {'DELETE'} else None)
+            # The groups admin API answers 403 to anyone not an app admin (nor the group's admin), whatever the id.
+            allowed = (403, 404) if template.startswith('/api/v1/groups') else (404,)
+            assert response.status_code in (allowed if method in ('GET', 'DELETE') else (*allowed, 422)), (
                 method, url, response.status_code, response.text[:200])
             assert owned.secret_text not in response.text
             api_checked.append((method, template))
+    await eve.aclose()
+    assert any(t.startswith('/api/v1/groups/') for _, t in api_checked)
     if any(t.startswith('/api/v1') and PARAM.search(t) for t, _ in http_routes()):
         assert api_checked, 'the /api/v1 id routes were not recognised: teach value_for() their parameter names'
 
@@ -197,6 +235,12 @@ async def test_a_user_gets_404_for_every_one_of_another_users_prompts_images_and
         assert owned.secret_text not in response.text, template
     zipped = await ada.get(f'/files/zip?ids={owned.image_ids[0]}', headers={'Accept': 'application/json'})
     assert zipped.status_code == 404 and b'bob only' not in zipped.content
+    board = owned.board_ids[0]
+    zipped = await ada.get(f'/boards/{board}/zip?ids={owned.image_ids[0]}', headers={'Accept': 'application/json'})
+    assert zipped.status_code == 404 and b'bob only' not in zipped.content
+    page = await ada.get(f'/boards/{board}', follow_redirects=True)  # Bob's private board page
+    assert page.status_code in (200, 404) and owned.secret_text not in page.text
+    assert (await bobs.get(f'/boards/{board}/zip?ids={owned.image_ids[0]}')).status_code == 200  # the control
 
     # Nothing Ada tried changed Bob's things.
     for image_id in owned.image_ids:

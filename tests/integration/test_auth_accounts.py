@@ -17,7 +17,7 @@ from nanogen.config import Settings
 from nanogen.errors import AuthError, InvalidInput, NotFound
 from nanogen.models import AuditEvent, Share, User, UserSession
 from tests.conftest import make_settings
-from tests.integration.test_gallery import make_images
+from tests.support.library import make_images
 from tests.support.oidc import guarded_app
 
 
@@ -90,13 +90,13 @@ async def test_a_deleted_share_link_never_shows_the_next_shared_image(studio: Se
     bob = await services.users.sign_in(subject='local:bob@example.com', email='bob@example.com')
     assert ada.id is not None and bob.id is not None
     [ada_image] = await make_images(services, ada.id, 'ada private sunrise')
-    old = await services.gallery.create_share(ada.id, ada_image)
+    old = await services.library.create_share(ada.id, ada_image)
     old_token = old.path.removeprefix('/s/')
     stored = await services.db.run(lambda s: s.get(Share, old.id))
     assert stored.token_hash == hashlib.sha256(old_token.encode()).hexdigest()
     assert old_token not in (stored.salt or '')  # the link itself is not in the database
 
-    await services.gallery.soft_delete(ada.id, [ada_image])
+    await services.library.soft_delete(ada.id, [ada_image])
     for _ in range(100):  # the undo window passes: the image and its share rows are removed for good
         if await services.db.run(lambda s: s.get(Share, old.id)) is None:
             break
@@ -104,11 +104,11 @@ async def test_a_deleted_share_link_never_shows_the_next_shared_image(studio: Se
     assert await services.db.run(lambda s: s.get(Share, old.id)) is None
 
     [bob_image] = await make_images(services, bob.id, 'bob new picture')
-    new = await services.gallery.create_share(bob.id, bob_image)
+    new = await services.library.create_share(bob.id, bob_image)
     assert bob_image != ada_image and new.id != old.id  # SQLite reused both ids before AUTOINCREMENT
     with pytest.raises(NotFound):
-        await services.gallery.resolve_share(old_token)
-    assert (await services.gallery.resolve_share(new.path.removeprefix('/s/'))).prompt == 'bob new picture'
+        await services.library.resolve_share(old_token)
+    assert (await services.library.resolve_share(new.path.removeprefix('/s/'))).prompt == 'bob new picture'
 
 
 # ---------------------------------------------------------------- finding 8: sign-out ends the session

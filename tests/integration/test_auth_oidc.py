@@ -15,6 +15,7 @@ from nanogen.accounts.signin_messages import STATE_MESSAGE, TOKEN_MESSAGE, UNVER
 from nanogen.bootstrap import Services
 from nanogen.config import Settings
 from nanogen.models import User
+from tests.support.library import promote_admin
 from tests.support.oidc import (
     CLIENT_ID,
     CLIENT_SECRET,
@@ -255,3 +256,32 @@ async def test_denying_consent_at_the_provider_is_refused(oidc_mock: str, make_s
     message, target = login_error(await web.get(response.headers['location']))
     assert message == 'Sign-in was cancelled or refused by the sign-in provider.' and target == '/history'
     assert not await signed_in(web)
+
+
+async def test_the_groups_claim_maps_to_groups_on_every_sign_in(oidc_mock: str, make_services, isolated_env: Path,
+                                                               database_url: str, browser_like) -> None:
+    """Issue 16: with NANOGEN_OIDC_GROUPS_CLAIM, a sign-in joins the named groups and leaves the ones the claim
+    dropped; a membership an admin made by hand stays."""
+    services = await make_services(oidc_settings(isolated_env, database_url, oidc_mock,
+                                                 NANOGEN_OIDC_GROUPS_CLAIM='groups'))
+    root = await services.users.sign_in(subject='local:root@example.com', email='root@example.com')
+
+    await promote_admin(services, root.id)
+    design = await services.groups.create(root.id, 'Design')
+    ops = await services.groups.create(root.id, 'Ops')
+    manual = await services.groups.create(root.id, 'Board')
+
+    async def sign_in_with(groups: list[str]) -> int:
+        set_claims(oidc_mock, 'google-sub-g', **google_claims('ada@example.com', groups=groups))
+        web = browser_like(services)
+        assert (await web.get(await consent(await start(web), 'google-sub-g'))).status_code == 303
+        return (await services.db.run(lambda s: s.exec(select(User).where(User.email == 'ada@example.com')).one())).id
+
+    ada = await sign_in_with(['design', 'Ops', 'unknown-group'])
+    assert [g.name for g in await services.groups.groups_of(ada)] == ['Design', 'Ops']
+    await services.groups.add_member(root.id, manual.id, ada, 'editor')
+    await sign_in_with(['Design'])
+    assert [(g.name, g.role) for g in await services.groups.groups_of(ada)] == [('Board', 'editor'),
+                                                                               ('Design', 'member')]
+    assert ops.id not in [g.id for g in await services.groups.groups_of(ada)]
+    assert design.id in [g.id for g in await services.groups.groups_of(ada)]

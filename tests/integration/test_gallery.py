@@ -2,40 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
 import io
 import zipfile
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from sqlmodel import select
 
 from nanogen.bootstrap import Services
 from nanogen.errors import InvalidInput, NotFound
-from nanogen.generation.requests import validate_request
-from nanogen.library.actions import SHARE_GONE, parse_ids
+from nanogen.library.downloads import parse_ids
 from nanogen.library.queries import ImageQuery, list_images
+from nanogen.library.shares import SHARE_GONE
 from nanogen.models import Image, Share, utcnow
-from tests.conftest import make_settings
-from tests.integration.test_generation import add_user, wait_status
-
-
-async def make_images(services: Services, user_id: int, prompt: str, n: int = 1) -> list[int]:
-    created = await services.generation.create(user_id, validate_request(prompt=prompt, size=512, num_images=n))
-    done = await wait_status(services, created.id, {'COMPLETED', 'FAILED'})
-    assert done.status == 'COMPLETED', done.error_message
-    return [i.id for i in await services.library.images_of_prompt(user_id, created.id)]
-
-
-@pytest.fixture
-async def studio(fake, make_services, isolated_env: Path, database_url: str) -> tuple[Services, int, int]:
-    """Services with two users; Ada owns two images of one prompt, Bob one image."""
-    _provider, url = fake
-    services = await make_services(make_settings(isolated_env, database_url, url, NANOGEN_UNDO_WINDOW=0.3))
-    ada = await add_user(services, 'ada@example.com')
-    bob = await add_user(services, 'bob@example.com')
-    return services, ada, bob
+from tests.support.library import make_images
+from tests.support.waits import until
 
 
 async def listed(services: Services, user_id: int, **query: object) -> list[int]:
@@ -46,41 +27,43 @@ async def listed(services: Services, user_id: int, **query: object) -> list[int]
 async def test_favourite_toggles_and_filters_and_is_only_for_the_owner(studio) -> None:
     services, ada, bob = studio
     first, second = await make_images(services, ada, 'two foxes in a field', n=2)
-    gallery = services.gallery
-    assert await gallery.toggle_favourite(ada, first) is True
+    library = services.library
+    assert await library.toggle_favourite(ada, first) is True
     assert await listed(services, ada, favourites_only=True) == [first]
-    assert await gallery.toggle_favourite(ada, first) is False
-    assert await gallery.set_favourite(ada, second, True) is True
+    assert await library.toggle_favourite(ada, first) is False
+    assert await library.set_favourite(ada, second, True) is True
     assert await listed(services, ada, favourites_only=True) == [second]
     with pytest.raises(NotFound):  # Bob cannot touch Ada's image, and learns only "does not exist"
-        await gallery.toggle_favourite(bob, first)
+        await library.toggle_favourite(bob, first)
     with pytest.raises(NotFound):
-        await gallery.set_favourite(ada, 999_999, True)
+        await library.set_favourite(ada, 999_999, True)
 
 
 async def test_delete_hides_at_once_undo_brings_back_and_the_window_then_removes_for_real(studio) -> None:
     services, ada, bob = studio
     first, second = await make_images(services, ada, 'a castle made of sand', n=2)
-    gallery = services.gallery
+    library = services.library
     with pytest.raises(NotFound):  # one foreign id refuses the lot: nothing of Ada's is hidden by Bob
-        await gallery.soft_delete(bob, [first])
+        await library.soft_delete(bob, [first])
     assert sorted(await listed(services, ada)) == sorted([first, second])
 
-    assert await gallery.soft_delete(ada, [first, second]) == [first, second]
+    assert await library.soft_delete(ada, [first, second]) == [first, second]
     assert await listed(services, ada) == []
     with pytest.raises(NotFound):
         await services.library.get_image(ada, first)
-    assert await gallery.undo_delete(ada, [first]) == [first]
+    assert await library.undo_delete(ada, [first]) == [first]
     assert await listed(services, ada) == [first]
 
     keys = await services.db.run(lambda s: [(r.key, r.original_key, r.thumb_key) for r in
                                             s.exec(select(Image).where(Image.id == second))])
-    await asyncio.sleep(0.6)  # the undo window is 0.3 s in this test
-    rows = await services.db.run(lambda s: [r.id for r in s.exec(select(Image))])
-    assert second not in rows and first in rows
+    async def second_purged() -> bool:  # the undo window is 0.3 s in this test; a busy machine may take longer
+        rows = await services.db.run(lambda s: [r.id for r in s.exec(select(Image))])
+        assert first in rows  # the restored image is never purged
+        return second not in rows
+    await until(second_purged, what='purge of the image left deleted')
     for key in keys[0]:
         assert not await services.storage.exists(key)
-    assert await gallery.undo_delete(ada, [second]) == []  # too late: says so by restoring nothing
+    assert await library.undo_delete(ada, [second]) == []  # too late: says so by restoring nothing
 
 
 async def test_the_sweep_removes_soft_deleted_images_left_by_a_restart(studio) -> None:
@@ -93,7 +76,7 @@ async def test_the_sweep_removes_soft_deleted_images_left_by_a_restart(studio) -
         s.add(row)
         s.commit()
     await services.db.write(mark_deleted_long_ago)
-    assert services.gallery.purge_deleted in services.library.sweeps
+    assert services.library.purge_deleted in services.library.sweeps
     for sweep in services.library.sweeps:
         await sweep()
     assert await services.db.run(lambda s: s.get(Image, image_id)) is None
@@ -102,64 +85,65 @@ async def test_the_sweep_removes_soft_deleted_images_left_by_a_restart(studio) -
 async def test_share_links_resolve_until_revoked_expired_or_deleted(studio) -> None:
     services, ada, bob = studio
     first, second = await make_images(services, ada, 'a shared sunrise over hills', n=2)
-    gallery = services.gallery
-    link = await gallery.create_share(ada, first)
+    library = services.library
+    link = await library.create_share(ada, first)
     token = link.path.removeprefix('/s/')
-    shared = await gallery.resolve_share(token)
+    shared = await library.resolve_share(token)
     assert (shared.image_id, shared.prompt) == (first, 'a shared sunrise over hills')
     assert await services.library.read(shared.file)  # the bytes are there
 
-    assert [s.id for s in await gallery.shares_of(ada, first)] == [link.id]
+    assert [s.id for s in await library.shares_of(ada, first)] == [link.id]
     with pytest.raises(NotFound):  # Bob can neither share, list nor revoke Ada's
-        await gallery.create_share(bob, first)
+        await library.create_share(bob, first)
     with pytest.raises(NotFound):
-        await gallery.shares_of(bob, first)
+        await library.shares_of(bob, first)
     with pytest.raises(NotFound):
-        await gallery.revoke_share(bob, link.id)
-    await gallery.revoke_share(ada, link.id)
+        await library.revoke_share(bob, link.id)
+    await library.revoke_share(ada, link.id)
     with pytest.raises(NotFound, match=SHARE_GONE):
-        await gallery.resolve_share(token)
+        await library.resolve_share(token)
 
     for forged in ('garbage', token[:-2] + 'xx', '', 'MQ'):
         with pytest.raises(NotFound, match=SHARE_GONE):
-            await gallery.resolve_share(forged)
+            await library.resolve_share(forged)
 
     with pytest.raises(InvalidInput):
-        await gallery.create_share(ada, second, expires_in=timedelta(0))
-    short = await gallery.create_share(ada, second, expires_in=timedelta(hours=1))
-    assert (await gallery.resolve_share(short.path.removeprefix('/s/'))).image_id == second
-    gallery.clock = lambda: utcnow() + timedelta(hours=2)
+        await library.create_share(ada, second, expires_in=timedelta(0))
+    short = await library.create_share(ada, second, expires_in=timedelta(hours=1))
+    assert (await library.resolve_share(short.path.removeprefix('/s/'))).image_id == second
+    library.clock = lambda: utcnow() + timedelta(hours=2)
     with pytest.raises(NotFound, match=SHARE_GONE):
-        await gallery.resolve_share(short.path.removeprefix('/s/'))
-    gallery.clock = utcnow
+        await library.resolve_share(short.path.removeprefix('/s/'))
+    library.clock = utcnow
 
-    live = await gallery.create_share(ada, second)
-    await gallery.soft_delete(ada, [second])
+    live = await library.create_share(ada, second)
+    await library.soft_delete(ada, [second])
     with pytest.raises(NotFound, match=SHARE_GONE):  # a deleted image is invisible through its links too
-        await gallery.resolve_share(live.path.removeprefix('/s/'))
-    await asyncio.sleep(0.6)
-    assert await services.db.run(lambda s: list(s.exec(select(Share).where(Share.image_id == second)))) == []
+        await library.resolve_share(live.path.removeprefix('/s/'))
+    async def shares_purged() -> bool:
+        return await services.db.run(lambda s: list(s.exec(select(Share).where(Share.image_id == second)))) == []
+    await until(shares_purged, what="purge of the deleted image's links")
 
 
 async def test_zip_holds_exactly_the_chosen_images_of_the_viewer(studio) -> None:
     services, ada, bob = studio
     a1, a2, a3 = await make_images(services, ada, 'three tiny robots', n=3)
     (b1,) = await make_images(services, bob, 'a robot belonging to bob')
-    data = b''.join([chunk async for chunk in await services.gallery.build_zip(ada, [a3, a1])])
+    data = b''.join([chunk async for chunk in await services.library.build_zip(ada, [a3, a1])])
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         names = archive.namelist()
         assert len(names) == 2 and all(n.endswith('.png') for n in names)
-        rows = {r.id: r for r in await services.gallery.image_rows(ada, [a1, a3])}
+        rows = {r.id: r for r in await services.library.image_rows(ada, [a1, a3])}
         stored = {n: archive.read(n) for n in names}
     for image_id in (a1, a3):
         image = await services.library.get_image(ada, image_id)
         assert await services.storage.get(image.key) in stored.values()
     assert rows[a1].prompt == 'three tiny robots'
     with pytest.raises(NotFound):  # Bob's image in Ada's zip: refused like a missing id, nothing built
-        await services.gallery.build_zip(ada, [a1, b1])
-    await services.gallery.soft_delete(ada, [a2])
+        await services.library.build_zip(ada, [a1, b1])
+    await services.library.soft_delete(ada, [a2])
     with pytest.raises(NotFound):
-        await services.gallery.build_zip(ada, [a2])
+        await services.library.build_zip(ada, [a2])
 
 
 def test_zip_ids_are_parsed_strictly_with_messages() -> None:

@@ -9,6 +9,8 @@ import sqlalchemy as sa
 
 from nanogen.db import Database
 
+pytestmark = pytest.mark.fresh_database  # these tests start from revision 0002
+
 ROWS = [
     "INSERT INTO users (id, subject, email, name, avatar_url, is_admin, disabled, session_version, created_at) "
     "VALUES (1, 'local:boss@x.io', 'boss@x.io', 'Boss', '', true, false, 1, '2026-11-01'), "

@@ -20,7 +20,7 @@ from nanogen.library import queries
 from nanogen.library.retention import RetentionService
 from nanogen.models import Image, PendingDelete, Prompt, Share, utcnow
 from tests.integration.api_support import api_user, app_services, error_of
-from tests.integration.test_gallery import make_images, studio  # noqa: F401 - the fixture
+from tests.support.library import make_images
 from tests.ui.helpers import eventually
 
 
@@ -44,15 +44,15 @@ def purged_ids(caplog: pytest.LogCaptureFixture) -> set[int]:
 
 async def assert_hidden_everywhere(services: Services, user_id: int, image_id: int, prompt_id: int,
                                    token: str) -> None:
-    library, gallery = services.library, services.gallery
+    library = services.library
     for read in (lambda: library.get_image(user_id, image_id), lambda: library.file_for(user_id, image_id, 'thumb'),
-                 lambda: gallery.image_row(user_id, image_id), lambda: gallery.build_zip(user_id, [image_id]),
-                 lambda: gallery.set_favourite(user_id, image_id, True),
-                 lambda: gallery.create_share(user_id, image_id), lambda: gallery.resolve_share(token),
+                 lambda: library.image_row(user_id, image_id), lambda: library.build_zip(user_id, [image_id]),
+                 lambda: library.set_favourite(user_id, image_id, True),
+                 lambda: library.create_share(user_id, image_id), lambda: library.resolve_share(token),
                  lambda: library.delete_images(user_id, [image_id])):
         with pytest.raises(NotFound):
             await read()
-    assert await gallery.image_rows(user_id, [image_id]) == []
+    assert await library.image_rows(user_id, [image_id]) == []
     assert image_id not in [r.id for r in (await queries.list_images(services.db, user_id,
                                                                      queries.ImageQuery())).items]
     assert image_id not in [i.id for i in (await queries.images_of_prompts(services.db, user_id,
@@ -62,37 +62,37 @@ async def assert_hidden_everywhere(services: Services, user_id: int, image_id: i
 
 
 @pytest.mark.parametrize('caller', ['gallery', 'library'])
-async def test_an_image_deleted_by_any_caller_is_hidden_from_every_reader_until_restored(studio, caller) -> None:  # noqa: F811
+async def test_an_image_deleted_by_any_caller_is_hidden_from_every_reader_until_restored(studio, caller) -> None:
     """Issue 13 item 1: an image in its undo window is gone for every reader (one reader, `own_image`), whichever
     caller deleted it; restoring brings it back for all of them; its files stay until the window is over."""
     services, ada, _bob = studio
     first, second = await make_images(services, ada, 'a lantern on a pier', n=2)
     (image,) = await rows(services, id=first)
-    token = (await services.gallery.create_share(ada, first)).path.removeprefix('/s/')
-    services.gallery.undo_window_s = 30  # long enough that the purge cannot race the reads
+    token = (await services.library.create_share(ada, first)).path.removeprefix('/s/')
+    services.library.undo_window_s = 30  # long enough that the purge cannot race the reads
     if caller == 'gallery':
-        assert await services.gallery.soft_delete(ada, [first]) == [first]
+        assert await services.library.soft_delete(ada, [first]) == [first]
     else:
         deleted = await services.library.delete_images(ada, [first], undo_window_s=30)
         assert deleted.ids == [first] and deleted.undo_until is not None
         assert deleted.undo_until > utcnow() + timedelta(seconds=25)
     await assert_hidden_everywhere(services, ada, first, image.prompt_id, token)
-    assert [r.id for r in await services.gallery.image_rows(ada, [first, second])] == [second]
+    assert [r.id for r in await services.library.image_rows(ada, [first, second])] == [second]
     assert all([await services.storage.exists(k) for k in keys_of([image])])  # undo must still be possible
 
     assert await services.library.restore_images(ada, [first]) == [first]
     assert (await services.library.get_image(ada, first)).id == first
-    assert (await services.gallery.resolve_share(token)).image_id == first
+    assert (await services.library.resolve_share(token)).image_id == first
 
 
 async def test_retention_and_admin_delete_purge_through_the_one_path_and_leave_no_objects(
-        studio, caplog: pytest.LogCaptureFixture) -> None:  # noqa: F811
+        studio, caplog: pytest.LogCaptureFixture) -> None:
     """Issue 13 item 1: retention and the admin's "delete user" hide and purge through the library's one path (no
     undo), so no object, row, share link or prompt pointer of the deleted images is left."""
     services, ada, bob = studio
     old, new = await make_images(services, ada, 'an old postcard', n=2)
     bobs = await make_images(services, bob, 'bob and his kite', n=2)
-    await services.gallery.create_share(ada, old)
+    await services.library.create_share(ada, old)
 
     def age(s) -> None:  # type: ignore[no-untyped-def]
         row = s.get(Image, old)
@@ -161,7 +161,7 @@ async def test_api_delete_gives_undo_until_and_restore_undoes_it_within_the_wind
     assert error_of(await ada.client.post(f'/api/v1/images/{image_id}/restore'), 404)['code'] == 'not_found'
 
 
-async def test_delete_image_without_undo_is_the_one_path_with_no_window(studio, caplog) -> None:  # noqa: F811
+async def test_delete_image_without_undo_is_the_one_path_with_no_window(studio, caplog) -> None:
     """Issue 13 item 1: `Library.delete_image` (no undo) is the one path with a window of 0: purged before it
     returns."""
     services, ada, _bob = studio

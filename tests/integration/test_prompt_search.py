@@ -22,6 +22,7 @@ from nanogen.db import MIGRATIONS, Database
 from nanogen.library import search as prompt_search
 from nanogen.library.queries import ImageQuery, PromptQuery, count_prompts, list_images, list_prompts
 from nanogen.models import Image, Prompt, User
+from tests.support.library import add_user_row
 from tests.support.paging import all_pages
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -63,14 +64,6 @@ def head_revision() -> str:
     cfg.set_main_option('script_location', str(MIGRATIONS))
     return str(ScriptDirectory.from_config(cfg).get_current_head())
 
-
-def add_user(db: Database, email: str) -> int:
-    with db.session() as s:
-        user = User(subject=f'local:{email}', email=email, name=email)
-        s.add(user)
-        s.commit()
-        assert user.id is not None
-        return user.id
 
 
 def add_library(db: Database, user_id: int, copies: int = 3) -> dict[int, str]:
@@ -134,7 +127,7 @@ async def test_search_equals_a_python_filter_with_and_without_the_index(
     if window == 'tiny':  # a window of 4 rows: pages come from the window, or from the index when it holds too few
         monkeypatch.setattr(prompt_search, 'WINDOW_ROWS', 4)
         monkeypatch.setattr(prompt_search, 'WINDOW_PAGES', 1)
-    ada, bob = add_user(db, 'ada@example.com'), add_user(db, 'bob@example.com')
+    ada, bob = add_user_row(db, 'ada@example.com'), add_user_row(db, 'bob@example.com')
     live = add_library(db, ada)
     add_library(db, bob, copies=1)  # the same texts for another user: never in ada's results
     texts = prompt_texts(db, ada)
@@ -177,7 +170,7 @@ async def test_migration_indexes_existing_rows_keeps_in_step_and_downgrades(data
         db.migrate()  # through Database.migrate: 0003 needs SQLite's foreign keys off
         search_migration(db, 'downgrade')
         assert not index_in_place(db)
-        ada = add_user(db, 'ada@example.com')
+        ada = add_user_row(db, 'ada@example.com')
         live = add_library(db, ada, copies=2)
         fox_ids = {i for i, text in live.items() if 'fox' in text.lower()}
 
@@ -201,7 +194,7 @@ async def test_migration_indexes_existing_rows_keeps_in_step_and_downgrades(data
                          .values(status='FAILED'))
             conn.execute(sa.delete(Prompt.__table__).where(  # type: ignore[attr-defined]
                 Prompt.__table__.c.prompt == 'naïve café'))  # type: ignore[attr-defined]
-        bob = add_user(db, 'bob@example.com')
+        bob = add_user_row(db, 'bob@example.com')
         add_library(db, bob, copies=1)
         assert prompt_ids(db, ada, 'otter') == [first] and await searched(db, ada, 'otter') == [first]
         assert first not in await searched(db, ada, 'red fox') and second in await searched(db, ada, 'red fox')
@@ -257,7 +250,7 @@ async def test_postgres_role_that_may_not_create_extensions_still_migrates(
         assert not index_in_place(db)
         with db.engine.connect() as conn:
             assert conn.exec_driver_sql('SELECT version_num FROM alembic_version').scalar() == head_revision()
-        ada = add_user(db, 'ada@example.com')
+        ada = add_user_row(db, 'ada@example.com')
         live = add_library(db, ada, copies=1)
         got = await list_images(db, ada, ImageQuery(search='fox'), limit=60)  # the plain scan, same answers
         assert {r.id for r in got.items} == {i for i, text in live.items() if 'fox' in text.lower()}

@@ -12,19 +12,12 @@ import sqlalchemy as sa
 from nanogen.db import Database
 from nanogen.errors import InvalidInput
 from nanogen.library.queries import ImageQuery, PromptQuery, count_prompts, list_images, list_prompts
-from nanogen.models import Image, Prompt, User
+from nanogen.models import Image, Prompt
+from tests.support.library import add_user_row
 from tests.support.paging import all_pages
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
-
-def add_user(db: Database, email: str) -> int:
-    with db.session() as s:
-        user = User(subject=f'local:{email}', email=email, name=email)
-        s.add(user)
-        s.commit()
-        assert user.id is not None
-        return user.id
 
 
 def add_prompt(db: Database, user_id: int, text: str, *, at: datetime, size: int = 1024, ratio: str = '1:1',
@@ -46,7 +39,7 @@ def add_prompt(db: Database, user_id: int, text: str, *, at: datetime, size: int
 
 
 async def test_images_filters_order_and_isolation(db: Database) -> None:
-    ada, bob = add_user(db, 'ada@example.com'), add_user(db, 'bob@example.com')
+    ada, bob = add_user_row(db, 'ada@example.com'), add_user_row(db, 'bob@example.com')
     _, fox = add_prompt(db, ada, 'A red FOX in snow', at=T0, size=512, ratio='16:9', images=2)
     _, cat = add_prompt(db, ada, 'a cat, 100% fluffy', at=T0 + timedelta(hours=1), favourite=True)
     add_prompt(db, ada, 'a deleted dog', at=T0 + timedelta(hours=2), deleted=True)
@@ -72,7 +65,7 @@ async def test_images_filters_order_and_isolation(db: Database) -> None:
 
 
 async def test_image_pages_neither_skip_nor_repeat_under_concurrent_inserts(db: Database) -> None:
-    ada = add_user(db, 'ada@example.com')
+    ada = add_user_row(db, 'ada@example.com')
     ids: list[int] = []
     for n in range(25):  # several images share a timestamp: the id breaks the tie
         ids += add_prompt(db, ada, f'prompt {n}', at=T0 + timedelta(seconds=n // 3), images=2)[1]
@@ -97,7 +90,7 @@ async def test_image_pages_neither_skip_nor_repeat_under_concurrent_inserts(db: 
 
 @pytest.mark.parametrize('sort', ['newest', 'oldest', 'cost', 'duration'])
 async def test_prompt_pages_cover_every_row_once_in_every_sort(db: Database, sort: str) -> None:
-    ada, bob = add_user(db, 'ada@example.com'), add_user(db, 'bob@example.com')
+    ada, bob = add_user_row(db, 'ada@example.com'), add_user_row(db, 'bob@example.com')
     costs = ['0.005', '0.0125', '0.045', '0.0125', '0']
     durations = [1200, None, 800, 1200, 3000]
     mine = [add_prompt(db, ada, f'p{n}', at=T0 + timedelta(seconds=n // 2), cost=costs[n % 5],
@@ -111,7 +104,7 @@ async def test_prompt_pages_cover_every_row_once_in_every_sort(db: Database, sor
 
 
 async def test_prompt_filters_and_count(db: Database) -> None:
-    ada = add_user(db, 'ada@example.com')
+    ada = add_user_row(db, 'ada@example.com')
     add_prompt(db, ada, 'a red fox', at=T0, status='COMPLETED', size=512)
     add_prompt(db, ada, 'a blue fox', at=T0 + timedelta(hours=1), status='FAILED')
     add_prompt(db, ada, 'a whale', at=T0 + timedelta(hours=2), status='PENDING', images=0)
@@ -126,7 +119,7 @@ async def test_prompt_filters_and_count(db: Database) -> None:
 
 @pytest.mark.parametrize('cursor', ['garbage!', 'W10', 'WyJwIiwibmV3ZXN0IiwieCIsMV0', 'a' * 600, '%%%'])
 async def test_a_bad_cursor_is_invalid_input_naming_the_field(db: Database, cursor: str) -> None:
-    ada = add_user(db, 'ada@example.com')
+    ada = add_user_row(db, 'ada@example.com')
     with pytest.raises(InvalidInput) as err:
         await list_images(db, ada, ImageQuery(), cursor=cursor)
     assert err.value.field == 'cursor'
@@ -136,7 +129,7 @@ async def test_a_bad_cursor_is_invalid_input_naming_the_field(db: Database, curs
 
 
 async def test_a_cursor_from_another_list_or_sort_is_refused(db: Database) -> None:
-    ada = add_user(db, 'ada@example.com')
+    ada = add_user_row(db, 'ada@example.com')
     for n in range(3):
         add_prompt(db, ada, f'p{n}', at=T0 + timedelta(seconds=n))
     cursor = (await list_images(db, ada, ImageQuery(), limit=1)).next_cursor
@@ -163,7 +156,7 @@ async def test_bad_filters_are_invalid_input_naming_the_field(db: Database, call
 
 
 async def test_fast_with_100k_images_of_one_user(db: Database) -> None:
-    ada, bob = add_user(db, 'ada@example.com'), add_user(db, 'bob@example.com')
+    ada, bob = add_user_row(db, 'ada@example.com'), add_user_row(db, 'bob@example.com')
     n_prompts = 50_000
     with db.engine.begin() as conn:
         conn.execute(sa.insert(Prompt), [

@@ -4,18 +4,30 @@ from __future__ import annotations
 
 import io
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 from PIL import Image
 
+from nanogen import pools
 from nanogen.config import Settings
 from nanogen.errors import ImageError, InvalidInput, NotFound
 from nanogen.images.references import ReferenceStore
 from nanogen.images.s3 import S3Storage
 from nanogen.images.storage import LocalStorage
 from tests.support.s3 import TEST_ACCESS_KEY_ID, TEST_REGION, TEST_SECRET_ACCESS_KEY, moto_s3_server
+
+
+@pytest.fixture
+def pillow_in_this_process() -> Iterator[None]:
+    """For the tests that spy on Pillow: its work on one in-process thread (NANOGEN_IMAGE_WORKERS=0), where a spy
+    sees it; the app runs it in a worker process."""
+    pools.configure(pools.PoolSizes(image_workers=0))
+    yield
+    pools.configure(pools.PoolSizes())
+    pools.shutdown()
 
 
 def png(size: tuple[int, int] = (40, 30)) -> bytes:
@@ -98,8 +110,8 @@ async def test_with_r2_the_provider_gets_a_presigned_url_it_can_fetch(tmp_path: 
         s3.close()
 
 
-async def test_a_reference_over_the_reference_pixel_limit_is_refused_from_its_header(tmp_path: Path,
-                                                                                   monkeypatch) -> None:
+async def test_a_reference_over_the_reference_pixel_limit_is_refused_from_its_header(
+        tmp_path: Path, monkeypatch, pillow_in_this_process: None) -> None:
     """Issue 11 finding 6: references have their own, lower pixel limit (24 MP by default, below the 64 MP one for
     provider images), checked from the header: no pixel of a refused image is decoded."""
     refs = store(tmp_path, NANOBANANA_API_KEY='real', NANOGEN_PUBLIC_URL='https://studio.example.com')
@@ -123,7 +135,8 @@ async def test_a_reference_over_the_reference_pixel_limit_is_refused_from_its_he
         await small.save(7, png((40, 30)))  # 1200 px: over a limit set that low
 
 
-async def test_a_large_jpeg_reference_is_decoded_downscaled(tmp_path: Path, monkeypatch) -> None:
+async def test_a_large_jpeg_reference_is_decoded_downscaled(tmp_path: Path, monkeypatch,
+                                                            pillow_in_this_process: None) -> None:
     """Issue 11 finding 6: a large JPEG is decoded at a reduced scale (Image.draft) and stored at 2048 px at most."""
     refs = store(tmp_path, NANOBANANA_API_KEY='real', NANOGEN_PUBLIC_URL='https://studio.example.com')
     buf = io.BytesIO()
@@ -144,7 +157,7 @@ async def test_a_large_jpeg_reference_is_decoded_downscaled(tmp_path: Path, monk
         assert max(stored.size) == 2048
 
 
-async def test_reference_decodes_run_one_at_a_time(tmp_path: Path, monkeypatch) -> None:
+async def test_reference_decodes_run_one_at_a_time(tmp_path: Path, monkeypatch, pillow_in_this_process: None) -> None:
     """Issue 11 finding 6: four uploads at once are decoded one after another, so their memory never adds up."""
     import asyncio
     import threading

@@ -4,7 +4,6 @@ bucket; only the owner gets them; deleting removes them; a storage failure leave
 from __future__ import annotations
 
 import asyncio
-import itertools
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,22 +21,9 @@ from nanogen.images.s3 import S3Storage
 from nanogen.models import Image, Prompt
 from tests.conftest import make_settings
 from tests.integration.test_generation import add_user, wait_status
-from tests.support.s3 import TEST_ACCESS_KEY_ID, TEST_REGION, TEST_SECRET_ACCESS_KEY, moto_s3_server
+from tests.support.s3 import TEST_ACCESS_KEY_ID, TEST_REGION, TEST_SECRET_ACCESS_KEY
 from tests.ui.helpers import elements, eventually, sign_in
 from tests.ui.studio import app_services
-
-_numbers = itertools.count()
-
-
-@pytest.fixture(scope='module')
-def endpoint() -> Iterator[str]:
-    with moto_s3_server() as url:
-        yield url
-
-
-@pytest.fixture
-def bucket() -> str:
-    return f'nanogen-e2e-{next(_numbers)}'
 
 
 def raw(endpoint: str) -> Any:

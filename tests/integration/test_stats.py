@@ -11,19 +11,11 @@ import pytest
 import sqlalchemy as sa
 
 from nanogen.db import Database
-from nanogen.models import Prompt, User
+from nanogen.models import Prompt
 from nanogen.ops import stats
+from tests.support.library import add_user_row
 
 NOW = datetime(2026, 3, 15, 12, 0, tzinfo=UTC)
-
-
-def add_user(db: Database, email: str) -> int:
-    with db.session() as s:
-        user = User(subject=f'local:{email}', email=email)
-        s.add(user)
-        s.commit()
-        assert user.id is not None
-        return user.id
 
 
 def add_prompt(db: Database, user_id: int, *, status: str = 'COMPLETED', size: int = 1024, n: int = 1,
@@ -36,7 +28,7 @@ def add_prompt(db: Database, user_id: int, *, status: str = 'COMPLETED', size: i
 
 
 async def test_summary_counts_only_this_users_prompts(db: Database) -> None:
-    ada, bob = add_user(db, 'ada@example.com'), add_user(db, 'bob@example.com')
+    ada, bob = add_user_row(db, 'ada@example.com'), add_user_row(db, 'bob@example.com')
     add_prompt(db, ada, n=2, cost='0.025', duration_ms=1000)
     add_prompt(db, ada, n=1, cost='0.0125', duration_ms=3000, at=NOW - timedelta(days=40))  # last month
     add_prompt(db, ada, status='FAILED', cost='0', duration_ms=500)
@@ -50,13 +42,13 @@ async def test_summary_counts_only_this_users_prompts(db: Database) -> None:
     assert (s.in_flight, s.completed, s.failed, s.cancelled) == (1, 2, 1, 1)
     assert s.success_rate == pytest.approx(2 / 3)
     assert s.avg_duration_ms == 2000  # completed ones only
-    empty = await stats.summary(db, add_user(db, 'new@example.com'), now=NOW)
+    empty = await stats.summary(db, add_user_row(db, 'new@example.com'), now=NOW)
     assert empty.images_made == 0 and empty.spend_total == 0 and empty.success_rate is None
     assert empty.avg_duration_ms is None
 
 
 async def test_daily_series_fills_gaps_and_respects_the_range(db: Database) -> None:
-    ada, bob = add_user(db, 'ada@example.com'), add_user(db, 'bob@example.com')
+    ada, bob = add_user_row(db, 'ada@example.com'), add_user_row(db, 'bob@example.com')
     add_prompt(db, ada, at=datetime(2026, 3, 1, 0, 0, 1, tzinfo=UTC), size=512, cost='0.005')
     add_prompt(db, ada, at=datetime(2026, 3, 1, 23, 59, 59, tzinfo=UTC), size=512, cost='0.005', n=2)
     add_prompt(db, ada, at=datetime(2026, 3, 3, 10, tzinfo=UTC), status='FAILED', cost='0')
@@ -73,7 +65,7 @@ async def test_daily_series_fills_gaps_and_respects_the_range(db: Database) -> N
 
 
 async def test_by_size_and_range_summary(db: Database) -> None:
-    ada = add_user(db, 'ada@example.com')
+    ada = add_user_row(db, 'ada@example.com')
     add_prompt(db, ada, size=1536, cost='0.045', at=datetime(2026, 2, 10, tzinfo=UTC))
     add_prompt(db, ada, size=512, cost='0.005', n=1)
     add_prompt(db, ada, size=512, cost='0.010', n=2)
@@ -88,7 +80,7 @@ async def test_by_size_and_range_summary(db: Database) -> None:
 
 
 async def test_aggregates_stay_fast_for_100k_prompts(db: Database) -> None:
-    ada = add_user(db, 'ada@example.com')
+    ada = add_user_row(db, 'ada@example.com')
     start = datetime(2025, 1, 1)
     rows = [{'user_id': ada, 'prompt': 'p', 'task_type': 'TEXT_TO_IMAGE', 'image_size': (512, 768, 1024, 1536)[i % 4],
              'aspect_ratio': '1:1', 'num_images': 1 + i % 4, 'model': 'nanobanana',

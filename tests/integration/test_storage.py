@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import itertools
 import os
 import subprocess
 import sys
@@ -24,21 +23,11 @@ from nanogen.errors import ConfigError, NotFound, StorageError
 from nanogen.images import migrate as storage_migrate
 from nanogen.images.s3 import S3Storage
 from nanogen.images.storage import LocalStorage, check_key, object_key
-from tests.support.s3 import TEST_ACCESS_KEY_ID, TEST_REGION, TEST_SECRET_ACCESS_KEY, moto_s3_server
+from tests.support.s3 import TEST_ACCESS_KEY_ID, TEST_REGION, TEST_SECRET_ACCESS_KEY
 
 PNG = b'\x89PNG\r\n\x1a\n' + b'pretend pixels' * 10
-_bucket_numbers = itertools.count()
 
 
-@pytest.fixture(scope='module')
-def endpoint() -> Iterator[str]:
-    with moto_s3_server() as url:
-        yield url
-
-
-@pytest.fixture
-def bucket() -> str:
-    return f'nanogen-test-{next(_bucket_numbers)}'  # moto's state lives as long as the server: one per test
 
 
 class FakeSleep:

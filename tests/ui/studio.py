@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import cast
+from typing import Any, cast
 
 from nicegui.testing import User
 
 from nanogen.bootstrap import Services
-from tests.ui.helpers import eventually
+from nanogen.models import Prompt
+from tests.ui.helpers import eventually, sign_in
 
 
 def app_services() -> Services:
@@ -46,3 +47,18 @@ async def wait_for_cards(user: User, count: int = 1) -> None:
     """Wait until the generator shows `count` job cards: a submit's feedback is its card, not a toast."""
     await eventually(lambda: len(job_cards(user)) >= count,
                      message=f'fewer than {count} job card(s) appeared')
+
+
+async def submit_on_generator(user: User, text: str, **demo: Any) -> tuple[Services, int, Prompt]:
+    """Ada signs in on /generator with the demo provider set so (`fail_rate=1.0`, `latency_s=30`, ...), submits
+    `text` and waits for its card: (services, her id, the prompt)."""
+    await sign_in(user, then='/generator')
+    services = app_services()
+    for name, value in demo.items():
+        setattr(services.demo.config, name, value)
+    uid = await user_id(services, 'ada@example.com')
+    user.find(marker='prompt').type(text)
+    user.find(marker='generate').click()
+    await wait_for_cards(user)
+    (prompt,) = await services.library.recent_prompts(uid)
+    return services, uid, prompt

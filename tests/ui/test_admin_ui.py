@@ -188,3 +188,25 @@ async def test_usage_csv_export_and_delete_are_admin_actions_on_real_data(user: 
     assert await svc.db.run(lambda s: list(s.exec(select(Prompt).where(Prompt.user_id == bob)))) == []
     assert not any([await svc.storage.exists(k) for k in keys])
     assert await audit_actions() == ['usage.export', 'user.export', 'user.delete']
+
+
+async def test_a_billing_mismatch_is_listed_in_the_console(user: User) -> None:
+    demo = services().demo
+    original = demo._record_data
+
+    def bill_4k(task: Any, base_url: str) -> dict[str, Any]:
+        data = original(task, base_url)
+        if data['successFlag'] == 1:
+            data['operationType'] = 'nano-banana-2_4k'  # the provider billed 4K for a 1K request
+        return data
+    demo._record_data = bill_4k
+    await sign_in(user, then='/admin')  # the dev install's first user is the admin
+    await should_see(user, 'The provider billed every prompt as estimated.')
+    uid = await add_person('ada@example.com')
+    req = validate_request(prompt='a small sketch', model='nanobanana-2', settings=services().settings)
+    prompt = await services().generation.create(uid, req)
+    done = await wait_finished(prompt.id)
+    assert done.billing_mismatch and done.cost == Decimal('0.08')
+    await user.open('/admin')
+    await should_see(user, 'asked nanobanana-2 1K, billed nano-banana-2_4k')
+    await should_see(user, 'estimated $0.0400, cost $0.0800')

@@ -39,3 +39,4 @@ async def test_dark_mode_button_cycles_auto_dark_light_and_is_saved(user: User) 
     (dark,) = user.find(kind=ui.dark_mode).elements
     assert dark.value is True
     assert app.storage.user['dark'] is True
+

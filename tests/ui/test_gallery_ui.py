@@ -8,47 +8,10 @@ from collections.abc import Callable
 
 from nicegui import ui
 from nicegui.testing import User
-from sqlmodel import select
 
-from nanogen.bootstrap import Services
-from nanogen.generation.requests import validate_request
-from nanogen.models import Image, Prompt
-from nanogen.models import User as UserRow
+from nanogen.models import Image
+from tests.support.gallery import ada_with_images, fox_and_whale_in_lightbox, make_images, svc, tile_ids, user_id
 from tests.ui.helpers import WAIT_S, elements, eventually, should_not_see, should_see, sign_in
-from tests.ui.studio import app_services
-
-
-def svc() -> Services:
-    return app_services()  # the services app.py built for this test
-
-
-async def user_id(email: str = 'ada@example.com') -> int:
-    row = await svc().db.run(lambda s: s.exec(select(UserRow).where(UserRow.email == email)).one())
-    return row.id
-
-
-async def make_images(uid: int, prompt: str, *, n: int = 1, size: int = 1024, ratio: str = '1:1') -> list[int]:
-    """A finished generation through the real service and the demo provider (0.4 s)."""
-    created = await svc().generation.create(uid, validate_request(prompt=prompt, size=size, aspect_ratio=ratio,
-                                                                  num_images=n))
-    async def completed() -> bool:
-        done = await svc().db.run(lambda s: s.get(Prompt, created.id))
-        assert done.status in ('PENDING', 'PROCESSING', 'COMPLETED'), done.error_message
-        return done.status == 'COMPLETED'
-    await eventually(completed, message=f'prompt {created.id} never completed')
-    return [i.id for i in await svc().library.images_of_prompt(uid, created.id)]
-
-
-def tile_ids(user: User) -> list[int]:
-    return sorted(int(m.removeprefix('tile-')) for e in elements(user, kind=ui.image) for m in e._markers
-                  if m.startswith('tile-'))
-
-
-async def ada_with_images(user: User, *specs: tuple[str, int, int]) -> tuple[int, list[list[int]]]:
-    await sign_in(user, then='/dashboard')
-    uid = await user_id()
-    made = [await make_images(uid, prompt, n=n, size=size) for prompt, n, size in specs]
-    return uid, made
 
 
 async def test_empty_gallery_invites_a_first_prompt(user: User) -> None:
@@ -126,12 +89,7 @@ async def test_image_query_param_opens_only_your_own(user: User, create_user: Ca
 
 
 async def test_favourite_toggles_with_feedback_and_filters(user: User) -> None:
-    uid, [(fox,), (whale,)] = await ada_with_images(user, ('a red fox in snow', 1, 1024),
-                                                    ('a blue whale singing', 1, 1024))
-    await user.open('/gallery')
-    await eventually(lambda: tile_ids(user) == sorted([fox, whale]))
-    user.find(marker=f'tile-{fox}').click()
-    await should_see(user, marker='lightbox-prompt')
+    uid, fox, _whale = await fox_and_whale_in_lightbox(user)
     user.find(marker='favourite').click()
     await should_see(user, 'Added to favourites.')
     await should_see(user, marker=f'fav-{fox}')
@@ -142,13 +100,8 @@ async def test_favourite_toggles_with_feedback_and_filters(user: User) -> None:
 
 
 async def test_delete_hides_undo_restores_and_the_window_then_deletes_for_real(user: User) -> None:
-    uid, [(fox,), (whale,)] = await ada_with_images(user, ('a red fox in snow', 1, 1024),
-                                                    ('a blue whale singing', 1, 1024))
-    svc().gallery.undo_window_s = 0.5
-    await user.open('/gallery')
-    await eventually(lambda: tile_ids(user) == sorted([fox, whale]))
-    user.find(marker=f'tile-{fox}').click()
-    await should_see(user, marker='lightbox-prompt')
+    uid, fox, whale = await fox_and_whale_in_lightbox(user)
+    svc().library.undo_window_s = 0.5  # read when Delete is clicked
     user.find(marker='delete').click()
     await should_see(user, 'Image deleted.')
     await eventually(lambda: tile_ids(user) == [whale])

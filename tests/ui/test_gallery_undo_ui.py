@@ -6,20 +6,15 @@ import re
 
 from nicegui.testing import User
 
+from tests.support.gallery import fox_and_whale_in_lightbox, svc, tile_ids
 from tests.ui.helpers import eventually, should_see
-from tests.ui.test_gallery_ui import ada_with_images, svc, tile_ids
 
 QUASAR_NOTIFICATIONS_Z = 9500  # .q-notifications__list in Quasar's CSS
 
 
 async def test_undo_bar_stays_above_an_unrelated_notification(user: User) -> None:
     """Issue 12 finding 11: right after Delete, "Prompt copied to the clipboard" covered the 8-second Undo bar."""
-    uid, [(fox,), (whale,)] = await ada_with_images(user, ('a red fox in snow', 1, 1024),
-                                                    ('a blue whale singing', 1, 1024))
-    await user.open('/gallery')
-    await eventually(lambda: tile_ids(user) == sorted([fox, whale]))
-    user.find(marker=f'tile-{fox}').click()
-    await should_see(user, marker='lightbox-prompt')
+    uid, fox, whale = await fox_and_whale_in_lightbox(user)
     user.find(marker='delete').click()
     await should_see(user, 'Image deleted.')
     user.find(marker='copy-prompt').click()  # the lightbox moved on to the whale: copy its prompt

@@ -6,7 +6,15 @@ from nicegui import ui
 from nicegui.testing import User
 
 from tests.ui.helpers import elements, eventually, should_not_see, should_see, sign_in
-from tests.ui.studio import app_services, job_cards, text_of, user_id, wait_finished, wait_for_cards
+from tests.ui.studio import (
+    app_services,
+    job_cards,
+    submit_on_generator,
+    text_of,
+    user_id,
+    wait_finished,
+    wait_for_cards,
+)
 
 
 async def test_double_click_and_ctrl_enter_queue_one_generation(user: User) -> None:
@@ -69,15 +77,9 @@ async def test_a_submit_shows_its_card_without_a_toast(user: User) -> None:
 
 async def test_a_failed_unbilled_card_shows_what_was_billed(user: User) -> None:
     """Issue 12 finding 10: a failed, unbilled generation's card showed the estimate ($0.0100), not the cost ($0)."""
-    await sign_in(user, then='/generator')
-    services = app_services()
-    services.demo.config.fail_rate = 1.0
-    services.demo.config.latency_s = 1.0  # long enough to see the running card
-    uid = await user_id(services, 'ada@example.com')
-    user.find(marker='prompt').type('a painting the provider cannot make')
-    user.find(marker='generate').click()
-    await wait_for_cards(user)
-    (prompt,) = await services.library.recent_prompts(uid)
+    # latency_s: long enough to see the running card
+    services, uid, prompt = await submit_on_generator(user, 'a painting the provider cannot make', fail_rate=1.0,
+                                                      latency_s=1.0)
     assert text_of(user, f'cost-{prompt.id}').endswith('est. $0.0125')  # while it runs: the estimate, said so
     assert await wait_finished(services, uid, prompt.id) == 'FAILED'
     await eventually(lambda: text_of(user, f'status-{prompt.id}') == 'Failed')
@@ -90,14 +92,7 @@ async def test_a_failed_unbilled_card_shows_what_was_billed(user: User) -> None:
 
 async def test_a_provider_side_failure_does_not_blame_the_prompt(user: User) -> None:
     """Issue 12 finding 13: a provider-side failure (here its 501) told the user to "Rephrase the prompt"."""
-    await sign_in(user, then='/generator')
-    services = app_services()
-    services.demo.config.fail_rate = 1.0
-    uid = await user_id(services, 'ada@example.com')
-    user.find(marker='prompt').type('a perfectly fine prompt')
-    user.find(marker='generate').click()
-    await wait_for_cards(user)
-    (prompt,) = await services.library.recent_prompts(uid)
+    services, uid, prompt = await submit_on_generator(user, 'a perfectly fine prompt', fail_rate=1.0)
     await wait_finished(services, uid, prompt.id)
     await eventually(lambda: elements(user, marker=f'error-{prompt.id}'))
     message = text_of(user, f'error-{prompt.id}')
@@ -108,14 +103,7 @@ async def test_a_provider_side_failure_does_not_blame_the_prompt(user: User) -> 
 
 async def test_cancel_after_submission_says_it_is_still_billed(user: User) -> None:
     """Issue 12 finding 13: "Generation cancelled." did not say the submitted work is billed all the same."""
-    await sign_in(user, then='/generator')
-    services = app_services()
-    services.demo.config.latency_s = 30
-    uid = await user_id(services, 'ada@example.com')
-    user.find(marker='prompt').type('a painting that takes forever')
-    user.find(marker='generate').click()
-    await wait_for_cards(user)
-    (prompt,) = await services.library.recent_prompts(uid)
+    _services, _uid, prompt = await submit_on_generator(user, 'a painting that takes forever', latency_s=30)
     await eventually(lambda: text_of(user, f'status-{prompt.id}') == 'Processing')  # submitted to the provider
     user.find(marker=f'cancel-{prompt.id}').click()
     await should_see(user, 'Generation cancelled. The provider had already started it, so it is still billed '

@@ -74,6 +74,10 @@ async def test_cancel_a_running_job(user: User) -> None:
     uid = await user_id(app_services(), 'ada@example.com')
     await eventually(lambda: bool(elements(user, kind=ui.button, content='Cancel')))
     prompt = await the_only_prompt(uid)
+
+    async def running() -> bool:  # submitted: the cancel of a running job (a PENDING one says something else)
+        return (await app_services().library.get_prompt(uid, prompt.id)).status == 'PROCESSING'
+    await eventually(running)
     user.find(marker=f'cancel-{prompt.id}').click()
     await should_see(user, 'Generation cancelled.')
     await eventually(lambda: text_of(user, f'status-{prompt.id}') == 'Cancelled')

@@ -56,7 +56,7 @@ async def make_generation(uid: int, prompt: str) -> tuple[int, int, str]:
     created = await services.generation.create(uid, validate_request(prompt=prompt))
     assert await wait_finished(services, uid, created.id) == 'COMPLETED'
     [image] = await services.library.images_of_prompt(uid, created.id)
-    link = await services.gallery.create_share(uid, image.id)
+    link = await services.library.create_share(uid, image.id)
     return created.id, image.id, link.path
 
 

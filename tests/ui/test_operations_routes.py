@@ -61,6 +61,15 @@ async def test_readyz_checks_database_and_storage(user: User) -> None:
     assert ready.json()['data'] == {'database': 'ok', 'storage': 'ok'}
 
 
+async def test_readyz_says_draining_at_once_after_sigterm(user: User) -> None:
+    """Issue 14 item 5: SIGTERM (begin_drain, which app.py chains before uvicorn's own handler) takes the replica
+    out of the balancer at once, even while the 2 s readiness cache still holds 'ok'."""
+    assert (await user.http_client.get('/readyz')).status_code == 200
+    services().begin_drain()
+    ready = await user.http_client.get('/readyz')
+    assert ready.status_code == 503 and ready.json()['error']['code'] == 'draining'
+
+
 @pytest.fixture
 def dead_provider(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv('NANOBANANA_API_KEY', PROVIDER_KEY)

@@ -36,3 +36,19 @@ def test_no_ui_test_has_its_own_wait() -> None:
              for path in sorted(UI_TESTS.glob('*.py')) if path.name not in ('helpers.py', 'test_waits.py')
              for number, line in enumerate(path.read_text().splitlines(), 1) if own_waits.search(line)]
     assert found == [], 'use eventually/should_see from tests/ui/helpers.py:\n' + '\n'.join(found)
+
+
+async def test_a_page_slower_than_nicegui_default_timeout_still_answers(user: User) -> None:
+    """Busy cores made /dashboard take over NiceGUI's default 3 s: the user got a 500 instead of a slow page."""
+    import asyncio
+
+    from pages.frame import PageContext, guarded_page
+
+    @guarded_page('/test-slow-page', title='Slow')
+    async def slow_page(ctx: PageContext) -> None:
+        await asyncio.sleep(3.5)
+        ui.label('built at last')
+
+    await sign_in(user)
+    await user.open('/test-slow-page')
+    await should_see(user, 'built at last')

@@ -43,7 +43,7 @@ async def test_the_facade_and_its_settings_are_read_only(make_services: Callable
                                    start=False)
     studio = services.studio()
     with pytest.raises(dataclasses.FrozenInstanceError):
-        studio.gallery = None  # type: ignore[misc]
+        studio.library = None  # type: ignore[misc]
     with pytest.raises(ValidationError):
         studio.settings.public_url = 'https://evil.example'
     assert studio.settings.public_url == services.settings.public_url

@@ -14,12 +14,19 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.security import HTTPBearer
 
+from nanogen.accounts.ratelimit import RateLimiter
+from nanogen.http.api.batches import build_batches_router
+from nanogen.http.api.boards import build_boards_router, build_tags_router
+from nanogen.http.api.catalogue import build_catalogue_router
 from nanogen.http.api.common import COMMON, PREFIX, who_dependency
 from nanogen.http.api.docs import add_asset_route, swagger_ui_page
+from nanogen.http.api.edits import build_edits_router
 from nanogen.http.api.generate import build_generate_router
+from nanogen.http.api.groups import build_groups_router
 from nanogen.http.api.images import build_images_router
 from nanogen.http.api.me import build_me_router
 from nanogen.http.api.prompts import build_prompts_router
+from nanogen.http.api.webhooks import build_webhooks_router
 
 if TYPE_CHECKING:
     from nanogen.bootstrap import Services
@@ -32,10 +39,15 @@ DESCRIPTION = ('Generate images and read your library from scripts. Authenticate
 
 def build_api(services: Services) -> APIRouter:
     """The /api/v1 routes plus /api/openapi.json and /api/docs; the composition root includes the result."""
-    who = who_dependency(services.settings.api_rate_per_minute)  # one limiter for every resource
+    limiter = services.rate_limiter or RateLimiter(services.settings.api_rate_per_minute)
+    who = who_dependency(limiter)  # one limiter for every resource (and every replica, when shared)
     bearer = HTTPBearer(auto_error=False, description='A personal API token from your profile page.')
     v1 = APIRouter(prefix=PREFIX, dependencies=[Security(bearer)], responses=COMMON)
-    for build in (build_generate_router, build_prompts_router, build_images_router, build_me_router):
+    for build in (build_generate_router, build_prompts_router, build_images_router, build_me_router,
+                  build_catalogue_router, build_edits_router, build_boards_router, build_tags_router,
+                  build_webhooks_router,
+                  build_batches_router,
+                  build_groups_router):
         v1.include_router(build(services, who))
     root = APIRouter(include_in_schema=False)
     root.include_router(v1)

@@ -35,14 +35,14 @@ DateTo = Annotated[datetime | None, Query(description='Exclusive, ISO 8601 (UTC 
 Search = Annotated[str | None, Query(max_length=200, description='Case-insensitive text in the prompt.')]
 
 
-def who_dependency(rate_per_minute: int) -> Any:
+def who_dependency(limiter: RateLimiter) -> Any:
     """`Annotated[Identity, Depends(...)]` for route signatures: the caller, counted against one shared limiter, so
-    every resource module draws on the same per-user budget."""
-    limiter = RateLimiter(rate_per_minute)
+    every resource module draws on the same per-user budget (and every replica too, when the limiter's storage is
+    Redis or PostgreSQL)."""
 
     async def identity(request: Request) -> Identity:
         who = current_identity(request)
-        limiter.hit(who.id)
+        await limiter.acquire(who.id)
         return who
 
     return Annotated[Identity, Depends(identity)]

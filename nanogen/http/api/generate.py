@@ -12,8 +12,9 @@ from fastapi.responses import JSONResponse
 from nanogen.accounts.users import Identity
 from nanogen.errors import ImageError, InvalidInput, NanogenError
 from nanogen.events import PromptEvent
+from nanogen.generation.catalogue import reference_limit
 from nanogen.generation.idempotency import request_fingerprint
-from nanogen.generation.requests import MAX_REFERENCES, GenerationRequest, validate_request
+from nanogen.generation.requests import GenerationRequest, validate_request
 from nanogen.http.api.common import PREFIX, base, err, ok
 from nanogen.http.api.models import Envelope, GenerateIn, PromptOut, prompt_out
 from nanogen.images.references import MAX_UPLOAD_BYTES
@@ -62,9 +63,12 @@ def build_generate_router(services: 'Services', Who: Any) -> APIRouter:
                  responses=_responses('20 MiB', 'Finished within `wait`, or a replay.'))
     async def generate_upload(request: Request, who: Who, prompt: Annotated[str, Form(max_length=20_000)],
                               reference_images: Annotated[list[UploadFile], File(
-                                  description='1 to 4 PNG, JPEG or WebP images (10 MiB each at most).')],
-                              size: Annotated[str, Form(pattern=r'^[0-9]{1,5}$')] = '1024',
+                                  description="1 to the model's limit (4, 8 or 14) PNG, JPEG or WebP images "
+                                              '(10 MiB each at most).')],
+                              size: Annotated[str | None, Form(pattern=r'^[0-9]{1,5}$')] = None,
                               aspect_ratio: Annotated[str, Form()] = '1:1',
+                              model: Annotated[str | None, Form(max_length=40)] = None,
+                              resolution: Annotated[str | None, Form(max_length=4)] = None,
                               num_images: Annotated[str, Form(pattern=r'^[0-9]{1,2}$')] = '1',
                               watermark: Annotated[str | None, Form(max_length=100)] = None,
                               wait: Annotated[int, Query(ge=0, le=MAX_WAIT_S)] = 0,
@@ -72,12 +76,14 @@ def build_generate_router(services: 'Services', Who: Any) -> APIRouter:
                               ) -> JSONResponse:
         """Like `/images/generate`, with the reference images sent as files: each is checked (a real image, not
         too large), stored privately, and handed to the provider as a short-lived URL."""
-        if not 1 <= len(reference_images) <= MAX_REFERENCES:
-            raise InvalidInput(f'Send 1 to {MAX_REFERENCES} reference images.', field='reference_images')
+        limit = reference_limit(services.settings, model)
+        if not 1 <= len(reference_images) <= limit:
+            raise InvalidInput(f'Send 1 to {limit} reference images.', field='reference_images')
         uploads = [await f.read(MAX_UPLOAD_BYTES + 1) for f in reference_images]
         # Whole numbers in ASCII digits only ('2.0' and 'true' are refused by the patterns above).
-        fields = {'prompt': prompt, 'size': int(size), 'aspect_ratio': aspect_ratio, 'num_images': int(num_images),
-                  'watermark': watermark, 'reference_image_urls': []}
+        fields: dict[str, Any] = {'prompt': prompt, 'size': None if size is None else int(size), 'aspect_ratio': aspect_ratio,
+                  'num_images': int(num_images), 'watermark': watermark, 'reference_image_urls': [],
+                  'model': model, 'resolution': resolution}
         return await starter.start(request, who, fields, uploads, wait, idempotency_key)
 
     return router
@@ -91,10 +97,13 @@ class Starter:
 
     def validated(self, fields: dict[str, Any], urls: list[str]) -> GenerationRequest:
         try:
-            return validate_request(prompt=fields['prompt'], size=fields['size'], aspect_ratio=fields['aspect_ratio'],
-                                    num_images=fields['num_images'], watermark=fields['watermark'],
-                                    reference_urls=tuple(urls),
-                                    max_prompt_length=self.services.settings.prompt_max_length)
+            return validate_request(prompt=fields['prompt'], size=fields.get('size'),
+                                    aspect_ratio=fields['aspect_ratio'], num_images=fields['num_images'],
+                                    watermark=fields['watermark'], reference_urls=tuple(urls),
+                                    max_prompt_length=self.services.settings.prompt_max_length,
+                                    model=fields.get('model'), resolution=fields.get('resolution'),
+                                    google_search=fields.get('google_search'),
+                                    output_format=fields.get('output_format'), settings=self.services.settings)
         except InvalidInput as exc:  # name the field as this API spells it
             if exc.field == 'reference_urls':
                 exc.field = 'reference_image_urls'

@@ -1,6 +1,7 @@
 """GET /api/v1/images (a page), GET and DELETE /api/v1/images/{id}, and GET /api/v1/images/{id}/file (the bytes)."""
 
 # No `from __future__ import annotations`: FastAPI must see the route signatures' local aliases (Who) as objects.
+from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
@@ -41,11 +42,21 @@ def build_images_router(services: 'Services', Who: Any) -> APIRouter:
                           size: Annotated[ImageSize | None, Query()] = None,
                           aspect_ratio: Annotated[RatioLiteral | None, Query()] = None,
                           date_from: DateFrom = None, date_to: DateTo = None,
-                          sort: Annotated[Literal['newest', 'oldest'], Query()] = 'newest') -> JSONResponse:
+                          sort: Annotated[Literal['newest', 'oldest'], Query()] = 'newest',
+                          tag: Annotated[list[str] | None, Query(max_length=10, description='Every one of these.')]
+                          = None, min_rating: Annotated[int | None, Query(ge=1, le=5)] = None,
+                          model: Annotated[str | None, Query(max_length=40)] = None,
+                          board_id: Annotated[int | None, Query(ge=1, description='Only those on this board.')] = None,
+                          cost_min: Annotated[Decimal | None, Query(ge=0)] = None,
+                          cost_max: Annotated[Decimal | None, Query(ge=0)] = None,
+                          group_versions: Annotated[bool, Query(
+                              description='One item per version tree (its root).')] = False) -> JSONResponse:
         query = queries.ImageQuery(search=text(q, 'q'), favourites_only=favourites,
                                    size=None if size is None else int(size),
                                    aspect_ratio=aspect_ratio, sort=sort, date_from=utc(date_from, 'date_from'),
-                                   date_to=utc(date_to, 'date_to'))
+                                   date_to=utc(date_to, 'date_to'), tags=tuple(t.lower() for t in tag or ()),
+                                   min_rating=min_rating, model=model, board_id=board_id, cost_min=cost_min,
+                                   cost_max=cost_max, group_versions=group_versions)
         page = await queries.list_images(db, who.id, query, cursor=cursor, limit=limit)
         return ok(ListOut[ImageOut](items=[image_out(base(request), r) for r in page.items],
                                     next_cursor=page.next_cursor))

@@ -15,8 +15,11 @@ from nanogen.models import Image, Prompt
 
 T = TypeVar('T')
 SizeLiteral = Literal[512, 768, 1024, 1536]
-RatioLiteral = Literal['1:1', '9:16', '16:9', '3:4', '4:3', '3:2', '2:3', '5:4', '4:5', '21:9']
-StatusLiteral = Literal['PENDING', 'PROCESSING', 'COMPLETED', 'FAILED', 'CANCELLED']
+RatioLiteral = Literal['1:1', '9:16', '16:9', '3:4', '4:3', '3:2', '2:3', '5:4', '4:5', '21:9',
+                       '1:4', '1:8', '4:1', '8:1', 'auto']  # the last five: some models only (GET /models)
+ModelLiteral = Literal['nanobanana', 'nanobanana-pro', 'nanobanana-2']
+ResolutionLiteral = Literal['1K', '2K', '4K']
+StatusLiteral = Literal['QUEUED', 'PENDING', 'PROCESSING', 'COMPLETED', 'FAILED', 'CANCELLED']
 VariantLiteral = Literal['image', 'original', 'thumb']
 
 
@@ -69,12 +72,21 @@ class GenerateIn(BaseModel):
         'watermark': 'ACME', 'reference_image_urls': []}})
     prompt: str = Field(min_length=1, max_length=20_000, description='What the image should show (3 characters '
                         'or more; the server limit is NANOGEN_PROMPT_MAX_LENGTH, 2000 by default).')
-    size: SizeLiteral = Field(1024, description='Pixels on the long side.')
-    aspect_ratio: RatioLiteral = '1:1'
-    num_images: int = Field(1, ge=1, le=4)
+    model: ModelLiteral | None = Field(None, description='nanobanana (Nano Banana), nanobanana-pro or nanobanana-2 '
+                                       'among those the server offers (NANOGEN_MODELS); null: its default.')
+    size: SizeLiteral | None = Field(None, description='Pixels on the long side (Nano Banana only; 1024 when null).')
+    resolution: ResolutionLiteral | None = Field(None, description='1K, 2K or 4K (Nano Banana Pro and 2 only; '
+                                                 '1K when null).')
+    aspect_ratio: RatioLiteral = Field('1:1', description="One of the model's ratios (1:4, 1:8, 4:1 and 8:1: "
+                                       "Nano Banana 2 only; auto: Pro and 2).")
+    num_images: int = Field(1, ge=1, le=4, description='More than 1 from a model without numImages: one provider request per image.')
     watermark: str | None = Field(None, max_length=100, description='Text stamped in a corner.')
-    reference_image_urls: list[str] = Field(default_factory=list, max_length=4,
-                                            description='http(s) URLs the provider fetches (image to image).')
+    reference_image_urls: list[str] = Field(default_factory=list, max_length=14,
+                                            description='http(s) URLs the provider fetches (image to image): up to '
+                                                        '4 (Nano Banana), 8 (Pro) or 14 (2).')
+    google_search: bool | None = Field(None, description='Google-search grounding (Nano Banana 2 only).')
+    output_format: Literal['png', 'jpg'] | None = Field(None, description="The provider's file format (Nano Banana "
+                                                        '2 only; jpg when null).')
 
     @field_validator('prompt', 'watermark')
     @classmethod
@@ -87,6 +99,8 @@ class GenerateIn(BaseModel):
     @classmethod
     def _whole_numbers_only(cls, value: object) -> object:
         # A Literal matches 512.0 (it equals 512), whatever `strict` says: refuse anything but a JSON integer.
+        if value is None:
+            return value
         if isinstance(value, bool) or not isinstance(value, int):
             raise ValueError('must be a whole number (not text, a decimal or true/false)')
         return value
@@ -127,6 +141,8 @@ class ImageOut(BaseModel):
     watermark: str | None
     cost: str = Field(description="The whole prompt's cost in USD, as a decimal string.")
     duration_ms: int | None
+    root_image_id: int | None = Field(None, description='The first of its versions (null: it is a root).')
+    version_count: int = Field(1, description='Live versions in its tree, the root included.')
     files: FileUrls
 
 
@@ -138,13 +154,17 @@ class PromptOut(BaseModel):
         'completed_at': '2026-03-01T12:00:07Z', 'status_url': 'https://nanogen.example/api/v1/prompts/7',
         'image_ids': [42], 'images': []}})
     id: int
-    status: StatusLiteral = Field(description='PENDING -> PROCESSING -> COMPLETED, FAILED or CANCELLED.')
+    status: StatusLiteral = Field(description='PENDING -> PROCESSING -> COMPLETED, FAILED or CANCELLED; '
+                                              'QUEUED: a batch row waiting its turn.')
     prompt: str
     task_type: str
+    model: str = Field(description='The model asked for (nanobanana, nanobanana-pro, nanobanana-2).')
     image_size: int
+    resolution: str | None = Field(description='1K, 2K or 4K for the models sized by resolution; else null.')
     aspect_ratio: str
     num_images: int
     watermark: str | None
+    billed_operation: str | None = Field(description="What the provider billed (its operationType), when it said.")
     error_message: str | None = Field(description='Why it failed or was cancelled.')
     estimated_cost: str
     cost: str = Field(description='What it cost in USD (0 until it completes).')
@@ -213,14 +233,16 @@ def image_out(base: str, row: ImageRow) -> ImageOut:
                     size_bytes=row.size_bytes, is_favourite=row.is_favourite, created_at=row.created_at,
                     prompt=row.prompt, image_size=row.image_size, aspect_ratio=row.aspect_ratio,
                     watermark=row.watermark, cost=money(row.cost), duration_ms=row.duration_ms,
-                    files=file_urls(base, row.id))
+                    root_image_id=row.root_image_id, version_count=row.version_count, files=file_urls(base, row.id))
 
 
 def prompt_out(base: str, prompt: Prompt, images: list[Image] | None = None) -> PromptOut:
     assert prompt.id is not None
     images = images or []
     return PromptOut(id=prompt.id, status=prompt.status, prompt=prompt.prompt,
-                     task_type=prompt.task_type, image_size=prompt.image_size, aspect_ratio=prompt.aspect_ratio,
+                     task_type=prompt.task_type, model=prompt.model, image_size=prompt.image_size,
+                     resolution=prompt.resolution, billed_operation=prompt.billed_operation,
+                     aspect_ratio=prompt.aspect_ratio,
                      num_images=prompt.num_images, watermark=prompt.watermark, error_message=prompt.error_message,
                      estimated_cost=money(prompt.estimated_cost), cost=money(prompt.cost),
                      duration_ms=prompt.duration_ms, created_at=prompt.created_at, completed_at=prompt.completed_at,

@@ -1,0 +1,75 @@
+"""Group policies (issue 16): a group's monthly budget (its members' spend together) and its allow-list of models
+and resolutions. Both run inside the write-locked transaction that inserts the prompt, beside the per-user budget
+and the team cap (nanogen.generation.budget).
+
+Allow-lists: a user in no group with a list may use anything; otherwise a request must be allowed by at least one
+of their groups that has a list (so "4K only for design": give the other groups a list without 4K). A resolution
+entry is '1K'/'2K'/'4K' (the provider's names) or a pixel size ('1024').
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from nanogen.errors import BudgetExceeded, Forbidden
+from nanogen.models import Group, GroupMember
+from nanogen.spend import month_bounds, spend_in
+
+GROUP_LOCK_KEY = 7_263_002  # pg_advisory_xact_lock(key, group id): one group's budget check at a time
+RESOLUTION_OF_SIZE = {512: '1K', 768: '1K', 1024: '1K', 1536: '2K', 2048: '2K', 4096: '4K'}
+
+
+def groups_of(s: Session, user_id: int) -> list[Group]:
+    return list(s.exec(select(Group).join(GroupMember, col(GroupMember.group_id) == col(Group.id))
+                       .where(col(GroupMember.user_id) == user_id).order_by(col(Group.id))))
+
+
+def request_terms(req: Any) -> tuple[str, set[str]]:
+    """(model id, the names its resolution answers to) of a request (a GenerationRequest, or any object with its
+    `model`, `size` and `resolution`)."""
+    model = str(getattr(req, 'model', None) or 'nanobanana')
+    size = int(getattr(req, 'size', 0) or 0)
+    names = {str(size)}
+    resolution = getattr(req, 'resolution', None) or RESOLUTION_OF_SIZE.get(size)
+    if resolution:
+        names.add(str(resolution).upper())
+    return model, names
+
+
+def check_allowed(s: Session, user_id: int, req: Any) -> None:
+    """Raise Forbidden when none of the user's groups with an allow-list allows this model and resolution."""
+    listed = [g for g in groups_of(s, user_id) if g.allowed_models is not None or g.allowed_resolutions is not None]
+    if not listed:
+        return
+    model, names = request_terms(req)
+    for group in listed:
+        models = json.loads(group.allowed_models) if group.allowed_models is not None else None
+        sizes = {str(r).upper() for r in json.loads(group.allowed_resolutions)} \
+            if group.allowed_resolutions is not None else None
+        if (models is None or model in models) and (sizes is None or names & sizes):
+            return
+    wanted = next((n for n in names if not n.isdigit()), str(getattr(req, 'size', '')))
+    raise Forbidden(f'Your group{"s do" if len(listed) > 1 else " does"} not allow {model} at {wanted}: '
+                    f'choose another model or size, or ask an admin.')
+
+
+def check_group_budgets(s: Session, user_id: int, estimate: Decimal, now: Any, usd: Any) -> None:
+    """Raise BudgetExceeded when `estimate` does not fit a budget of one of the user's groups."""
+    start, end = month_bounds(now)
+    for group in groups_of(s, user_id):
+        if group.monthly_budget is None or Decimal(group.monthly_budget) <= 0:
+            continue
+        if s.get_bind().dialect.name == 'postgresql':
+            s.execute(sa.text('SELECT pg_advisory_xact_lock(:k, :g)'), {'k': GROUP_LOCK_KEY, 'g': group.id})
+        members = list(s.exec(select(GroupMember.user_id).where(col(GroupMember.group_id) == group.id)))
+        spent = sum((spend_in(s, start, end, uid) for uid in members), Decimal(0))
+        limit = Decimal(group.monthly_budget)
+        if spent + estimate > limit:
+            left = max(Decimal(0), limit - spent)
+            raise BudgetExceeded(f'The {group.name} group\'s monthly budget of {usd(limit)} is spent '
+                                 f'({usd(left)} left; this costs {usd(estimate)}). Ask an admin to raise it.')

@@ -1,0 +1,154 @@
+"""Boards and groups in the library service (issue 16), on SQLite and PostgreSQL, images from the contract fake."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from datetime import timedelta
+
+import pytest
+from sqlmodel import col, select
+
+from nanogen.bootstrap import Services
+from nanogen.errors import Forbidden, InvalidInput, NotFound
+from nanogen.library.queries import ImageQuery
+from nanogen.models import AuditEvent, utcnow
+from tests.integration.test_generation import add_user
+from tests.support.library import make_images, promote_admin
+
+
+async def make_admin(services: Services, email: str = 'root@example.com') -> int:
+    uid = await add_user(services, email)
+
+    await promote_admin(services, uid)
+    return uid
+
+
+async def team(services: Services, *members: tuple[int, str]) -> int:
+    """A group made by an admin with these (user id, role) members; its id."""
+    admin = await make_admin(services)
+    group = await services.groups.create(admin, 'Design')
+    for uid, role in members:
+        await services.groups.add_member(admin, group.id, uid, role)
+    return group.id
+
+
+async def board_ids(services: Services, viewer: int, board_id: int) -> list[int]:
+    return [r.id for r in (await services.library.board_images(viewer, board_id, ImageQuery())).items]
+
+
+async def test_a_private_board_is_its_owners_alone(studio) -> None:
+    services, ada, bob = studio
+    fox, whale = await make_images(services, ada, 'a fox and a whale', n=2)
+    boards = services.library.boards
+    board = await boards.create(ada, '  Animals  ', 'for the zine')
+    assert (board.name, board.description, board.role, board.image_count) == ('Animals', 'for the zine', 'owner', 0)
+    assert await boards.add_images(ada, board.id, [fox, whale, fox]) == [fox, whale]
+    assert await boards.add_images(ada, board.id, [fox]) == []  # already there: nothing twice
+    assert sorted(await board_ids(services, ada, board.id)) == sorted([fox, whale])
+    assert (await boards.get(ada, board.id)).image_count == 2
+    for attempt in (lambda: boards.get(bob, board.id), lambda: board_ids(services, bob, board.id),
+                    lambda: boards.add_images(bob, board.id, [fox]), lambda: boards.remove_images(bob, board.id, [fox]),
+                    lambda: boards.delete(bob, board.id), lambda: boards.update(bob, board.id, name='mine'),
+                    lambda: boards.create_link(bob, board.id), lambda: services.library.file_for(bob, fox, 'thumb')):
+        with pytest.raises(NotFound):  # Bob learns nothing: the same 404 as a missing board
+            await attempt()
+    assert [b.id for b in await boards.visible_to(bob)] == []
+    (bobs,) = await make_images(services, bob, 'bob and his kite')
+    with pytest.raises(NotFound):  # nobody puts someone else's image on their board
+        await boards.add_images(ada, board.id, [bobs])
+    with pytest.raises(InvalidInput):
+        await boards.create(ada, '   ')
+    assert await boards.remove_images(ada, board.id, [whale]) == 1
+    assert await board_ids(services, ada, board.id) == [fox]
+    assert (await services.library.get_image(ada, whale)).id == whale  # off the board, still in the library
+    await boards.delete(ada, board.id)
+    with pytest.raises(NotFound):
+        await boards.get(ada, board.id)
+
+
+async def test_a_board_shared_with_a_group_is_seen_by_members_and_changed_by_editors(studio) -> None:
+    services, ada, bob = studio
+    cyd = await add_user(services, 'cyd@example.com')
+    eve = await add_user(services, 'eve@example.com')  # in no group: an outsider
+    group = await team(services, (ada, 'member'), (bob, 'member'), (cyd, 'editor'))
+    fox, whale = await make_images(services, ada, 'a fox and a whale', n=2)
+    (cyds,) = await make_images(services, cyd, 'cyd draws a crane')
+    boards = services.library.boards
+    board = await boards.create(ada, 'Zine')
+    await boards.add_images(ada, board.id, [fox])
+    shared = await boards.share_with_group(ada, board.id, group)
+    assert shared.group_name == 'Design'
+
+    assert (await boards.get(bob, board.id)).role == 'member'
+    assert await board_ids(services, bob, board.id) == [fox]
+    assert (await services.library.file_for(bob, fox, 'thumb')).key  # a member reads the image's bytes
+    with pytest.raises(NotFound):
+        await services.library.file_for(bob, whale, 'thumb')  # not on the board: still Ada's alone
+    with pytest.raises(Forbidden):
+        await boards.add_images(bob, board.id, [fox])  # a member only looks
+    with pytest.raises(Forbidden):
+        await boards.share_with_group(bob, board.id, None)
+    assert await boards.add_images(cyd, board.id, [cyds]) == [cyds]  # an editor adds their own
+    assert sorted(await board_ids(services, bob, board.id)) == sorted([fox, cyds])
+    assert await boards.remove_images(cyd, board.id, [fox]) == 1
+    with pytest.raises(Forbidden):
+        await boards.delete(cyd, board.id)  # only the owner deletes
+
+    for attempt in (lambda: boards.get(eve, board.id), lambda: board_ids(services, eve, board.id),
+                    lambda: services.library.file_for(eve, cyds, 'image')):
+        with pytest.raises(NotFound):
+            await attempt()
+    assert [b.id for b in await boards.visible_to(bob)] == [board.id]
+    assert await boards.visible_to(eve) == []
+    with pytest.raises(NotFound):  # a group the owner is not in cannot be chosen
+        await boards.share_with_group(eve, (await boards.create(eve, 'Eve')).id, group)
+
+    await boards.share_with_group(ada, board.id, None)  # private again: members lose it at once
+    with pytest.raises(NotFound):
+        await boards.get(bob, board.id)
+    actions = await services.db.run(lambda s: list(s.exec(select(AuditEvent.action).order_by(col(AuditEvent.id)))))
+    assert actions[:4] == ['group.create', 'group.member_add', 'group.member_add', 'group.member_add']
+
+
+async def test_a_public_link_shows_the_board_until_revoked_or_expired(studio) -> None:
+    services, ada, bob = studio
+    fox, whale = await make_images(services, ada, 'a fox and a whale', n=2)
+    boards, library = services.library.boards, services.library
+    board = await boards.create(ada, 'Open')
+    await boards.add_images(ada, board.id, [fox])
+    link = await boards.create_link(ada, board.id, expires_in=timedelta(hours=1))
+    token = link.path.removeprefix('/b/')
+    seen, page = await library.linked_board_images(token, ImageQuery())
+    assert (seen.id, seen.role, [r.id for r in page.items]) == (board.id, 'link', [fox])
+    assert (await library.linked_file(token, fox, 'image')).key
+    with pytest.raises(NotFound):
+        await library.linked_file(token, whale, 'image')  # not on the board
+    for forged in ('', 'garbage', token[:-2] + 'xx'):
+        with pytest.raises(NotFound):
+            await boards.resolve_link(forged)
+    library.clock = lambda: utcnow() + timedelta(hours=2)
+    with pytest.raises(NotFound):
+        await boards.resolve_link(token)
+    library.clock = utcnow
+    with pytest.raises(NotFound):
+        await boards.revoke_link(bob, board.id, link.id)
+    await boards.revoke_link(ada, board.id, link.id)
+    with pytest.raises(NotFound):
+        await boards.resolve_link(token)
+    with pytest.raises(InvalidInput):
+        await boards.create_link(ada, board.id, expires_in=timedelta(0))
+
+
+async def test_a_board_zip_holds_its_chosen_images_for_those_who_may_see_it(studio) -> None:
+    services, ada, bob = studio
+    fox, whale = await make_images(services, ada, 'a fox and a whale', n=2)
+    board = await services.library.boards.create(ada, 'Zip')
+    await services.library.boards.add_images(ada, board.id, [fox])
+    data = b''.join([c async for c in await services.library.build_board_zip(ada, board.id, [fox])])
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        assert len(archive.namelist()) == 1
+    with pytest.raises(NotFound):
+        await services.library.build_board_zip(ada, board.id, [fox, whale])  # whale is not on it
+    with pytest.raises(NotFound):
+        await services.library.build_board_zip(bob, board.id, [fox])

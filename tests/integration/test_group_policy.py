@@ -1,0 +1,85 @@
+"""Group budgets and model/resolution allow-lists (issue 16), enforced in the prompt's insert transaction, against
+real databases and the contract fake over HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from sqlmodel import col, select
+
+from nanogen.errors import BudgetExceeded, Forbidden, InvalidInput
+from nanogen.generation.group_policy import request_terms
+from nanogen.generation.requests import validate_request
+from nanogen.models import AuditEvent, Prompt
+from tests.conftest import make_settings
+from tests.integration.test_boards import make_admin
+from tests.integration.test_generation import add_user
+
+ONE = Decimal('0.0125')  # one 1024 px image at the default price
+
+
+async def test_twenty_members_at_once_against_a_group_budget_for_five_make_exactly_five(
+        database_url: str, fake, make_services, isolated_env: Path) -> None:
+    """The group budget holds under concurrency (its own advisory lock on PostgreSQL), and outsiders are not held."""
+    _provider, url = fake
+    services = await make_services(make_settings(isolated_env, database_url, url))
+    root = await make_admin(services)
+    group = await services.groups.create(root, 'Design')
+    await services.groups.set_policy(root, group.id, monthly_budget=ONE * 5)
+    uids = [await add_user(services, f'user{n}@example.com') for n in range(20)]
+    for uid in uids:
+        await services.groups.add_member(root, group.id, uid)
+    req = validate_request(prompt='a paper boat on a pond')
+    results = await asyncio.gather(*(services.generation.create(uid, req) for uid in uids), return_exceptions=True)
+    created = [r for r in results if isinstance(r, Prompt)]
+    refused = [r for r in results if isinstance(r, BudgetExceeded)]
+    assert len(created) == 5 and len(refused) == 15, results
+    assert refused[0].user_message.startswith("The Design group's monthly budget of $0.0625 is spent")
+    outsider = await add_user(services, 'outsider@example.com')
+    assert isinstance(await services.generation.create(outsider, req), Prompt)
+    actions = await services.db.run(lambda s: list(s.exec(select(AuditEvent.action).order_by(col(AuditEvent.id)))))
+    assert 'group.policy' in actions and actions.count('group.member_add') == 20
+
+
+@dataclass(frozen=True)
+class WithModel:
+    """A request as the models helper's GenerationRequest will carry it (a model and a resolution name)."""
+
+    model: str
+    size: int
+    resolution: str | None = None
+
+
+async def test_an_allow_list_refuses_other_models_and_resolutions_with_a_clear_message(
+        fake, make_services, isolated_env: Path) -> None:
+    _provider, url = fake
+    services = await make_services(make_settings(isolated_env, f'sqlite:///{isolated_env}/g.db', url))
+    root = await make_admin(services)
+    ada = await add_user(services, 'ada@example.com')
+    small = await services.groups.create(root, 'Marketing')
+    await services.groups.add_member(root, small.id, ada)
+    await services.groups.set_policy(root, small.id, allowed_models=['nanobanana'], allowed_resolutions=['512'])
+    with pytest.raises(Forbidden) as info:
+        await services.generation.create(ada, validate_request(prompt='a big poster', size=1024))
+    assert info.value.user_message == ('Your group does not allow nanobanana at 1K: choose another model or size, '
+                                       'or ask an admin.')
+    assert await services.db.run(lambda s: list(s.exec(select(Prompt)))) == []  # nothing queued, nothing billed
+    assert isinstance(await services.generation.create(ada, validate_request(prompt='a small one', size=512)), Prompt)
+    design = await services.groups.create(root, 'Design')  # a second group's list widens what Ada may use
+    await services.groups.add_member(root, design.id, ada)
+    await services.groups.set_policy(root, design.id, allowed_resolutions=['1K'])
+    assert isinstance(await services.generation.create(ada, validate_request(prompt='now allowed', size=1024)), Prompt)
+    with pytest.raises(InvalidInput):
+        await services.groups.set_policy(root, design.id, allowed_resolutions=['8K'])
+    with pytest.raises(Forbidden):
+        await services.groups.set_policy(ada, design.id, monthly_budget=Decimal(1))
+
+
+def test_request_terms_read_the_model_field_when_it_is_there() -> None:
+    assert request_terms(validate_request(prompt='xyz', size=1536)) == ('nanobanana', {'1536', '2K'})
+    assert request_terms(WithModel(model='nanobanana-pro', size=1024, resolution='4K')) == (
+        'nanobanana-pro', {'1024', '4K'})

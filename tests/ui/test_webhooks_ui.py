@@ -1,0 +1,67 @@
+"""The profile's Webhooks card as a person uses it: a refused URL says why, the secret is shown once, a test event
+that the receiver refuses ends failed in the history, Redeliver sends it, Delete removes the webhook."""
+
+from __future__ import annotations
+
+import pytest
+from nicegui.testing import User
+
+from tests.support.receiver import webhook_receiver
+from tests.ui.helpers import elements, eventually, should_not_see, should_see, sign_in
+from tests.ui.studio import app_services, user_id
+
+
+@pytest.fixture
+def webhook_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before `user` starts the app that reads them: the local receiver allowed, tiny backoff, two attempts."""
+    monkeypatch.setenv('NANOGEN_WEBHOOK_ALLOWED_HOSTS', '127.0.0.1')
+    monkeypatch.setenv('NANOGEN_WEBHOOK_BACKOFF', '0.05')
+    monkeypatch.setenv('NANOGEN_WEBHOOK_MAX_ATTEMPTS', '2')
+
+
+async def test_add_see_the_secret_once_test_redeliver_and_delete_a_webhook(webhook_settings: None, user: User) -> None:
+    await sign_in(user, then='/profile')
+    await should_see(user, 'No webhooks yet.')
+    user.find(marker='webhook-url').type('http://10.1.2.3/hook')
+    user.find(marker='add-webhook').click()
+    await should_see(user, "10.1.2.3 is not on this server's list of webhook hosts")
+
+    with webhook_receiver(500, 500) as receiver:
+        user.find(marker='webhook-url').clear().type(receiver.url)
+        user.find(marker='add-webhook').click()
+        await should_see(user, 'it will not be shown again')
+        secret = user.find(marker='new-webhook-secret').elements.pop().value
+        assert secret.startswith('whsec_')
+        user.find(marker='close-webhook-secret').click()
+        await should_not_see(user, 'it will not be shown again')
+        await should_see(user, receiver.url)
+        services = app_services()
+        assert services.webhooks is not None
+        ada = await user_id(services, 'ada@example.com')
+        (hook,) = await services.webhooks.endpoints(ada)
+
+        user.find(marker=f'ping-webhook-{hook.id}').click()
+        await should_see(user, 'Test event queued')
+        (queued,) = await services.webhooks.deliveries(ada, hook.id)
+
+        async def redeliver_offered() -> bool:  # both attempts answered 500: failed, so it can be sent again
+            user.find(marker=f'refresh-deliveries-{hook.id}').click()
+            return bool(elements(user, marker=f'redeliver-{queued.id}'))
+        await eventually(redeliver_offered, message='the failed delivery never offered Redeliver')
+        assert len(receiver.got) == 2
+        user.find(marker=f'redeliver-{queued.id}').click()
+        await should_see(user, 'Sending it again.')
+
+        async def delivered() -> bool:
+            user.find(marker=f'refresh-deliveries-{hook.id}').click()
+            return (await services.webhooks.deliveries(ada, hook.id))[0].state == 'delivered' and not elements(
+                user, marker=f'redeliver-{queued.id}')
+        await eventually(delivered, message='the redelivery never went through')
+        assert len(receiver.got) == 3
+
+    await user.open('/profile')  # a reload never shows the secret again
+    await should_not_see(user, secret)
+    await should_see(user, hook.secret_hint)
+    user.find(marker=f'delete-webhook-{hook.id}').click()
+    await should_see(user, 'No webhooks yet.')
+    assert await services.webhooks.endpoints(ada) == []
