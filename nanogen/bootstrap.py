@@ -286,6 +286,7 @@ def _build(settings: Settings, lock: DataDirLock | None, *, storage: Storage | N
     metrics.instrument_storage(storage)
     retention = RetentionService(library=library, settings=settings)
     references = ReferenceStore(storage=storage, settings=settings, secret_key=secret_key)
+    generation.steps.refresh_references = references.refresh
     batches = BatchService(db=db, settings=settings, engine=engine, bus=bus, storage=storage, references=references,
                            budget_check=budget.check, request_check=check_allowed)
     connect_batch_webhooks(webhooks, batches)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -26,7 +26,7 @@ from sqlmodel import Session, col, select
 
 from nanogen import retrying
 from nanogen.config import Settings
-from nanogen.errors import ImageError, ProviderError, ProviderRejected, StorageError
+from nanogen.errors import ImageError, NanogenError, ProviderError, ProviderRejected, StorageError
 from nanogen.generation.billing import billing_columns, unit_cost
 from nanogen.generation.catalogue import saved_task_ids, task_count
 from nanogen.generation.engine import JobEngine
@@ -63,6 +63,8 @@ class Steps:
         self.provider_slots = asyncio.Semaphore(settings.provider_concurrency)
         self.suspect_submits = 0  # this process's resubmits after a lost task id (a metric)
         self._shielded: set[asyncio.Task[None]] = set()
+        # Re-signs the prompt's own reference URLs just before they are sent (bootstrap sets the reference store's).
+        self.refresh_references: Callable[[int, tuple[str, ...]], Awaitable[tuple[str, ...]]] | None = None
         engine.step('submit', self.submit)
         engine.step('check', self.check)
         engine.step('finish', self.finish)
@@ -141,13 +143,23 @@ class Steps:
         self._say(updated, 'Generating')
         await self.engine.defer('check', pid, delay_s=self.first_interval(), interval=self.first_interval())
 
+    async def _reference_urls(self, prompt: Prompt) -> tuple[str, ...]:
+        urls = tuple(json.loads(prompt.reference_urls or '[]'))
+        if not urls or self.refresh_references is None:
+            return urls
+        try:
+            return await self.refresh_references(prompt.user_id, urls)
+        except NanogenError as exc:  # storage cannot presign just now: the stored URLs may still be valid
+            log.warning('prompt %s: reference URLs not renewed (%s)', prompt.id, exc.user_message)
+            return urls
+
     async def _send(self, claim: Claim) -> str | None:
         prompt, pid = claim.prompt, claim.prompt.id
         assert pid is not None
         one_per_task = task_count(prompt.model, prompt.num_images) > 1
         request = GenerateRequest(prompt=prompt.prompt, callback_url=self.callback_url(pid),
                                   num_images=1 if one_per_task else prompt.num_images, aspect_ratio=prompt.aspect_ratio,
-                                  image_urls=tuple(json.loads(prompt.reference_urls or '[]')),
+                                  image_urls=await self._reference_urls(prompt),
                                   watermark=prompt.watermark, model=prompt.model,
                                   resolution=prompt.resolution or '1K', google_search=prompt.google_search,
                                   output_format=prompt.output_format or 'jpg')

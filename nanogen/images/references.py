@@ -9,6 +9,7 @@ import logging
 import re
 import uuid
 from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
@@ -24,6 +25,7 @@ MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 PREVIEW_EDGE = 160
 REFERENCE_EDGE = 2048  # the provider works at 1536 px at most: larger references only cost memory
 _KEY = re.compile(r'^users/[1-9][0-9]*/refs/[0-9a-f]{32}\.png$')
+_KEY_AT_END = re.compile(r'(users/[1-9][0-9]*/refs/[0-9a-f]{32}\.png)$')
 
 
 @dataclass(frozen=True)
@@ -88,8 +90,35 @@ class ReferenceStore:
         presigned = await self.storage.presigned_url(key, expires_s=URL_LIFETIME_S)
         if presigned:
             return presigned
-        base = self.settings.public_url or f'http://localhost:{self.settings.port}'  # demo: never fetched
-        return f'{base}/refs/{self._signer.dumps(key)}'
+        return f'{self._base()}/refs/{self._signer.dumps(key)}'
+
+    def _base(self) -> str:
+        return self.settings.public_url or f'http://localhost:{self.settings.port}'  # demo: never fetched
+
+    def key_of(self, url: str) -> str | None:
+        """The reference key behind a URL this store signed (at any age), or None for any other URL."""
+        prefix = f'{self._base()}/refs/'
+        if url.startswith(prefix):
+            try:
+                key = self._signer.loads(url[len(prefix):])  # no max_age: renewing an old URL is the point
+            except BadSignature:
+                return None
+            return key if isinstance(key, str) and _KEY.match(key) else None
+        parts = urlsplit(url)
+        if self.storage.name == 's3' and 'X-Amz-Signature=' in parts.query:
+            found = _KEY_AT_END.search(unquote(parts.path))
+            return found.group(1) if found else None
+        return None
+
+    async def refresh(self, user_id: int, urls: tuple[str, ...]) -> tuple[str, ...]:
+        """The URLs again, each of the user's own stored references signed anew: a queued batch row, a retry or a
+        remix may reach the provider hours after its URL was signed (they last URL_LIFETIME_S). Other URLs (a
+        caller's own https links, another user's key) are passed on unchanged."""
+        out = []
+        for url in urls:
+            key = self.key_of(url)
+            out.append(await self.url_for(user_id, key) if key and key.startswith(f'users/{user_id}/') else url)
+        return tuple(out)
 
     async def discard(self, user_id: int, key: str) -> None:
         if _KEY.match(key) and key.startswith(f'users/{user_id}/'):

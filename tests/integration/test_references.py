@@ -107,6 +107,10 @@ async def test_with_r2_the_provider_gets_a_presigned_url_it_can_fetch(tmp_path: 
             response = await http.get(url)
         assert response.status_code == 200
         assert Image.open(io.BytesIO(response.content)).size == (40, 30)
+        assert refs.key_of(url) == ref.key  # so a queued prompt's presigned URL can be signed anew
+        [again] = await refs.refresh(5, (url,))
+        async with httpx.AsyncClient() as http:
+            assert (await http.get(again)).content == response.content
         s3.close()
 
 
@@ -180,3 +184,44 @@ async def test_reference_decodes_run_one_at_a_time(tmp_path: Path, monkeypatch, 
     monkeypatch.setattr(references, '_prepare', counting)
     saved = await asyncio.gather(*(refs.save(7, png((400, 300))) for _ in range(4)))
     assert len({r.key for r in saved}) == 4 and peak[0] == 1
+
+
+async def test_an_hour_old_reference_url_is_signed_anew_and_other_urls_pass_unchanged(tmp_path: Path,
+                                                                                       monkeypatch) -> None:
+    """Issue 17: a queued batch row (or a retry) reaches the provider hours after its reference URL was signed."""
+    refs = store(tmp_path, NANOGEN_PUBLIC_URL='https://studio.example.com')
+    mine, theirs = await refs.save(3, png()), await refs.save(4, png())
+    real_time = time.time
+    monkeypatch.setattr(time, 'time', lambda: real_time() - 7200)  # signed two hours ago
+    old, foreign = await refs.url_for(3, mine.key), await refs.url_for(4, theirs.key)
+    monkeypatch.setattr(time, 'time', real_time)
+    with pytest.raises(NotFound, match='expired'):
+        await refs.open(old.rsplit('/', 1)[1])
+    elsewhere = 'https://cdn.example.org/users/3/refs/' + '0' * 32 + '.png'
+    fresh, kept_foreign, kept_elsewhere = await refs.refresh(3, (old, foreign, elsewhere))
+    assert await refs.open(fresh.rsplit('/', 1)[1]) == await refs.storage.get(mine.key)
+    assert (kept_foreign, kept_elsewhere) == (foreign, elsewhere)  # another user's key is never re-signed for you
+
+
+async def test_the_provider_is_sent_a_fresh_url_for_a_queued_prompts_old_reference(fake, make_services,
+                                                                                     isolated_env: Path,
+                                                                                     monkeypatch) -> None:
+    from nanogen.generation.requests import validate_request
+    from tests.conftest import make_settings
+    from tests.integration.test_generation import add_user, wait_status
+
+    provider, url = fake
+    services = await make_services(make_settings(isolated_env, f'sqlite:///{isolated_env}/r.db', url,
+                                                 NANOGEN_PUBLIC_URL='https://studio.example.com'))
+    uid = await add_user(services)
+    ref = await services.references.save(uid, png())
+    real_time = time.time
+    monkeypatch.setattr(time, 'time', lambda: real_time() - 7200)
+    old = await services.references.url_for(uid, ref.key)
+    monkeypatch.setattr(time, 'time', real_time)
+    req = validate_request(prompt='a lamp like this one', reference_urls=(old,), settings=services.settings)
+    done = await wait_status(services, (await services.generation.create(uid, req)).id, {'COMPLETED', 'FAILED'})
+    assert done.status == 'COMPLETED', done.error_message
+    [sent] = provider.tasks[done.provider_task_id].params['imageUrls']
+    assert sent.startswith('https://studio.example.com/refs/') and sent != old
+    assert await services.references.open(sent.rsplit('/', 1)[1]) == await services.storage.get(ref.key)
