@@ -154,9 +154,16 @@ class Prompt(SQLModel, table=True):
     finish_attempts: int = Field(default=0, sa_column_kwargs={'server_default': '0'})
     suspect_submits: int = Field(default=0, sa_column_kwargs={'server_default': '0'})  # maybe billed, id lost
     submitted_at: datetime | None = _opt_ts()
+    # A batch row: when the feeder released it from QUEUED (its generation starts then); NULL: at created_at.
+    released_at: datetime | None = _opt_ts()
     completed_at: datetime | None = _opt_ts()
     created_at: datetime = _ts(index=True)
     updated_at: datetime = _ts()
+
+    @property
+    def started_at(self) -> datetime:
+        """When its generation started: released from a batch's queue, or else made."""
+        return self.released_at or self.created_at
 
 
 class Batch(SQLModel, table=True):

@@ -24,7 +24,7 @@ class Clock(ui.element, component='_clock.js'):
 
     def show(self, prompt: Prompt) -> None:
         """The prompt's start and, once it ended, its end (now, if it ended without one); the browser counts between."""
-        self._props['started'] = _ms(prompt.created_at)
+        self._props['started'] = _ms(prompt.started_at)
         finished = Status(prompt.status).finished
         end = prompt.completed_at or (utcnow() if finished else None)
         self._props['ended'] = _ms(end) if end else None

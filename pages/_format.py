@@ -37,7 +37,7 @@ def duration(ms: int | None) -> str:
 
 def elapsed(prompt: Prompt, now: datetime | None = None) -> str:
     end = prompt.completed_at or now or utcnow()
-    seconds = max(0, int((end - prompt.created_at).total_seconds()))
+    seconds = max(0, int((end - prompt.started_at).total_seconds()))
     return f'{seconds // 60}:{seconds % 60:02d}'
 
 

@@ -190,9 +190,9 @@ class BatchFeeder:
         picked = round_robin(queues, user_room, batch_room, global_slots(self.settings) - sum(in_flight.values()),
                              share)
         for p in picked:
-            # The release time is the generation's start: the timeout sweep measures from it.
+            # The release time is the generation's start: the timeout and the duration measure from it.
             done = s.execute(sa.update(Prompt).where(col(Prompt.id) == p.prompt_id, col(Prompt.status) == QUEUED)
-                             .values(status=Status.PENDING.value, created_at=now, updated_at=now))
+                             .values(status=Status.PENDING.value, released_at=now, updated_at=now))
             if done.rowcount and not self.engine.in_memory:  # type: ignore[attr-defined]
                 self.engine.defer_in(s, 'submit', p.prompt_id)  # commits with the promotion
         return FeedResult(picked, finished)

@@ -22,7 +22,7 @@ from datetime import timedelta
 from typing import Any
 
 from procrastinate.exceptions import ConnectorException
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from nanogen import retrying
 from nanogen.config import Settings
@@ -163,7 +163,7 @@ class Steps:
                                   watermark=prompt.watermark, model=prompt.model,
                                   resolution=prompt.resolution or '1K', google_search=prompt.google_search,
                                   output_format=prompt.output_format or 'jpg')
-        deadline = prompt.created_at + timedelta(seconds=self.settings.generation_timeout_s)
+        deadline = prompt.started_at + timedelta(seconds=self.settings.generation_timeout_s)
         backoff = retrying.Backoff(self.settings.poll_initial_s, self.settings.poll_max_s * 4, jitter='spread')
 
         def before_sleep(state: retrying.RetryCallState) -> None:
@@ -246,7 +246,7 @@ class Steps:
             prompt = await self.rows.get(pid)
             if prompt is None or prompt.status != Status.PROCESSING.value or not saved_task_ids(prompt):
                 return
-            started = prompt.submitted_at or prompt.created_at
+            started = prompt.submitted_at or prompt.started_at
             if self.rows.clock() >= started + timedelta(seconds=self.settings.generation_timeout_s):
                 await self._fail(pid, self.timeout_message())
                 return
@@ -359,7 +359,7 @@ class Steps:
         cutoff = self.rows.clock() - timedelta(seconds=self.settings.generation_timeout_s)
 
         def find(s: Session) -> list[int]:
-            started: Any = col(Prompt.created_at)
+            started: Any = func.coalesce(col(Prompt.released_at), col(Prompt.created_at))
             rows = s.exec(select(Prompt.id).where(col(Prompt.status).in_(UNFINISHED), started < cutoff,
                                                   (col(Prompt.submitted_at).is_(None)) | (col(Prompt.submitted_at) < cutoff)))
             return [i for i in rows if i is not None]

@@ -157,7 +157,7 @@ class PromptRows:
             row.cost = (row.estimated_cost * (1 if billed else 0)
                         + task_estimate(row) * (row.suspect_submits + accepted))
             row.completed_at = row.updated_at = now
-            row.duration_ms = int((now - row.created_at).total_seconds() * 1000)
+            row.duration_ms = int((now - row.started_at).total_seconds() * 1000)
             row.claim_token = None
             s.add(row)
             self._final(s, row, ())
@@ -188,7 +188,7 @@ class PromptRows:
             row.status = Status.COMPLETED.value
             row.cost = unit_cost(row) * len(images) + task_estimate(row) * (row.suspect_submits + billed_failures)
             row.completed_at = row.updated_at = now
-            row.duration_ms = int((now - row.created_at).total_seconds() * 1000)
+            row.duration_ms = int((now - row.started_at).total_seconds() * 1000)
             row.error_message = (None if len(images) >= row.num_images else
                                  f'{len(images)} of {row.num_images} images came: the provider did not make the rest.')
             row.claim_token = None

@@ -56,6 +56,15 @@ async def test_batch_runs_to_done_within_its_concurrency_and_calls_the_hook(
     assert [r.row_number for r in view.rows] == [1, 2, 3, 4, 5, 6] and all(r.image_ids for r in view.rows)
     assert finished[0].batch_id == batch.id and finished[0].counts['done'] == 6
     assert provider.submissions == 6  # nothing submitted twice
+    prompts = await services.db.run(lambda s: list(s.exec(
+        select(Prompt).join(BatchRow, col(BatchRow.prompt_id) == col(Prompt.id))
+        .where(col(BatchRow.batch_id) == batch.id).order_by(col(BatchRow.row_number)))))
+    # Every row keeps when it was made; the feeder records when it let each go, and its duration counts from there.
+    assert {p.created_at for p in prompts} == {view.created_at}
+    assert all(p.released_at is not None and p.released_at >= p.created_at for p in prompts)
+    assert prompts[-1].released_at > prompts[0].released_at  # two at a time: the last waited for a slot
+    for p in prompts:
+        assert p.duration_ms == int((p.completed_at - p.released_at).total_seconds() * 1000)
     other = await add_user(services, 'bob@example.com')
     with pytest.raises(NotFound):
         await services.batches.get(other, batch.id)
@@ -167,3 +176,28 @@ async def test_two_users_batches_share_the_slots(fake, make_services, isolated_e
         return a.status == b.status == 'DONE'
     await until(done, timeout=40, what='both batches to finish')
     assert seen_both, "Bob's batch never ran beside Ada's"
+
+
+
+async def test_the_timeout_counts_from_a_rows_release_not_from_when_the_batch_was_made(
+        fake, make_services, isolated_env: Path, database_url: str) -> None:
+    from datetime import timedelta
+
+    from nanogen.models import utcnow
+    _, url = fake
+    services = await make_services(make_settings(isolated_env, database_url, url, NANOGEN_GENERATION_TIMEOUT=60.0))
+    uid = await add_user(services)
+    hour_ago, now = utcnow() - timedelta(hours=1), utcnow()
+
+    def add(s) -> list[int]:  # type: ignore[no-untyped-def]
+        rows = [Prompt(user_id=uid, prompt='released just now', status='PENDING', created_at=hour_ago,
+                       released_at=now, updated_at=now),
+                Prompt(user_id=uid, prompt='made an hour ago', status='PENDING', created_at=hour_ago,
+                       updated_at=hour_ago)]
+        s.add_all(rows)
+        s.commit()
+        return [r.id for r in rows]
+    released, stale = await services.db.write(add)
+    assert await services.generation.steps.fail_timed_out() == 1
+    rows = {p.id: p for p in await services.db.run(lambda s: list(s.exec(select(Prompt))))}
+    assert (rows[released].status, rows[stale].status) == ('PENDING', 'FAILED')
