@@ -129,6 +129,7 @@ class Settings(BaseSettings):
     webhook_max_attempts: int = Field(8, ge=1, le=50, validation_alias=_env('NANOGEN_WEBHOOK_MAX_ATTEMPTS'))
     webhook_backoff_s: float = Field(30.0, gt=0, validation_alias=_env('NANOGEN_WEBHOOK_BACKOFF'))
     webhook_timeout_s: float = Field(5.0, gt=0, le=60, validation_alias=_env('NANOGEN_WEBHOOK_TIMEOUT'))
+    webhook_disable_after: int = Field(5, ge=0, le=1000, validation_alias=_env('NANOGEN_WEBHOOK_DISABLE_AFTER'))
 
     # --- several replicas (README "Scale out")
     redis_url: str = Field('', validation_alias=AliasChoices('NANOGEN_REDIS_URL', 'NICEGUI_REDIS_URL'))

@@ -1,5 +1,6 @@
-"""The profile's Webhooks card: add a URL for your events (its signing secret shown once), send a test, delete,
-and each webhook's delivery history with "Redeliver" for a failed delivery."""
+"""The profile's Webhooks card: add a URL for your events (its signing secret shown once), turn it off/on, send a
+test, delete, and each webhook's delivery history with "Redeliver" for a failed delivery. A webhook the app turned
+off (its deliveries kept failing) says why."""
 
 from __future__ import annotations
 
@@ -58,6 +59,11 @@ class WebhookPanel:
                     scope = f'batch {info.batch_id}' if info.batch_id is not None else 'every event of your account'
                     ui.label(f'{", ".join(EVENT_LABELS.get(e, e) for e in info.events)} · {scope} · secret '
                              f'{info.secret_hint}').classes('text-xs opacity-70')
+                    if info.disabled_reason:
+                        ui.label(info.disabled_reason).classes('text-xs text-negative').mark(
+                            f'webhook-off-reason-{info.id}')
+                ui.switch('On', value=info.active, on_change=lambda e, i=info: self.switch(i, bool(e.value))).mark(
+                    f'webhook-active-{info.id}')
                 ui.button('Send test', icon='send', on_click=lambda i=info: self.ping(i)).props(
                     'flat dense').mark(f'ping-webhook-{info.id}')
                 ui.button('Delete', icon='delete', on_click=lambda i=info: self.delete(i)).props(
@@ -107,6 +113,18 @@ class WebhookPanel:
             notify_error(exc.user_message)
             return
         ui.notify('Test event queued: see its delivery history.')
+        self.webhook_list.refresh()
+
+    async def switch(self, info: WebhookInfo, active: bool) -> None:
+        if active == info.active:
+            return
+        try:
+            await self.hooks.set_active(self.uid, info.id, active)
+        except NanogenError as exc:
+            notify_error(exc.user_message)
+        else:
+            ui.notify('Webhook on: waiting events go out now.' if active else
+                      'Webhook off: nothing is sent to it until you turn it on.')
         self.webhook_list.refresh()
 
     async def delete(self, info: WebhookInfo) -> None:

@@ -119,7 +119,7 @@ class WebhookSender:
         now = self.clock()
         rows = s.exec(select(WebhookDelivery, WebhookEndpoint)
                       .join(WebhookEndpoint, col(WebhookEndpoint.id) == col(WebhookDelivery.endpoint_id))
-                      .where(self._due(now))
+                      .where(self._due(now), col(WebhookEndpoint.active).is_(True))
                       .order_by(col(WebhookDelivery.next_attempt_at)).limit(BATCH)
                       .with_for_update(skip_locked=True, of=WebhookDelivery)).all()
         claimed = []
@@ -173,6 +173,27 @@ class WebhookSender:
         await response.aclose()
         return response.status_code
 
+    def _maybe_disable(self, s: Session, endpoint_id: int) -> None:
+        """Turn the endpoint off when its last NANOGEN_WEBHOOK_DISABLE_AFTER finished deliveries all failed: a
+        receiver gone for good should not take every attempt of every event for ever. Its owner sees why."""
+        limit = self.settings.webhook_disable_after
+        if limit <= 0:
+            return
+        last = s.exec(select(WebhookDelivery.state).where(col(WebhookDelivery.endpoint_id) == endpoint_id,
+                                                          col(WebhookDelivery.state) != PENDING)
+                      .order_by(col(WebhookDelivery.updated_at).desc(), col(WebhookDelivery.id).desc())
+                      .limit(limit)).all()
+        if len(last) < limit or any(state != FAILED for state in last):
+            return
+        endpoint = s.get(WebhookEndpoint, endpoint_id, with_for_update=True)
+        if endpoint is None or not endpoint.active:
+            return
+        endpoint.active = False
+        endpoint.disabled_reason = (f'Turned off on {self.clock():%Y-%m-%d %H:%M} UTC: its last {limit} deliveries '
+                                    'failed after every attempt. Fix the receiver, turn it on, and redeliver.')
+        s.add(endpoint)
+        log.warning('webhook endpoint %s turned off: its last %d deliveries failed', endpoint_id, limit)
+
     def _record(self, s: Session, c: Claimed, status: int | None, error: str | None) -> None:
         row = s.get(WebhookDelivery, c.id, with_for_update=True)
         if row is None or row.state != PENDING:  # deleted meanwhile, or redelivered and sent by another
@@ -185,6 +206,9 @@ class WebhookSender:
             row.state, row.delivered_at = DELIVERED, now
         elif row.attempts >= self.settings.webhook_max_attempts:
             row.state = FAILED
+            s.add(row)
+            s.flush()
+            self._maybe_disable(s, row.endpoint_id)
         else:
             row.next_attempt_at = now + timedelta(seconds=self.backoff.delay(row.attempts))
         s.add(row)

@@ -36,6 +36,7 @@ class WebhookInfo:
     active: bool
     created_at: datetime
     secret_hint: str
+    disabled_reason: str | None = None  # set when the app turned it off (its deliveries kept failing)
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,8 @@ class DeliveryInfo:
 def webhook_info(row: WebhookEndpoint) -> WebhookInfo:
     assert row.id is not None
     return WebhookInfo(id=row.id, user_id=row.user_id, url=row.url, events=row.event_list, batch_id=row.batch_id,
-                       active=row.active, created_at=row.created_at, secret_hint=row.secret[:10] + '…')
+                       active=row.active, created_at=row.created_at, secret_hint=row.secret[:10] + '…',
+                       disabled_reason=row.disabled_reason)
 
 
 def delivery_info(row: WebhookDelivery) -> DeliveryInfo:
@@ -133,6 +135,20 @@ class WebhookService:
     async def get(self, user_id: int, endpoint_id: int) -> WebhookInfo:
         return await self.db.run(lambda s: webhook_info(self._owned(s, user_id, endpoint_id)))
 
+    async def set_active(self, user_id: int, endpoint_id: int, active: bool) -> WebhookInfo:
+        """The owner's switch. Off: no new event is queued for it and its pending deliveries wait; on again: those
+        go out (and the reason the app gave for turning it off is cleared)."""
+        def work(s: Session) -> WebhookInfo:
+            row = self._owned(s, user_id, endpoint_id)
+            row.active, row.disabled_reason = bool(active), None
+            s.add(row)
+            s.commit()
+            return webhook_info(row)
+        info = await self.db.write(work)
+        if active:
+            self.wake()
+        return info
+
     async def delete(self, user_id: int, endpoint_id: int) -> None:
         def work(s: Session) -> None:
             row = self._owned(s, user_id, endpoint_id)
@@ -157,7 +173,8 @@ class WebhookService:
             row = s.get(WebhookDelivery, delivery_id, with_for_update=True)
             if row is None or (endpoint_id is not None and row.endpoint_id != endpoint_id):
                 raise NotFound('That delivery does not exist.')
-            self._owned(s, user_id, row.endpoint_id)
+            if not self._owned(s, user_id, row.endpoint_id).active:
+                raise InvalidInput('This webhook is off: turn it on first, then redeliver.', field='delivery_id')
             if row.state == PENDING:
                 raise InvalidInput('That delivery is still being sent.', field='delivery_id')
             row.state, row.attempts, row.claimed_until = PENDING, 0, None
@@ -173,6 +190,8 @@ class WebhookService:
         """Queue a `ping` event for one endpoint (whatever its filter), to check the receiver and its signature."""
         def work(s: Session) -> DeliveryInfo:
             endpoint = self._owned(s, user_id, endpoint_id)
+            if not endpoint.active:
+                raise InvalidInput('This webhook is off: turn it on first, then send a test.', field='webhook_id')
             event_id = f'evt_{uuid.uuid4().hex}'
             row = self._add(s, endpoint, PING, event_id, {'webhook_id': endpoint_id, 'message': 'Hello from nanogen'})
             s.commit()

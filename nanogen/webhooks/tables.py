@@ -30,7 +30,8 @@ class WebhookEndpoint(SQLModel, table=True):
     secret: str = Field(max_length=100)  # signs every delivery; shown to its owner once, never logged
     batch_id: int | None = Field(default=None, index=True)  # a batch's id, no foreign key (batches live elsewhere)
     events: str = Field(max_length=500)  # comma-separated event types it wants
-    active: bool = True
+    active: bool = True  # off: nothing is queued for it and its pending deliveries wait (owner's switch, or failures)
+    disabled_reason: str | None = Field(default=None, max_length=300)  # why it is off, when the app turned it off
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
     @property

@@ -47,8 +47,10 @@ async def test_webhooks_over_the_api_and_their_access_rules(webhook_settings: No
 
     # Ada (another user, even an admin) gets the same 404 as for a missing webhook on every route.
     for method, path in (('GET', url), ('DELETE', url), ('GET', f'{url}/deliveries'), ('POST', f'{url}/test'),
+                         ('PATCH', url),
                          ('POST', f"{url}/deliveries/{delivery['id']}/redeliver"), ('GET', '/api/v1/webhooks/99999')):
-        assert error_of(await ada.client.request(method, path), 404)['code'] == 'not_found', (method, path)
+        body = {'active': False} if method == 'PATCH' else None
+        assert error_of(await ada.client.request(method, path, json=body), 404)['code'] == 'not_found', (method, path)
     assert (await ada.get('/api/v1/webhooks')).json()['data'] == []
     everyone = (await admin.get('/api/v1/webhooks', params={'all': 'true'})).json()['data']
     assert [w['id'] for w in everyone] == [hook['id']] and 'secret' not in everyone[0]
@@ -63,6 +65,12 @@ async def test_webhooks_over_the_api_and_their_access_rules(webhook_settings: No
                         ({'url': 'http://127.0.0.1:9/x', 'batch_id': 0}, 'batch_id'),
                         ({'url': 'http://127.0.0.1:9/"\\\n<x>'}, 'url')):
         assert error_of(await bob.client.post('/api/v1/webhooks', json=body), 422)['field'] == field, body
+    off = await bob.client.patch(url, json={'active': False})
+    assert off.status_code == 200 and off.json()['data']['active'] is False
+    assert error_of(await bob.client.post(f'{url}/test'), 422)['field'] == 'webhook_id'  # "turn it on first"
+    assert error_of(await bob.client.patch(url, json={'active': 'maybe'}), 422)['field'] == 'active'
+    on = (await bob.client.patch(url, json={'active': True})).json()['data']
+    assert on['active'] is True and on['disabled_reason'] is None
     redeliver_pending = await bob.client.post(f"{url}/deliveries/{delivery['id']}/redeliver")
     assert redeliver_pending.status_code == 202  # delivered: it may be sent again
     assert (await bob.client.delete(url)).status_code == 200

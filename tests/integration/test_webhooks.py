@@ -242,3 +242,69 @@ async def test_two_senders_never_send_one_delivery_twice_and_a_dead_ones_lease_r
     admin = await add_user(services, 'root@example.com')
     await services.admin.delete_user(admin, ada)
     assert await deliveries(services) == [] and await hooks.endpoints(0, everyone=True) == []
+
+
+async def test_a_receiver_that_keeps_failing_turns_its_webhook_off_until_the_owner_turns_it_on(
+        fake: Any, make_services: Any, isolated_env: Path, database_url: str) -> None:
+    _provider, url = fake
+    services = await make_services(make_settings(isolated_env, database_url, url, **{
+        **FAST, 'NANOGEN_WEBHOOK_MAX_ATTEMPTS': 1, 'NANOGEN_WEBHOOK_DISABLE_AFTER': 2}))
+    ada, bob = await add_user(services), await add_user(services, 'bob@example.com')
+    hooks = services.webhooks
+    assert hooks is not None
+    with webhook_receiver(500, 500, 500) as receiver:
+        hook = (await hooks.register(ada, receiver.url, ['generation.completed'])).info
+        await hooks.ping(ada, hook.id)
+        async def failed(n: int) -> bool:
+            return [d.state for d in await hooks.deliveries(ada, hook.id)] == ['failed'] * n
+        await until(lambda: failed(1), what='the first delivery failed')
+        assert (await hooks.get(ada, hook.id)).active  # one failure is not enough
+        await hooks.ping(ada, hook.id)
+        await until(lambda: failed(2), what='the second delivery failed')
+        off = await hooks.get(ada, hook.id)
+        assert not off.active and 'its last 2 deliveries failed' in (off.disabled_reason or '')
+
+        assert await hooks.emit(ada, 'generation.completed', {'prompt_id': 1}) == 0  # nothing queued while off
+        with pytest.raises(InvalidInput, match='turn it on first'):
+            await hooks.ping(ada, hook.id)
+        latest = (await hooks.deliveries(ada, hook.id))[0]
+        with pytest.raises(InvalidInput, match='turn it on first'):
+            await hooks.redeliver(ada, latest.id)
+        with pytest.raises(Exception, match='does not exist'):
+            await hooks.set_active(bob, hook.id, True)  # only its owner
+
+        on = await hooks.set_active(ada, hook.id, True)
+        assert on.active and on.disabled_reason is None
+        await hooks.redeliver(ada, latest.id)  # the receiver answers 500 once more, then 200
+        await until(lambda: failed(2), what='the redelivery failed once more')
+        assert not (await hooks.get(ada, hook.id)).active  # two failed in a row again: off again
+        await hooks.set_active(ada, hook.id, True)
+        await hooks.redeliver(ada, latest.id)
+        async def delivered() -> bool:
+            return (await hooks.deliveries(ada, hook.id))[0].state == 'delivered'
+        await until(delivered, what='the redelivery')
+        assert len(receiver.got) == 4 and (await hooks.get(ada, hook.id)).active
+
+
+async def test_an_endpoint_turned_off_holds_its_pending_deliveries_until_it_is_on(
+        fake: Any, make_services: Any, isolated_env: Path) -> None:
+    _provider, url = fake
+    services = await make_services(make_settings(isolated_env, f'sqlite:///{isolated_env}/w.db', url, **FAST))
+    ada = await add_user(services)
+    hooks = services.webhooks
+    assert hooks is not None
+    with webhook_receiver() as receiver:
+        hook = (await hooks.register(ada, receiver.url, ['generation.completed'])).info
+        sender = WebhookSender(services.db, services.settings)  # a second sender, driven by hand
+        services.webhooks.wake = lambda: None  # the app's own sender is not woken ...
+        await hooks.set_active(ada, hook.id, False)
+
+        def queue(s) -> None:  # type: ignore[no-untyped-def]  # ... and a delivery is already pending when it is off
+            s.add(WebhookDelivery(endpoint_id=hook.id, event='ping', event_id='evt_waiting', payload='{}'))
+            s.commit()
+        await services.db.write(queue)
+        assert await sender.run_due() == 0 and receiver.got == []
+        await hooks.set_active(ada, hook.id, True)
+        assert await sender.run_due() + len(receiver.got) >= 1  # this sender or the app's sends it now
+        await received(receiver, 1)
+        await sender.stop()

@@ -1,5 +1,6 @@
 """The profile's Webhooks card as a person uses it: a refused URL says why, the secret is shown once, a test event
-that the receiver refuses ends failed in the history, Redeliver sends it, Delete removes the webhook."""
+that the receiver refuses ends failed in the history, Redeliver sends it, the switch turns it off and on (and a
+webhook the app turned off says why), Delete removes the webhook."""
 
 from __future__ import annotations
 
@@ -17,6 +18,14 @@ def webhook_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv('NANOGEN_WEBHOOK_ALLOWED_HOSTS', '127.0.0.1')
     monkeypatch.setenv('NANOGEN_WEBHOOK_BACKOFF', '0.05')
     monkeypatch.setenv('NANOGEN_WEBHOOK_MAX_ATTEMPTS', '2')
+
+
+def _turned_off_by_the_app(s, endpoint_id: int, reason: str) -> None:  # type: ignore[no-untyped-def]
+    from nanogen.webhooks.tables import WebhookEndpoint
+    row = s.get(WebhookEndpoint, endpoint_id)
+    row.active, row.disabled_reason = False, reason
+    s.add(row)
+    s.commit()
 
 
 async def test_add_see_the_secret_once_test_redeliver_and_delete_a_webhook(webhook_settings: None, user: User) -> None:
@@ -62,6 +71,20 @@ async def test_add_see_the_secret_once_test_redeliver_and_delete_a_webhook(webho
     await user.open('/profile')  # a reload never shows the secret again
     await should_not_see(user, secret)
     await should_see(user, hook.secret_hint)
+    user.find(marker=f'webhook-active-{hook.id}').click()  # the owner's switch: off
+    await should_see(user, 'Webhook off: nothing is sent to it')
+    assert not (await services.webhooks.get(ada, hook.id)).active
+    user.find(marker=f'ping-webhook-{hook.id}').click()
+    await should_see(user, 'This webhook is off: turn it on first')
+    await services.webhooks.set_active(ada, hook.id, True)
+    await services.webhooks.set_active(ada, hook.id, False)
+    await services.db.write(lambda s: _turned_off_by_the_app(s, hook.id, 'Turned off: "5" <b>failed</b>'))
+    await user.open('/profile')  # why the app turned it off, shown as text
+    await should_see(user, 'Turned off: "5" <b>failed</b>')
+    user.find(marker=f'webhook-active-{hook.id}').click()
+    await should_see(user, 'Webhook on: waiting events go out now.')
+    await should_not_see(user, 'Turned off: "5" <b>failed</b>')
+    assert (await services.webhooks.get(ada, hook.id)).active
     user.find(marker=f'delete-webhook-{hook.id}').click()
     await should_see(user, 'No webhooks yet.')
     assert await services.webhooks.endpoints(ada) == []

@@ -1,5 +1,6 @@
-"""/api/v1/webhooks: register a URL for your events (its signing secret is shown once), list, delete, send a test
-ping, read an endpoint's delivery history and redeliver a failed delivery. Another user's webhook answers 404."""
+"""/api/v1/webhooks: register a URL for your events (its signing secret is shown once), list, turn off/on, delete,
+send a test ping, read an endpoint's delivery history and redeliver a failed delivery. Another user's webhook
+answers 404."""
 
 # No `from __future__ import annotations`: FastAPI must see the route signatures' local aliases (Who) as objects.
 from datetime import datetime
@@ -27,6 +28,10 @@ class WebhookIn(BaseModel):
                                  description="Only this batch's events; null: every event of your account.")
 
 
+class WebhookPatch(BaseModel):
+    active: bool = Field(description='false: nothing is sent to it (pending deliveries wait); true: on again.')
+
+
 class WebhookOut(BaseModel):
     id: int
     user_id: int
@@ -36,6 +41,8 @@ class WebhookOut(BaseModel):
     active: bool
     created_at: datetime
     secret_hint: str = Field(description='The start of the signing secret (the whole one was shown once).')
+    disabled_reason: str | None = Field(default=None, description='Why the app turned it off (its deliveries kept '
+                                                                  'failing); null when on or turned off by you.')
 
 
 class WebhookCreatedOut(WebhookOut):
@@ -58,7 +65,8 @@ class DeliveryOut(BaseModel):
 
 def webhook_out(info: WebhookInfo) -> WebhookOut:
     return WebhookOut(id=info.id, user_id=info.user_id, url=info.url, events=info.events, batch_id=info.batch_id,
-                      active=info.active, created_at=info.created_at, secret_hint=info.secret_hint)
+                      active=info.active, created_at=info.created_at, secret_hint=info.secret_hint,
+                      disabled_reason=info.disabled_reason)
 
 
 def delivery_out(d: DeliveryInfo) -> DeliveryOut:
@@ -89,6 +97,11 @@ def build_webhooks_router(services: 'Services', Who: Any) -> APIRouter:
     @router.get('/webhooks/{webhook_id}', response_model=Envelope[WebhookOut], responses=BY_ID, summary='One webhook')
     async def get_webhook(webhook_id: IdPath, who: Who) -> JSONResponse:
         return ok(webhook_out(await hooks.get(who.id, webhook_id)))
+
+    @router.patch('/webhooks/{webhook_id}', response_model=Envelope[WebhookOut], responses=BY_ID,
+                  summary='Turn a webhook off or on')
+    async def patch_webhook(webhook_id: IdPath, who: Who, body: WebhookPatch) -> JSONResponse:
+        return ok(webhook_out(await hooks.set_active(who.id, webhook_id, body.active)))
 
     @router.delete('/webhooks/{webhook_id}', response_model=Envelope[None], responses=BY_ID,
                    summary='Delete a webhook (and its delivery history)')
