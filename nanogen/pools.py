@@ -162,7 +162,10 @@ async def _run(executor: Callable[[], Executor], fn: Callable[..., T], *args: An
     for attempt in (1, 2):
         pool = executor()
         try:
-            with _main_not_rerun():
+            if isinstance(pool, ProcessPoolExecutor):  # only a process pool may start a process in submit
+                with _main_not_rerun():
+                    future = pool.submit(call)
+            else:  # the DB and storage threads: no lock, no __main__ juggling on every call
                 future = pool.submit(call)
         except RuntimeError:  # shut down a moment ago by a stop(): the next use builds a fresh pool
             if attempt == 2:

@@ -45,6 +45,8 @@ log = logging.getLogger(__name__)
 SAVE_TASK_ID_BACKOFF = retrying.Backoff(0.5, 10.0)
 Publish = Callable[[Prompt, str, tuple[int, ...]], None]
 
+TIMEOUT_SWEEP_GRACE_S = 60.0  # past the deadline, before the sweep fails a prompt its own step did not end
+
 
 class _Lost(Exception):
     """This execution no longer holds the prompt (cancelled, or claimed by another): stop, write nothing."""
@@ -355,8 +357,10 @@ class Steps:
         return resumed
 
     async def fail_timed_out(self) -> int:
-        """End every unfinished prompt past NANOGEN_GENERATION_TIMEOUT (whatever happened to its jobs)."""
-        cutoff = self.rows.clock() - timedelta(seconds=self.settings.generation_timeout_s)
+        """End every unfinished prompt past NANOGEN_GENERATION_TIMEOUT (whatever happened to its jobs), after a
+        grace: a step still running ends its own prompt at the deadline with the reason it knows (a model in
+        maintenance, say), and this net must not race it with a plain "timed out"."""
+        cutoff = self.rows.clock() - timedelta(seconds=self.settings.generation_timeout_s + TIMEOUT_SWEEP_GRACE_S)
 
         def find(s: Session) -> list[int]:
             started: Any = func.coalesce(col(Prompt.released_at), col(Prompt.created_at))

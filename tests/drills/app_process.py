@@ -7,7 +7,9 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 
@@ -15,6 +17,7 @@ from tests.support.inloop import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV_PREFIXES = ('NANOGEN_', 'NANOBANANA_', 'R2_', 'GOOGLE_', 'NICEGUI_', 'PYTEST_')  # the test run's own
+T = TypeVar('T')
 
 
 class AppProcess:
@@ -87,3 +90,20 @@ class AppProcess:
             return self.log_path.read_text(errors='replace')[-chars:]
         except OSError:
             return ''
+
+
+def against_fake(data_dir: Path, fake_url: str, **settings: object) -> AppProcess:
+    """The app on its own SQLite file in `data_dir`, talking to the contract fake at `fake_url`."""
+    return AppProcess(data_dir, NANOBANANA_API_KEY='test-key-123456', NANOBANANA_BASE_URL=fake_url, **settings)
+
+
+def wait_rows(read: Callable[[], list[T]], done: Callable[[list[T]], bool], timeout: float, app: AppProcess,
+              describe: Callable[[T], object] = repr) -> list[T]:
+    """Read the rows every 0.1 s until `done(rows)`; on timeout, fail showing them and the app's log."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        rows = read()
+        if done(rows):
+            return rows
+        time.sleep(0.1)
+    raise AssertionError(f'gave up waiting: {[describe(r) for r in read()]}\n{app.log_tail()}')

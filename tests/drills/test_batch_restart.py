@@ -3,7 +3,6 @@ submitted exactly once) and the paused one stays paused with nothing of it submi
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -14,7 +13,7 @@ from sqlmodel import col, select
 from nanogen.config import Settings
 from nanogen.db import Database
 from nanogen.models import Batch, BatchRow, Prompt, Status, User
-from tests.drills.app_process import AppProcess
+from tests.drills.app_process import AppProcess, against_fake, wait_rows
 from tests.drills.conftest import DRILL_PROMPT, assert_costs, assert_not_double_billed
 
 RUNNING_ROWS, PAUSED_ROWS = 12, 3
@@ -35,13 +34,7 @@ def batch_status(db: Database, batch_id: int) -> str:
 
 def wait_for(db: Database, batch_id: int, done: Callable[[list[Prompt]], bool], timeout: float,
              app: AppProcess) -> list[Prompt]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        rows = rows_of(db, batch_id)
-        if done(rows):
-            return rows
-        time.sleep(0.1)
-    raise AssertionError(f'gave up waiting: {[(r.id, r.status) for r in rows_of(db, batch_id)]}\n{app.log_tail()}')
+    return wait_rows(lambda: rows_of(db, batch_id), done, timeout, app, lambda r: (r.id, r.status))
 
 
 def seed(db: Database) -> tuple[int, int]:
@@ -70,8 +63,8 @@ def seed(db: Database) -> tuple[int, int]:
 @pytest.fixture
 def app_process(fake, isolated_env: Path) -> Iterator[AppProcess]:
     _provider, url = fake
-    app = AppProcess(isolated_env / 'app', NANOBANANA_API_KEY='test-key-123456', NANOBANANA_BASE_URL=url,
-                     NANOGEN_POLL_INITIAL=0.2, NANOGEN_POLL_MAX=0.4, NANOGEN_BATCH_CONCURRENCY=4)
+    app = against_fake(isolated_env / 'app', url, NANOGEN_POLL_INITIAL=0.2, NANOGEN_POLL_MAX=0.4,
+                       NANOGEN_BATCH_CONCURRENCY=4)
     yield app
     app.stop()
 
@@ -109,8 +102,5 @@ def test_kill_9_mid_batch_then_restart_carries_on_without_resubmitting(fake, app
     assert sum(r.suspect_submits for r in rows) == 0
     assert all(r.provider_task_id is None and r.status == Status.QUEUED.value for r in rows_of(db, paused))
     assert batch_status(db, paused) == 'PAUSED'
-    deadline = time.monotonic() + 10  # the feeder's next pass closes the finished batch
-    while batch_status(db, running) != 'DONE' and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert batch_status(db, running) == 'DONE'
+    wait_rows(lambda: [batch_status(db, running)], lambda s: s == ['DONE'], 10, app_process)  # the feeder's next pass
     db.dispose()

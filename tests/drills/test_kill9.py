@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -13,7 +12,7 @@ from sqlmodel import Session, col, select
 from nanogen.config import Settings
 from nanogen.db import Database
 from nanogen.models import Prompt, Status, User
-from tests.drills.app_process import AppProcess
+from tests.drills.app_process import AppProcess, against_fake, wait_rows
 from tests.drills.conftest import DRILL_PROMPT, assert_costs, assert_not_double_billed
 
 GENERATIONS = 50
@@ -24,21 +23,15 @@ def statuses(db: Database) -> list[Prompt]:
         return list(s.exec(select(Prompt).order_by(col(Prompt.id))))
 
 
-def wait_for(db: Database, done: object, timeout: float, app: AppProcess) -> list[Prompt]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        rows = statuses(db)
-        if done(rows):  # type: ignore[operator]
-            return rows
-        time.sleep(0.1)
-    raise AssertionError(f'gave up waiting: {[(r.id, r.status) for r in statuses(db)]}\n{app.log_tail()}')
+def wait_for(db: Database, done: Callable[[list[Prompt]], bool], timeout: float, app: AppProcess) -> list[Prompt]:
+    return wait_rows(lambda: statuses(db), done, timeout, app, lambda r: (r.id, r.status))
 
 
 @pytest.fixture
 def app_process(fake, isolated_env: Path) -> Iterator[AppProcess]:
     _provider, url = fake
-    app = AppProcess(isolated_env / 'app', NANOBANANA_API_KEY='test-key-123456', NANOBANANA_BASE_URL=url,
-                     NANOGEN_POLL_INITIAL=0.2, NANOGEN_POLL_MAX=0.5, NANOGEN_MAX_CONCURRENT_PER_USER=GENERATIONS)
+    app = against_fake(isolated_env / 'app', url, NANOGEN_POLL_INITIAL=0.2, NANOGEN_POLL_MAX=0.5,
+                       NANOGEN_MAX_CONCURRENT_PER_USER=GENERATIONS)
     yield app
     app.stop()
 

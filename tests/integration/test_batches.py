@@ -179,7 +179,7 @@ async def test_two_users_batches_share_the_slots(fake, make_services, isolated_e
 
 
 
-async def test_the_timeout_counts_from_a_rows_release_not_from_when_the_batch_was_made(
+async def test_the_timeout_sweep_counts_from_a_rows_release_and_leaves_a_grace(
         fake, make_services, isolated_env: Path, database_url: str) -> None:
     from datetime import timedelta
 
@@ -193,11 +193,15 @@ async def test_the_timeout_counts_from_a_rows_release_not_from_when_the_batch_wa
         rows = [Prompt(user_id=uid, prompt='released just now', status='PENDING', created_at=hour_ago,
                        released_at=now, updated_at=now),
                 Prompt(user_id=uid, prompt='made an hour ago', status='PENDING', created_at=hour_ago,
-                       updated_at=hour_ago)]
+                       updated_at=hour_ago),
+                # Just past its deadline: its own submit step (retrying a 455, say) ends it with the real reason;
+                # the sweep waits a grace so it does not race that step with a plain "timed out".
+                Prompt(user_id=uid, prompt='its step is still retrying', status='PENDING',
+                       created_at=now - timedelta(seconds=65), updated_at=now)]
         s.add_all(rows)
         s.commit()
         return [r.id for r in rows]
-    released, stale = await services.db.write(add)
+    released, stale, retrying = await services.db.write(add)
     assert await services.generation.steps.fail_timed_out() == 1
     rows = {p.id: p for p in await services.db.run(lambda s: list(s.exec(select(Prompt))))}
-    assert (rows[released].status, rows[stale].status) == ('PENDING', 'FAILED')
+    assert (rows[released].status, rows[stale].status, rows[retrying].status) == ('PENDING', 'FAILED', 'PENDING')
