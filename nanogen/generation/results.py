@@ -30,14 +30,19 @@ class ResultSaver:
         self.db = db
         self.settings = settings
 
-    async def process(self, prompt: Prompt, record: TaskRecord, *,
-                      limit: int | None = None) -> list[imaging.ProcessedImage]:
+    async def process(self, prompt: Prompt, record: TaskRecord, *, limit: int | None = None,
+                      download_slot: asyncio.Semaphore | None = None) -> list[imaging.ProcessedImage]:
         """Download and process every image of the task, at most `limit` (default: the prompt's count) (ProviderError
-        / ImageError when one is unusable)."""
+        / ImageError when one is unusable). `download_slot` (the provider connections) is held for each download
+        only: Pillow's work waits for the image workers without keeping a connection slot from other steps."""
         count = min(max(len(record.result_urls), len(record.origin_urls)), limit or prompt.num_images)
         processed = []
         for n in range(count):
-            data = await self._download(record, n)
+            if download_slot is None:
+                data = await self._download(record, n)
+            else:
+                async with download_slot:
+                    data = await self._download(record, n)
             processed.append(await pools.in_images(
                 imaging.process, data, size=None if prompt.resolution else prompt.image_size, aspect_ratio=prompt.aspect_ratio,
                 watermark=prompt.watermark, max_bytes=self.settings.download_max_bytes,

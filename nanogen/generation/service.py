@@ -230,6 +230,7 @@ class GenerationService:
         if prompt is None or notice.task_id not in saved_task_ids(prompt):
             log.warning('callback for prompt %s does not match its task; ignored', prompt_id)
             raise NotFound('Unknown task.')
+        self.steps.callback_arrived()  # signed, for a task of ours: callbacks reach this process
         if Status(prompt.status).finished:
             log.info('late or duplicate callback for prompt %s ignored', prompt_id)
             return

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -218,6 +219,40 @@ async def test_callback_is_confirmed_with_record_info_before_completion(fake, ma
     assert mine[-1] == 'COMPLETED' and set(mine[:-1]) == {'PENDING', 'PROCESSING'}, mine  # never ended early
     (image,) = await services.db.run(lambda s: list(s.exec(select(Image).where(Image.prompt_id == prompt.id))))
     assert (image.width, image.height) == (1024, 1024)  # the provider's picture, not the claimed URL's
+
+
+
+async def test_while_callbacks_arrive_the_safety_net_checks_four_times_less_often(
+        fake, make_services, isolated_env: Path) -> None:
+    """Issue 18: at 500 in flight, a check every NANOGEN_POLL_MAX for each prompt competed with the finishes."""
+    from nanogen.generation.steps import SAFETY_NET_FACTOR
+    provider, url = fake
+    settings = make_settings(isolated_env, f'sqlite:///{isolated_env}/n.db', url, NANOGEN_POLL_INITIAL=2,
+                             NANOGEN_POLL_MAX=3)
+    services = await make_services(settings, start=False)
+    async with serve_in_loop(callback_receiver(services)) as receiver:
+        services.settings.public_url = receiver
+        await services.start()
+        uid = await add_user(services)
+        memory = services.generation.engine._memory()
+
+        def check_due_in(pid: int) -> float:
+            [job] = [j for j in memory.jobs.values() if j['queueing_lock'] == f'check-{pid}' and j['status'] == 'todo']
+            return (job['scheduled_at'] - datetime.now(UTC)).total_seconds()
+
+        provider.config.latency_s = 30  # still generating while the checks are looked at
+        before = await services.generation.create(uid, validate_request(prompt='before any callback'))
+        await wait_status(services, before.id, {'PROCESSING'})
+        assert 2 < check_due_in(before.id) <= 3  # no callback seen yet: NANOGEN_POLL_MAX
+        provider.config.latency_s = 0.2
+        quick = await services.generation.create(uid, validate_request(prompt='a callback arrives'))
+        assert (await wait_status(services, quick.id, {'COMPLETED', 'FAILED'}, timeout=10)).status == 'COMPLETED'
+        provider.config.latency_s = 30
+        after = await services.generation.create(uid, validate_request(prompt='after a callback'))
+        await wait_status(services, after.id, {'PROCESSING'})
+        assert 3 * SAFETY_NET_FACTOR - 1 < check_due_in(after.id) <= 3 * SAFETY_NET_FACTOR
+        services.generation.steps.monotonic = lambda: time.monotonic() + 301  # no callback for five minutes
+        assert services.generation.steps.safety_net_s() == 3
 
 
 async def test_restart_resumes_in_flight_generations_without_resubmitting(fake, make_services, isolated_env: Path,
