@@ -15,7 +15,7 @@ from nanogen.models import Prompt, Status
 
 from ._format import money
 from ._job_card import JobCard
-from ._live import on_prompt_events
+from ._live import burst, on_prompt_events, shared_read
 from ._model_options import ModelOptions
 from .budget_widgets import budget_label
 from .frame import PageContext, notify_error
@@ -288,7 +288,8 @@ class JobBoard:
         # error) need the database, read once for the whole batch.
         wanted = [e.prompt_id for e in batch
                   if e.prompt_id not in self.dropped and (e.prompt_id not in self.cards or Status(e.status).finished)]
-        fresh = await self.ctx.services.library.prompts_by_id(self.uid, wanted)
+        fresh = await shared_read(self.ctx, ('prompts', tuple(wanted), burst(batch)),
+                                  lambda: self.ctx.services.library.prompts_by_id(self.uid, wanted))
         if self.client.is_deleted:
             return
         for event in batch:

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable, Collection, Hashable
+from typing import Any, TypeVar
 
 from nicegui import background_tasks, ui
 
+from nanogen.coalesce import Shared
 from nanogen.events import PromptEvent
 
-from .frame import user_events
+from .frame import PageContext, user_events
+
+T = TypeVar('T')
+# The reads live updates make, shared between a user's tabs handling the same burst of events (issue 18).
+LIVE_READS: Shared[Any] = Shared(max_age_s=2.0)
 
 BATCH_S = 0.15  # a burst of events (hundreds of generations finishing together) becomes one update per tab
 
@@ -65,3 +71,16 @@ def on_prompt_events(user_id: int, handler: BatchHandler, *, statuses: Collectio
     events.subscribe(receive, unsubscribe_on_delete=False)  # removed below, whether or not a UI slot is current
     client.on_delete(lambda: events.unsubscribe(receive))
     client.on_connect(start)
+
+
+def burst(batch: list[PromptEvent]) -> tuple[tuple[int, str, str], ...]:
+    """What a burst of events names: a user's tabs handed the same burst read the same fresh state."""
+    return tuple((e.prompt_id, e.status, e.at.isoformat()) for e in batch)
+
+
+async def shared_read(ctx: PageContext, key: Hashable, read: Callable[[], Awaitable[T]]) -> T:
+    """`read()` once for all of this user's tabs asking with the same `key` (include `burst(batch)`: the events
+    came after their commit, so a read started for them sees it). Each tab still checks who it is first."""
+    await ctx.require_user()
+    result: T = await LIVE_READS.get((ctx.user.id, key), read)
+    return result

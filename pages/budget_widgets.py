@@ -8,7 +8,7 @@ from nanogen.events import PromptEvent
 from nanogen.generation.budget import BudgetStatus
 
 from ._format import money
-from ._live import on_prompt_events
+from ._live import burst, on_prompt_events, shared_read
 from .frame import PageContext
 
 
@@ -30,8 +30,9 @@ async def budget_label(ctx: PageContext) -> ui.label:
     end (a reservation becomes the real cost, or nothing for an unbilled failure)."""
     label = ui.label(await budget_left_text(ctx)).classes('text-sm opacity-80').mark('budget-left')
 
-    async def refresh(_batch: list[PromptEvent]) -> None:
-        label.text = await budget_left_text(ctx)
+    async def refresh(batch: list[PromptEvent]) -> None:
+        # The user's other tabs got the same burst: one read of the budget for all of them.
+        label.text = await shared_read(ctx, ('budget', burst(batch)), lambda: budget_left_text(ctx))
     # Coalesced per tab, and only when a reservation is made or settled: one read per burst, not per event.
     on_prompt_events(ctx.user.id, refresh, statuses=('PENDING', 'COMPLETED', 'FAILED', 'CANCELLED'))
     return label

@@ -21,6 +21,7 @@ from sqlmodel import Session, col, select
 
 from nanogen.accounts.csrf import is_cross_site
 from nanogen.accounts.users import DISABLED_MESSAGE, Identity, SessionKey, UserService, identity_of
+from nanogen.coalesce import Shared
 from nanogen.db import Database
 from nanogen.errors import AuthError, InvalidInput
 from nanogen.models import UsedTicket, User, utcnow
@@ -124,7 +125,8 @@ class SessionAuth:
         self.token_lookup = token_lookup
         users.on_change.append(self.forget)
         users.on_session_end.append(self.forget)
-        self._cache: dict[SessionKey, tuple[float, User | None]] = {}
+        # A moment per process, and one read for every tab of a session that asks at once (issue 18).
+        self._sessions: Shared[User | None] = Shared(cache_seconds)
         self.cache_seconds = cache_seconds
 
     async def log_in(self, session: MutableMapping[str, Any], user: User) -> None:
@@ -172,20 +174,11 @@ class SessionAuth:
         """
         if key is None:
             return None
-        cached = self._cache.get(key)
-        now = time.monotonic()
-        if cached and now - cached[0] < self.cache_seconds:
-            user = cached[1]
-        else:
-            user = await self.users.session_user(key)
-            self._cache[key] = (now, user)
-            if len(self._cache) > 10_000:
-                self._cache.clear()
+        user = await self._sessions.get(key, lambda: self.users.session_user(key))
         return None if user is None else identity_of(user)
 
     def forget(self, user_id: int) -> None:
-        for key in [k for k in self._cache if k.user_id == user_id]:
-            self._cache.pop(key, None)
+        self._sessions.forget(lambda k: isinstance(k, SessionKey) and k.user_id == user_id)
 
 
 class AuthMiddleware:
