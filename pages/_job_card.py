@@ -39,6 +39,8 @@ class JobCard:
         self.status = prompt.status
         self.message = ''
         self.images: list[int] = []
+        self._action = ''  # which button the actions row holds: 'cancel', 'retry' or ''
+        self._outcome: tuple[str, tuple[int, ...], int | None] | None = None  # what the outcome column shows
         pid = self.pid
         with container:
             with set_attr(ui.card(), 'data-prompt-id', pid).classes('w-full gap-2').mark(f'job-{pid}') as self.card:
@@ -50,7 +52,10 @@ class JobCard:
                     self.cost = ui.label().classes('text-sm opacity-70').mark(f'cost-{pid}')
                     self.actions = ui.row().classes('gap-0')
                 self._prompt_text(prompt.prompt)
-                self.details = ui.column().classes('gap-1 w-full')
+                with ui.column().classes('gap-1 w-full'):
+                    # The live line changes often ("Submitting", "Generating", retries): its text is set in place.
+                    self.live = ui.label().classes('text-sm nanogen-live').mark(f'message-{pid}')
+                    self.details = ui.column().classes('gap-1 w-full')
         if first:
             self.card.move(container, target_index=0)
         self._show_status()
@@ -103,20 +108,29 @@ class JobCard:
         # Ended: what was billed (0 for a failure the provider did not charge); running: the estimate, said so.
         cost = f'est. {money(p.estimated_cost)}' if self.running else money(p.cost)
         self.cost.text = f'{size_label(p.model, p.image_size, p.resolution)} · {p.aspect_ratio} · {p.num_images}× · {cost}'
+        action = 'cancel' if self.running else (
+            'retry' if self.status in (Status.FAILED.value, Status.CANCELLED.value) else '')
+        if action == self._action:
+            return  # PENDING -> PROCESSING keeps its Cancel button: nothing to rebuild
+        self._action = action
         self.actions.clear()
         with self.actions:
-            if self.running:
+            if action == 'cancel':
                 ui.button('Cancel', icon='close', on_click=self.cancel).props(
                     'flat dense color=negative').mark(f'cancel-{self.pid}')
-            elif self.status in (Status.FAILED.value, Status.CANCELLED.value):
+            elif action == 'retry':
                 ui.button('Retry', icon='refresh', on_click=self.retry).props('flat dense').mark(f'retry-{self.pid}')
 
     def _show_details(self) -> None:
         p, pid = self.prompt, self.pid
+        self.live.text = self.message if self.running else ''
+        self.live.set_visibility(bool(self.message) and self.running)
+        outcome = (self.status, tuple(self.images), p.duration_ms)
+        if outcome == self._outcome:
+            return  # only the live line changed
+        self._outcome = outcome
         self.details.clear()
         with self.details:
-            if self.message and self.running:
-                ui.label(self.message).classes('text-sm nanogen-live').mark(f'message-{pid}')
             if self.status == Status.FAILED.value:
                 with ui.column().classes('gap-0'):
                     ui.label(p.error_message or 'The generation failed.').classes('text-sm text-negative').mark(

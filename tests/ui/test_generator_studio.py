@@ -125,3 +125,27 @@ async def test_a_job_queued_elsewhere_appears_on_an_open_generator(user: User) -
     await eventually(lambda: elements(user, marker=f'job-{prompt.id}'))
     await wait_finished(services, uid, prompt.id)
     await eventually(lambda: len(result_images(user)) == 1)
+
+
+async def test_a_live_card_changes_in_place_as_its_status_and_message_change(user: User) -> None:
+    """Issue 18: an event sets the badge and the live line's text; the Cancel button and the results part are built
+    again only when what they show changes (a hundred tabs each rebuilt them on every message)."""
+    await sign_in(user, then='/generator')
+    services = app_services()
+    services.demo.config.latency_s = 30
+    uid = await user_id(services, 'ada@example.com')
+    prompt = await services.generation.create(uid, validate_request(prompt='a card that stays put'))
+    await eventually(lambda: elements(user, marker=f'cancel-{prompt.id}'))
+    (cancel,) = elements(user, marker=f'cancel-{prompt.id}')
+    (line,) = elements(user, marker=f'message-{prompt.id}')
+    card_elements = {e.id for e in elements(user, marker=f'job-{prompt.id}')[0].descendants()}
+    await eventually(lambda: elements(user, marker=f'status-{prompt.id}')[0].text == 'Processing')
+    row = (await services.library.prompts_by_id(uid, [prompt.id]))[prompt.id]
+    services.generation._publish(row, 'Still drawing "quotes" <b>and</b> \\ backslashes')  # a new live line
+    await eventually(lambda: line.text == 'Still drawing "quotes" <b>and</b> \\ backslashes')
+    assert elements(user, marker=f'cancel-{prompt.id}') == [cancel]  # the same button, not a new one
+    assert {e.id for e in elements(user, marker=f'job-{prompt.id}')[0].descendants()} == card_elements
+    await services.generation.cancel(uid, prompt.id)
+    await eventually(lambda: elements(user, marker=f'retry-{prompt.id}'))
+    assert not elements(user, marker=f'cancel-{prompt.id}')
+    await wait_finished(services, uid, int(prompt.id))
