@@ -21,7 +21,7 @@ from .budget_widgets import budget_label
 from .frame import PageContext, notify_error
 
 PRESETS = 6
-MAX_CARDS = 20  # job cards one tab keeps
+MAX_CARDS = 8  # job cards one tab keeps (each ~60 KB of NiceGUI elements: issue 18's memory target)
 PRESET_LABEL = 24
 
 
@@ -252,6 +252,9 @@ class JobBoard:
                 ui.icon('auto_awesome', size='xl').classes('opacity-40')
                 ui.label('Your generations appear here, live. Write a prompt and press Generate.').classes(
                     'opacity-70').mark('generator-empty')
+            self.more = ui.link(f'This tab shows your newest {MAX_CARDS}: every generation is in History',
+                                '/history').classes('text-sm self-center').mark('more-in-history')
+            self.more.set_visibility(False)
 
     def add_card(self, p: Prompt) -> None:
         if p.id is not None and p.id not in self.cards:
@@ -268,12 +271,15 @@ class JobBoard:
             victim = next((i for i in ids if not self.cards[i].running), ids[0])
             self.cards.pop(victim).delete()
             self.dropped.add(victim)  # its later events must not bring it back and push a newer one out
+            self.more.set_visibility(True)
 
     async def load(self) -> None:
         """Built from the database on every load, so a tab that slept and reconnects shows the truth."""
         library = self.ctx.services.library
-        for p in reversed(await library.recent_prompts(self.uid, limit=8)):
+        recent = await library.recent_prompts(self.uid, limit=MAX_CARDS + 1)
+        for p in reversed(recent[:MAX_CARDS]):
             self.add_card(p)
+        self.more.set_visibility(len(recent) > MAX_CARDS)
         completed = [c.pid for c in self.cards.values() if c.status == Status.COMPLETED.value]
         for pid, image_ids in (await library.image_ids_of_prompts(self.uid, completed)).items():
             if pid in self.cards:

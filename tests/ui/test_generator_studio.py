@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from nicegui import ui
 from nicegui.testing import User
 
@@ -149,3 +150,33 @@ async def test_a_live_card_changes_in_place_as_its_status_and_message_change(use
     await eventually(lambda: elements(user, marker=f'retry-{prompt.id}'))
     assert not elements(user, marker=f'cancel-{prompt.id}')
     await wait_finished(services, uid, int(prompt.id))
+
+
+@pytest.fixture
+def many_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before `user` starts the app that reads it: more than MAX_CARDS generations may run at once."""
+    monkeypatch.setenv('NANOGEN_MAX_CONCURRENT_PER_USER', '30')
+
+
+async def test_a_tab_keeps_its_newest_cards_and_points_to_history_for_the_rest(many_at_once: None, user: User) -> None:
+    """Issue 18: a card costs ~60 KB per tab, so a tab keeps MAX_CARDS; finished ones leave first, and it says
+    where the others are."""
+    from pages.generator import MAX_CARDS
+
+    services = app_services()
+    services.demo.config.latency_s = 30
+    await sign_in(user, then='/generator')
+    uid = await user_id(services, 'ada@example.com')
+    running = [await services.generation.create(uid, validate_request(prompt=f'running {n}')) for n in range(2)]
+    await should_not_see(user, 'every generation is in History')
+    more = [await services.generation.create(uid, validate_request(prompt=f'queued {n}'))
+            for n in range(MAX_CARDS)]
+    await eventually(lambda: elements(user, marker=f'job-{more[-1].id}'))
+    await should_see(user, 'every generation is in History')
+    shown = [p for p in (*running, *more) if elements(user, marker=f'job-{p.id}')]
+    assert shown == [*running, *more][-MAX_CARDS:]  # the newest, the oldest two gone
+    await user.open('/generator')  # a reload shows the same newest ones, and the same pointer
+    await should_see(user, 'every generation is in History')
+    assert [p for p in (*running, *more) if elements(user, marker=f'job-{p.id}')] == shown
+    for p in (*running, *more):
+        await services.generation.cancel(uid, p.id)
