@@ -3,7 +3,7 @@ board the viewer may add to, onto which a tile (or the whole selection it is par
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from nicegui import ui
 
@@ -66,10 +66,10 @@ class BoardTargets:
         chosen = self.chosen()
         self.dragged = chosen if image_id in chosen else [image_id]
 
-    async def drop(self, board_id: int) -> None:
+    def drop(self, board_id: int) -> Awaitable[bool] | None:
+        """Takes what is dragged at once (before the next event can change it); NiceGUI awaits the add."""
         ids, self.dragged = self.dragged, []
-        if ids:
-            await self.add(board_id, ids)
+        return self.add(board_id, ids) if ids else None
 
     async def add_selected(self) -> None:
         ids = self.chosen()
