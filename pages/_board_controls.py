@@ -94,7 +94,7 @@ class BoardControls:
             f'outlined dense autogrow maxlength={MAX_DESCRIPTION}').classes('w-96').mark('edit-description')
         self.edit_error = ui.label().classes('text-negative text-sm').mark('edit-error')
         with ui.row().classes('gap-2'):
-            ui.button('Save', icon='save', on_click=self.save).props('no-caps').mark('save-board')
+            ui.button('Save name and description', icon='save', on_click=self.save).props('no-caps').mark('save-board')
             self.newest_button = ui.button('Cover: newest image', icon='history', on_click=self.newest_cover).props(
                 'flat no-caps').tooltip('Stop using the chosen cover; show the newest image').mark('newest-cover')
         self.newest_button.set_visibility(self.board.cover_chosen)
@@ -135,7 +135,7 @@ class BoardControls:
                     notify_error(exc.user_message)
                     return
                 ui.notify('Sharing saved.', type='positive')
-            ui.button('Save', on_click=share).props('no-caps').mark('save-share')
+            ui.button('Save sharing', on_click=share).props('no-caps').mark('save-share')
 
     # ------------------------------------------------------------------ public links
     def link_form(self) -> None:
