@@ -88,10 +88,10 @@ class BoardControls:
 
     def edit_form(self) -> None:
         # The name and description go in as values, never into a props string: they are shown as typed.
-        self.name_box = ui.input('Name', value=self.board.name).props(f'outlined dense maxlength={MAX_NAME}').classes(
-            'w-96').mark('edit-name')
-        self.about_box = ui.textarea('Description', value=self.board.description).props(
-            f'outlined dense autogrow maxlength={MAX_DESCRIPTION}').classes('w-96').mark('edit-description')
+        self.name_box = set_attr(ui.input('Name', value=self.board.name).props('outlined dense'), 'maxlength',
+                                 MAX_NAME).classes('w-96').mark('edit-name')
+        self.about_box = set_attr(ui.textarea('Description', value=self.board.description).props(
+            'outlined dense autogrow'), 'maxlength', MAX_DESCRIPTION).classes('w-96').mark('edit-description')
         self.edit_error = ui.label().classes('text-negative text-sm').mark('edit-error')
         with ui.row().classes('gap-2'):
             ui.button('Save name and description', icon='save', on_click=self.save).props('no-caps').mark('save-board')
