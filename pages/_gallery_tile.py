@@ -11,12 +11,21 @@ from nanogen.library.queries import ImageRow
 
 from ._text import set_attr
 
+# A drag needs data set (Firefox starts none without it); its type tells a board chip the drop is a tile, not a file
+# from the desktop (pages/_gallery_boards.py). The server hears only "this tile"; it keeps what is being dragged.
+DRAG_TYPE = 'application/x-nanogen-image'
+DRAG_START_JS = f"(e) => {{ e.dataTransfer.effectAllowed = 'copy'; e.dataTransfer.setData('{DRAG_TYPE}', '1'); emit(); }}"
+
 
 def gallery_tile(row: ImageRow, *, selected: bool, on_open: Callable[[int], Any],
-                 on_select: Callable[[int, bool], Any], on_edit: Callable[[int], Any] | None = None) -> ui.element:
+                 on_select: Callable[[int, bool], Any], on_edit: Callable[[int], Any] | None = None,
+                 on_drag: Callable[[int], Any] | None = None) -> ui.element:
     """Build one tile in the current container; the caller places and keeps it. `on_edit`: offer Edit (only where
-    the viewer may edit the image: their own gallery)."""
+    the viewer may edit the image: their own gallery). `on_drag`: the tile can be dragged (onto a board chip)."""
     with ui.element('div').classes('relative group aspect-square rounded overflow-hidden bg-gray-200') as tile:
+        if on_drag is not None:
+            tile.props('draggable=true').on('dragstart', lambda: on_drag(row.id), js_handler=DRAG_START_JS)
+            tile.mark(f'drag-{row.id}')
         set_attr(set_attr(ui.image(f'/files/{row.id}/thumb').props('fit=cover loading=lazy no-spinner'),
                           'data-image-id', row.id), 'alt', row.prompt).classes(
             'w-full h-full cursor-pointer').on('click', lambda: on_open(row.id)).mark(f'tile-{row.id}')

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 from nicegui import ui
@@ -17,6 +18,7 @@ from nanogen.models import Status
 
 from ._dates import iso_date
 from ._edit_dialog import EditDialog, compose
+from ._gallery_boards import BoardTargets
 from ._gallery_filters import ExtraFilters, SavedChips, parse_day
 from ._gallery_tile import gallery_tile
 from ._live import on_prompt_events
@@ -44,11 +46,17 @@ setInterval(() => {
 class GalleryView:
     """The grid and its state for one browser tab; everything is rebuilt from the database on demand."""
 
-    def __init__(self, ctx: PageContext, board: BoardInfo | None = None, *, team: bool = False) -> None:
+    def __init__(self, ctx: PageContext, board: BoardInfo | None = None, *, team: bool = False,
+                 on_cover: Callable[[int], Awaitable[None]] | None = None,
+                 on_board_changed: Callable[[], Awaitable[None]] | None = None) -> None:
         self.ctx = ctx
         self.team = team  # the Team gallery (pages/boards.py): images on boards shared with the viewer's groups
         self.board = board  # None: the viewer's gallery; else that board's images (pages/boards.py)
-        self.boards: list[BoardInfo] = []  # boards the viewer may add to (the gallery's "Add to board")
+        self.on_cover = on_cover  # a board's owner: "Use as cover" (selection bar, lightbox)
+        self.on_board_changed = on_board_changed  # images left the board: its header (cover, count) is redrawn
+        # The viewer's own gallery puts images on boards: by "Add to board" or by dragging tiles onto a board chip.
+        self.targets = BoardTargets(ctx, chosen=self.chosen, on_added=self.clear_selection) \
+            if board is None and not team else None
         self.client = ui.context.client
         self.rows: list[ImageRow] = []
         self.tiles: dict[int, ui.element] = {}
@@ -81,20 +89,22 @@ class GalleryView:
         self.saved = SavedChips(self.ctx, lambda: self.query, self.restore) if self.board is None and not self.team \
             else None
         self.filter_error = ui.label().classes('text-negative text-sm').mark('filter-error')
+        if self.targets is not None:
+            self.targets.build_chips()
         with ui.row().classes('w-full items-center gap-2') as self.selection_bar:
             self.selection_label = ui.label().classes('text-sm').mark('selection-count')
             ui.button('Download as zip', icon='folder_zip', on_click=self.download_zip).props(
                 'no-caps').mark('download-zip').set_visibility(not self.team)
-            if self.board is None and not self.team:
-                self.board_choice = ui.select({}, label='Board').props('outlined dense').classes('w-48').mark(
-                    'board-choice')
-                ui.button('Add to board', icon='dashboard_customize', on_click=self.add_to_board).props(
-                    'no-caps').mark('add-to-board')
+            if self.targets is not None:
+                self.targets.build_choice()
                 ui.button('Use as references', icon='add_photo_alternate', on_click=self.use_as_references).props(
                     'no-caps').mark('use-as-references')
             elif self.board is not None and self.board.can_edit:
                 ui.button('Remove from board', icon='remove_circle_outline', on_click=self.remove_from_board).props(
                     'flat no-caps').mark('remove-from-board')
+            if self.on_cover is not None:
+                ui.button('Use as cover', icon='wallpaper', on_click=self.cover_from_selection).props(
+                    'flat no-caps').mark('use-as-cover')
             ui.button('Clear selection', icon='deselect', on_click=self.clear_selection).props('flat no-caps')
         self.selection_bar.set_visibility(False)
         with ui.column().classes('w-full items-center gap-3 py-12') as self.empty:
@@ -110,7 +120,7 @@ class GalleryView:
         ui.add_body_html(INFINITE_SCROLL_JS)
         self.lightbox = Lightbox(self.ctx, rows=lambda: self.rows, load_more=self.load_more,
                                  on_changed=self.update_row, on_delete=self.delete,
-                                 manage=self.board is None and not self.team)
+                                 manage=self.board is None and not self.team, on_cover=self.on_cover)
         # Above the maximized lightbox (Quasar dialogs sit at z-index 6000) and above notifications (9500): an
         # unrelated toast ("Prompt copied") must never cover Undo during its window.
         with ui.card().classes('fixed bottom-4 left-1/2 -translate-x-1/2 flex-row items-center gap-4 '
@@ -200,13 +210,14 @@ class GalleryView:
     def add_tile(self, row: ImageRow, *, first: bool = False) -> None:
         with self.grid:
             tile = gallery_tile(row, selected=row.id in self.selected, on_open=self.open, on_select=self.select,
-                                on_edit=self.edit if self.board is None and not self.team else None)
+                                on_edit=self.edit if self.targets is not None else None,
+                                on_drag=self.targets.drag_start if self.targets is not None else None)
         if first:
             tile.move(self.grid, target_index=0)
         self.tiles[row.id] = tile
 
     def use_as_references(self) -> None:
-        compose(self.ctx, [r.id for r in self.rows if r.id in self.selected])
+        compose(self.ctx, self.chosen())
 
     def edit(self, image_id: int) -> None:
         EditDialog(self.ctx, image_id, on_started=lambda p: None).open()  # its image arrives as a live tile
@@ -274,7 +285,7 @@ class GalleryView:
                     box.value = False
 
     def download_zip(self) -> None:
-        ids = [r.id for r in self.rows if r.id in self.selected]
+        ids = self.chosen()
         if not ids:
             notify_error('Select images first: tick the box on each one.')
             return
@@ -286,33 +297,19 @@ class GalleryView:
         ui.notify(f'Preparing a zip of {len(ids)} image{"s" if len(ids) != 1 else ""}…')
 
     # ------------------------------------------------------------------ boards
-    async def load_boards(self) -> None:
-        self.boards = [b for b in await self.ctx.services.library.boards.visible_to(self.ctx.user.id) if b.can_edit]
-        self.board_choice.set_options({b.id: b.name for b in self.boards})
-        if self.boards and self.board_choice.value is None:
-            self.board_choice.value = self.boards[0].id
+    def chosen(self) -> list[int]:
+        return [r.id for r in self.rows if r.id in self.selected]
 
-    async def add_to_board(self) -> None:
-        ids = [r.id for r in self.rows if r.id in self.selected]
-        if not ids:
-            notify_error('Select images first: tick the box on each one.')
+    async def cover_from_selection(self) -> None:
+        ids = self.chosen()
+        if len(ids) != 1 or self.on_cover is None:
+            notify_error('Select exactly one image to use as the cover.')
             return
-        if not self.board_choice.value:
-            notify_error('Make a board first (Boards in the menu), then add images to it.')
-            return
-        try:
-            added = await self.ctx.services.library.boards.add_images(self.ctx.user.id, int(self.board_choice.value),
-                                                                      ids)
-        except NanogenError as exc:
-            notify_error(exc.user_message)
-            return
-        name = next((b.name for b in self.boards if b.id == self.board_choice.value), 'the board')
-        ui.notify(f'Added {len(added)} image{"s" if len(added) != 1 else ""} to {name}.', type='positive')
-        self.clear_selection()
+        await self.on_cover(ids[0])
 
     async def remove_from_board(self) -> None:
         assert self.board is not None
-        ids = [r.id for r in self.rows if r.id in self.selected]
+        ids = self.chosen()
         try:
             removed = await self.ctx.services.library.boards.remove_images(self.ctx.user.id, self.board.id, ids)
         except NanogenError as exc:
@@ -321,6 +318,8 @@ class GalleryView:
         ui.notify(f'Removed {removed} image{"s" if removed != 1 else ""} from the board.', type='positive')
         self.clear_selection()
         await self.reload()
+        if self.on_board_changed is not None:
+            await self.on_board_changed()
 
     # ------------------------------------------------------------------ delete with undo
     async def delete(self, row: ImageRow) -> None:
@@ -387,7 +386,8 @@ async def gallery_page(ctx: PageContext, image: str = '') -> None:
     with frame(ctx, 'Gallery'):
         view.build()
     await view.reload()
-    await view.load_boards()
+    if view.targets is not None:
+        await view.targets.load()
     await view.extra.load()
     if view.saved is not None:
         await view.saved.load()

@@ -42,9 +42,11 @@ class Lightbox:
 
     def __init__(self, ctx: PageContext, *, rows: Callable[[], list[ImageRow]],
                  load_more: Callable[[], Awaitable[bool]], on_changed: Callable[[ImageRow], None],
-                 on_delete: Callable[[ImageRow], Awaitable[None]], manage: bool = True) -> None:
+                 on_delete: Callable[[ImageRow], Awaitable[None]], manage: bool = True,
+                 on_cover: Callable[[int], Awaitable[None]] | None = None) -> None:
         self.ctx = ctx
         self.manage = manage  # False on a board: favourite, delete and share links stay in the owner's gallery
+        self.on_cover = on_cover  # a board's owner: "Use as cover"
         self.rows = rows
         self.load_more = load_more
         self.on_changed = on_changed
@@ -128,6 +130,9 @@ class Lightbox:
                         'flat no-caps').mark('copy-prompt')
                     ui.button('Remix', icon='auto_fix_high', on_click=lambda: ui.navigate.to(remix_url(row))).props(
                         'flat no-caps').mark('remix')
+                    if (cover := self.on_cover) is not None:
+                        ui.button('Use as cover', icon='wallpaper', on_click=lambda: cover(row.id)).props(
+                            'flat no-caps').mark('lightbox-cover')
                     if self.manage:
                         ui.button('Delete', icon='delete', on_click=lambda: self.on_delete(row)).props(
                             'flat no-caps color=negative').mark('delete')

@@ -1,5 +1,6 @@
-"""HTTP routes of boards beside the API: a board's zip for those who may see it, and the image bytes behind a
-board's public link (/b/<token>/files/<image id>/<variant>, image or thumb only)."""
+"""HTTP routes of boards beside the API: a board's zip for those who may see it, and behind a board's public link
+its image bytes (/b/<token>/files/<image id>/<variant>, image or thumb only) and its "Download all" (/b/<token>/zip).
+Public routes check the link on every request: a revoked or expired one answers 404 like a forged one."""
 
 from __future__ import annotations
 
@@ -32,6 +33,18 @@ def build_boards_router(services: Services) -> APIRouter:
         image_ids = parse_ids(ids)
         chunks = await library.build_board_zip(identity.id, board, image_ids)
         name = f'nanogen-board-{board}-{utcnow():%Y%m%d-%H%M%S}-{len(image_ids)}-images.zip'
+        return StreamingResponse(chunks, media_type='application/zip',
+                                 headers={'Content-Disposition': f'attachment; filename="{name}"',
+                                          'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff'})
+
+    @router.get('/b/{token}/zip')
+    async def linked_zip(token: str) -> Response:
+        try:
+            count, chunks = await library.linked_board_zip(token)
+        except NotFound as exc:
+            return envelope_error(404, exc.code, exc.user_message)
+        # No board id or name in the file name: the visitor learns nothing the page does not show.
+        name = f'nanogen-shared-board-{utcnow():%Y%m%d-%H%M%S}-{count}-images.zip'
         return StreamingResponse(chunks, media_type='application/zip',
                                  headers={'Content-Disposition': f'attachment; filename="{name}"',
                                           'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff'})

@@ -18,10 +18,11 @@ from sqlmodel import Session, col, select
 
 from nanogen.config import Settings
 from nanogen.db import Database
-from nanogen.errors import NotFound, StorageError
+from nanogen.errors import InvalidInput, NotFound, StorageError
 from nanogen.images.storage import Storage
 from nanogen.library import downloads, queries
-from nanogen.library.boards import BoardInfo, Boards, shared_image_ids, visible_image
+from nanogen.library.board_access import BoardInfo, shared_image_ids, visible_image
+from nanogen.library.boards import Boards
 from nanogen.library.deletes import Deleted, Deletes, delete_objects
 from nanogen.library.files import VARIANTS, FileRef, file_ref
 from nanogen.library.queries import ImageQuery, ImageRow, Page, own_image
@@ -220,6 +221,15 @@ class Library:
             raise NotFound('No such file.')
         board = await self.boards.resolve_link(token)
         return file_ref(await self.boards.image_on_board(board.id, image_id), variant)
+
+    async def linked_board_zip(self, token: str) -> tuple[int, AsyncIterator[bytes]]:
+        """A public link's "Download all": the board's newest images (a zip's most), streamed; (how many, chunks).
+        The link is checked first, as for its page and its files."""
+        board = await self.boards.resolve_link(token)
+        images = await self.boards.newest_images(board.id, limit=downloads.ZIP_MAX_IMAGES)
+        if not images:
+            raise InvalidInput('This board has no images yet.')
+        return len(images), await downloads.zip_images(self.storage, images, log_as=f'public link of board {board.id}')
 
     async def build_board_zip(self, user_id: int, board_id: int, image_ids: list[int]) -> AsyncIterator[bytes]:
         """Chosen images of a board the viewer may see, as one streamed zip (ids not on the board refuse the lot)."""

@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 
 from nanogen.db import Database
 from nanogen.errors import InvalidInput, NotFound
-from nanogen.library.boards import shared_image_ids
+from nanogen.library.board_access import shared_image_ids
 from nanogen.library.queries import ImageQuery, own_image
 from nanogen.models import Image, ImageRating, ImageTag, SavedSearch
 

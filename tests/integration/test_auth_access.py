@@ -32,10 +32,11 @@ from tests.ui.studio import app_services
 PARAM = re.compile(r'{([^}:]+)(?::[^}]+)?}')
 UNSAFE = {'POST', 'PUT', 'PATCH', 'DELETE'}
 # Reviewed public routes (besides NiceGUI's own /_nicegui assets): sign-in, landing, health, shares, the provider's
-# signed callback, signed reference links, and /metrics (which checks its own token). Adding one needs a review.
+# signed callback, signed reference links, a board's public link (its page, files and zip: each checks the link), and
+# /metrics (which checks its own token). Adding one needs a review.
 REVIEWED_PUBLIC = {'/', '/login', '/favicon.ico', '/healthz', '/readyz', '/metrics', '/auth/local', '/auth/logout',
                    '/auth/oidc/login', '/auth/oidc/callback', '/s/{token}', '/s/{token}/image',
-                   '/b/{token}', '/b/{token}/files/{image_id}/{variant}',
+                   '/b/{token}', '/b/{token}/files/{image_id}/{variant}', '/b/{token}/zip',
                    '/api/provider/callback/{token}', '/refs/{token}'}
 
 

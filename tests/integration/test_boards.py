@@ -152,3 +152,107 @@ async def test_a_board_zip_holds_its_chosen_images_for_those_who_may_see_it(stud
         await services.library.build_board_zip(ada, board.id, [fox, whale])  # whale is not on it
     with pytest.raises(NotFound):
         await services.library.build_board_zip(bob, board.id, [fox])
+
+
+async def test_the_owner_renames_describes_and_picks_the_cover_which_falls_back_to_the_newest(studio) -> None:
+    services, ada, bob = studio
+    (fox,) = await make_images(services, ada, 'a fox')
+    (whale,) = await make_images(services, ada, 'a whale')  # made later: the newest
+    (crane,) = await make_images(services, ada, 'a crane')  # never on the board
+    boards = services.library.boards
+    board = await boards.create(ada, 'Animals', 'for the zine')
+    assert (board.cover_image_id, board.cover_chosen) == (None, False)  # no images: no cover
+    await boards.add_images(ada, board.id, [fox, whale])
+    assert ((await boards.get(ada, board.id)).cover_image_id, (await boards.get(ada, board.id)).cover_chosen) == (
+        whale, False)  # nobody chose: the newest image
+
+    edited = await boards.update(ada, board.id, name='  Wild   animals ', description=' <b>spring</b> issue ')
+    assert (edited.name, edited.description) == ('Wild animals', '<b>spring</b> issue')  # text, kept as written
+    for bad, field in (({'name': '   '}, 'name'), ({'name': 'x' * 101}, 'name'),
+                       ({'description': 'x' * 1001}, 'description'), ({'cover_image_id': crane}, 'cover_image_id'),
+                       ({'name': 'Renamed', 'cover_image_id': 999999}, 'cover_image_id')):
+        with pytest.raises(InvalidInput) as refused:
+            await boards.update(ada, board.id, **bad)
+        assert refused.value.field == field
+    assert (await boards.get(ada, board.id)).name == 'Wild animals'  # one bad field refused the lot
+
+    chosen = await boards.update(ada, board.id, cover_image_id=fox)
+    assert (chosen.cover_image_id, chosen.cover_chosen) == (fox, True)
+    assert [(b.id, b.cover_image_id) for b in await boards.visible_to(ada)] == [(board.id, fox)]
+    assert (await boards.update(ada, board.id, clear_cover=True)).cover_image_id == whale
+    await boards.update(ada, board.id, cover_image_id=fox)
+
+    await boards.remove_images(ada, board.id, [fox])  # the cover leaves the board: the newest image is shown
+    assert ((await boards.get(ada, board.id)).cover_image_id, (await boards.get(ada, board.id)).cover_chosen) == (
+        whale, False)
+    await boards.add_images(ada, board.id, [fox])
+    assert (await boards.get(ada, board.id)).cover_image_id == whale  # a removed cover is not chosen again
+    await boards.update(ada, board.id, cover_image_id=fox)
+    await services.library.soft_delete(ada, [fox])  # a deleted cover falls back too
+    assert (await boards.get(ada, board.id)).cover_image_id == whale
+    with pytest.raises(InvalidInput):
+        await boards.update(ada, board.id, cover_image_id=fox)
+    await boards.remove_images(ada, board.id, [whale])
+    assert (await boards.get(ada, board.id)).cover_image_id is None
+
+    with pytest.raises(NotFound):  # another user: the same 404 as a missing board
+        await boards.update(bob, board.id, cover_image_id=whale)
+
+
+async def test_only_the_owner_edits_covers_and_links_a_shared_board(studio) -> None:
+    services, ada, bob = studio
+    cyd = await add_user(services, 'cyd@example.com')
+    group = await team(services, (ada, 'admin'), (bob, 'member'), (cyd, 'editor'))
+    (fox,) = await make_images(services, ada, 'a fox')
+    boards = services.library.boards
+    board = await boards.create(ada, 'Zine')
+    await boards.add_images(ada, board.id, [fox])
+    await boards.share_with_group(ada, board.id, group)
+    link = await boards.create_link(ada, board.id)
+    for someone in (bob, cyd):  # a member looks; an editor adds and removes images, nothing more
+        for attempt in (lambda u=someone: boards.update(u, board.id, name='Mine'),
+                        lambda u=someone: boards.update(u, board.id, cover_image_id=fox),
+                        lambda u=someone: boards.links_of(u, board.id),
+                        lambda u=someone: boards.create_link(u, board.id),
+                        lambda u=someone: boards.revoke_link(u, board.id, link.id)):
+            with pytest.raises(Forbidden):
+                await attempt()
+    assert (await boards.get(ada, board.id)).name == 'Zine'
+    assert [row.state(utcnow()) for row in await boards.links_of(ada, board.id)] == ['live']
+
+
+async def test_the_owner_lists_links_with_their_state_and_a_gone_link_shows_nothing(studio) -> None:
+    services, ada, bob = studio
+    (fox,) = await make_images(services, ada, 'a fox')
+    boards, library = services.library.boards, services.library
+    board = await boards.create(ada, 'Open')
+    await boards.add_images(ada, board.id, [fox])
+    forever = await boards.create_link(ada, board.id)
+    hour = await boards.create_link(ada, board.id, expires_in=timedelta(hours=1))
+    revoked = await boards.create_link(ada, board.id, expires_in=timedelta(days=7))
+    await boards.revoke_link(ada, board.id, revoked.id)
+    later = utcnow() + timedelta(hours=2)
+    listed = await boards.links_of(ada, board.id)
+    assert [row.id for row in listed] == [revoked.id, hour.id, forever.id]  # newest first
+    assert [row.state(utcnow()) for row in listed] == ['revoked', 'live', 'live']
+    assert [row.state(later) for row in listed] == ['revoked', 'expired', 'live']
+    assert listed[0].revoked_at is not None and listed[1].expires_at is not None
+    with pytest.raises(NotFound):
+        await boards.links_of(bob, board.id)
+    with pytest.raises(NotFound):  # a link of another board is not this board's to revoke
+        await boards.revoke_link(ada, (await boards.create(ada, 'Other')).id, forever.id)
+
+    token = forever.path.removeprefix('/b/')
+    count, chunks = await library.linked_board_zip(token)
+    with zipfile.ZipFile(io.BytesIO(b''.join([c async for c in chunks]))) as archive:
+        assert (count, len(archive.namelist())) == (1, 1)
+    library.clock = lambda: later
+    with pytest.raises(NotFound):  # expired: no zip, no page
+        await library.linked_board_zip(hour.path.removeprefix('/b/'))
+    library.clock = utcnow
+    for gone in (revoked.path.removeprefix('/b/'), 'forged'):
+        with pytest.raises(NotFound):
+            await library.linked_board_zip(gone)
+    await boards.remove_images(ada, board.id, [fox])
+    with pytest.raises(InvalidInput):
+        await library.linked_board_zip(token)

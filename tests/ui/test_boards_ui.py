@@ -8,6 +8,7 @@ from collections.abc import Callable
 from nicegui.testing import User
 from sqlmodel import select
 
+from nanogen.library.queries import ImageQuery
 from nanogen.models import BoardLink
 from tests.support.gallery import ada_with_images, svc, tile_ids
 from tests.support.library import promote_admin
@@ -106,3 +107,69 @@ async def test_a_public_board_link_shows_the_board_until_it_is_revoked(user: Use
     await stranger.open(path)
     await should_see(stranger, marker='board-link-gone')
     assert (await stranger.http_client.get(f'/b/{token}/files/{fox}/thumb')).status_code == 404
+
+
+async def board_image_ids(uid: int, board_id: int) -> list[int]:
+    return sorted(r.id for r in (await svc().library.board_images(uid, board_id, ImageQuery())).items)
+
+
+async def test_dragging_a_tile_or_the_selection_onto_a_board_chip_adds_it(user: User,
+                                                                         create_user: Callable[[], User]) -> None:
+    ada, [(fox,), (whale,), (crane,)] = await ada_with_images(user, ('a red fox in snow', 1, 1024),
+                                                              ('a blue whale singing', 1, 1024),
+                                                              ('a paper crane', 1, 1024))
+    boards = svc().library.boards
+    zine, moods = await boards.create(ada, 'Zine'), await boards.create(ada, 'Moods <b>2</b>')
+    bob_tab = create_user()
+    await sign_in(bob_tab, name='Bob', email='bob@example.com')
+    bob = await user_id(svc(), 'bob@example.com')
+    group = await admin_group('Design', (ada, 'editor'), (bob, 'admin'))
+    bobs = await boards.create(bob, "Bob's board")
+    await boards.share_with_group(bob, bobs.id, group)  # Ada may add to it: an editor
+    await user.open('/gallery')
+    await eventually(lambda: tile_ids(user) == sorted([fox, whale, crane]))
+    await should_see(user, 'Drag images onto a board:')
+    assert user.find(marker=f'board-target-{moods.id}').elements.pop().text == 'Moods <b>2</b>'  # text, as typed
+
+    user.find(marker=f'drag-{fox}').trigger('dragstart')  # one tile, nothing selected: that tile
+    user.find(marker=f'board-target-{zine.id}').trigger('drop')
+    await should_see(user, 'Added 1 image to Zine.')
+    assert await board_image_ids(ada, zine.id) == [fox]
+
+    user.find(marker=f'select-{whale}').click()
+    user.find(marker=f'select-{crane}').click()
+    user.find(marker=f'drag-{whale}').trigger('dragstart')  # a selected tile carries the whole selection
+    user.find(marker=f'board-target-{moods.id}').trigger('drop')
+    await should_see(user, 'Added 2 images to Moods <b>2</b>.')
+    assert await board_image_ids(ada, moods.id) == sorted([whale, crane])
+    user.find(marker=f'board-target-{zine.id}').trigger('drop')  # a drop after the drop, no new drag: nothing
+    user.find(marker=f'drag-{fox}').trigger('dragstart')  # an unselected tile: itself, whatever is selected
+    user.find(marker=f'board-target-{moods.id}').trigger('drop')
+    await should_see(user, 'Added 1 image to Moods <b>2</b>.')
+    assert await board_image_ids(ada, moods.id) == sorted([fox, whale, crane])
+    assert await board_image_ids(ada, zine.id) == [fox]
+    await should_see(user, '2 selected')  # dragging leaves the selection as it was
+
+    user.find(marker=f'drag-{fox}').trigger('dragstart')
+    user.find(marker=f'board-target-{zine.id}').trigger('drop')
+    await should_see(user, 'That image is already on Zine.')
+    assert await board_image_ids(ada, zine.id) == [fox]
+
+    user.find(marker=f'drag-{fox}').trigger('dragstart')  # Bob's shared board, Ada an editor: it takes hers
+    user.find(marker=f'board-target-{bobs.id}').trigger('drop')
+    await should_see(user, "Added 1 image to Bob's board.")
+    root = await user_id(svc(), 'root@example.com')
+    await svc().groups.add_member(root, group, ada, 'member')  # demoted while her gallery is open
+    user.find(marker=f'drag-{whale}').trigger('dragstart')
+    user.find(marker=f'board-target-{bobs.id}').trigger('drop')
+    await should_see(user, "Only the owner and the group's editors can change this board.")
+    assert await board_image_ids(bob, bobs.id) == [fox]
+    await user.open('/gallery')  # a board she may only look at is no drop target
+    await should_see(user, marker=f'board-target-{zine.id}')
+    await should_not_see(user, marker=f'board-target-{bobs.id}')
+
+    user.find(marker=f'select-{whale}').click()  # the multi-select "Add to board" still works beside dragging
+    user.find(marker='board-choice').elements.pop().value = zine.id
+    user.find(marker='add-to-board').click()
+    await should_see(user, 'Added 1 image to Zine.')
+    assert await board_image_ids(ada, zine.id) == sorted([fox, whale])

@@ -26,7 +26,9 @@ class BoardOut(BaseModel):
     name: str
     description: str
     owner_id: int
-    cover_image_id: int | None
+    cover_image_id: int | None = Field(description='The image shown as the cover: the one the owner chose while it is '
+                                                'on the board, else the newest image on it; null: no images.')
+    cover_chosen: bool = Field(description='True: cover_image_id is the owner\'s choice; false: the newest image.')
     group_id: int | None = Field(description='The group it is shared with; null: private (or by link only).')
     group_name: str | None
     image_count: int
@@ -43,7 +45,8 @@ class BoardIn(BaseModel):
 class BoardPatch(BaseModel):
     name: str | None = Field(default=None, max_length=200)
     description: str | None = Field(default=None, max_length=2000)
-    cover_image_id: int | None = Field(default=None, ge=1)
+    cover_image_id: int | None = Field(default=None, ge=1, description='An image on the board; null: back to the '
+                                       'newest image; left out: unchanged.')
 
 
 class ImageIdsIn(BaseModel):
@@ -66,6 +69,14 @@ class LinkIn(BaseModel):
     expires_in_days: int | None = Field(default=None, ge=1, le=3650, description='Null: never expires.')
 
 
+class LinkStateOut(BaseModel):
+    id: int
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    state: str = Field(description='live, expired or revoked.')
+
+
 class LinkOut(BaseModel):
     id: int
     url: str = Field(description='The public link; shown only now.')
@@ -74,9 +85,9 @@ class LinkOut(BaseModel):
 
 def board_out(board: BoardInfo) -> BoardOut:
     return BoardOut(id=board.id, name=board.name, description=board.description, owner_id=board.owner_id,
-                    cover_image_id=board.cover_image_id, group_id=board.group_id, group_name=board.group_name,
-                    image_count=board.image_count, created_at=board.created_at, role=board.role,
-                    can_edit=board.can_edit)
+                    cover_image_id=board.cover_image_id, cover_chosen=board.cover_chosen, group_id=board.group_id,
+                    group_name=board.group_name, image_count=board.image_count, created_at=board.created_at,
+                    role=board.role, can_edit=board.can_edit)
 
 
 def build_boards_router(services: 'Services', Who: Any) -> APIRouter:
@@ -100,8 +111,9 @@ def build_boards_router(services: 'Services', Who: Any) -> APIRouter:
     @router.patch('/boards/{board_id}', response_model=Envelope[BoardOut], responses=BY_ID,
                   summary='Rename, describe or set the cover (owner)')
     async def update_board(board_id: IdPath, who: Who, body: BoardPatch) -> JSONResponse:
+        clear_cover = 'cover_image_id' in body.model_fields_set and body.cover_image_id is None
         return ok(board_out(await boards.update(who.id, board_id, name=body.name, description=body.description,
-                                                cover_image_id=body.cover_image_id)))
+                                                cover_image_id=body.cover_image_id, clear_cover=clear_cover)))
 
     @router.delete('/boards/{board_id}', response_model=Envelope[None], responses=BY_ID,
                    summary='Delete a board (its images stay)')
@@ -139,6 +151,14 @@ def build_boards_router(services: 'Services', Who: Any) -> APIRouter:
         expires = timedelta(days=body.expires_in_days) if body.expires_in_days else None
         link = await boards.create_link(who.id, board_id, expires_in=expires)
         return ok(LinkOut(id=link.id, url=base(request) + link.path, expires_at=link.expires_at), status=201)
+
+    @router.get('/boards/{board_id}/links', response_model=Envelope[list[LinkStateOut]], responses=BY_ID,
+                summary="A board's public links, newest first, with their state (owner)")
+    async def list_links(board_id: IdPath, who: Who) -> JSONResponse:
+        now = boards.clock()
+        return ok([LinkStateOut(id=link.id, created_at=link.created_at, expires_at=link.expires_at,
+                                revoked_at=link.revoked_at, state=link.state(now))
+                   for link in await boards.links_of(who.id, board_id)])
 
     @router.delete('/boards/{board_id}/links/{link_id}', response_model=Envelope[None], responses=BY_ID,
                    summary='Revoke a public link (owner)')
