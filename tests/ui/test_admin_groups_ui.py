@@ -4,6 +4,7 @@ group, and the budget and allow-list set there refusing a generation."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal
 
 import pytest
 from nicegui.testing import User
@@ -94,3 +95,29 @@ async def test_admin_renames_sets_roles_and_limits_and_they_refuse_a_generation(
     await should_see(user, 'Group deleted.')
     await should_see(user, 'No groups yet.')
     assert await services.groups.spend_by_group(boss) == []
+
+
+async def test_a_group_budget_set_in_the_console_refuses_a_generation_saying_so(
+        boss_is_admin: None, user: User, create_user: Callable[[], User]) -> None:
+    ada_tab = create_user()
+    await sign_in(ada_tab, then='/generator')
+    services = svc()
+    ada = await user_id(services, 'ada@example.com')
+    await sign_in(user, name='Boss', email='boss@example.com', then='/admin')
+    boss = await user_id(services, 'boss@example.com')
+    group = await services.groups.create(boss, 'Design')
+    await services.groups.add_member(boss, group.id, ada)
+    await user.open('/admin')
+    await save_limits(user, group.id, 'lots', [])
+    await should_see(user, "A budget is a positive number of dollars (0: no budget).")  # nothing saved
+    assert (await services.groups.policy(boss, group.id)).monthly_budget is None
+    await user.open('/admin')
+    await save_limits(user, group.id, '0.01', [])
+    await should_see(user, 'Limits saved.')
+    assert (await services.groups.policy(boss, group.id)).monthly_budget == Decimal('0.01')
+
+    ada_tab.find(marker='prompt').type('a lighthouse at dusk')
+    ada_tab.find(marker='generate').click()
+    await should_see(ada_tab, "The Design group's monthly budget of $0.0100 is spent ($0.0100 left; this costs "
+                              '$0.0125). Ask an admin to raise it.')
+    assert await services.library.recent_prompts(ada) == []
