@@ -227,12 +227,7 @@ def frame(ctx: PageContext | None, title: str) -> Iterator[ui.column]:
                     ui.image(ctx.user.avatar_url).classes('w-8 h-8 rounded-full')
                 else:
                     ui.avatar(ctx.user.name[:1].upper() or '?', color='white', text_color='primary', size='md')
-                with ui.menu():
-                    ui.label(ctx.user.email).classes('px-4 py-2 text-sm opacity-70')
-                    for path, label, _icon in nav_items(ctx):
-                        ui.menu_item(label, on_click=lambda p=path: ui.navigate.to(p))
-                    ui.separator()
-                    ui.menu_item('Sign out', on_click=lambda: ui.navigate.to('/auth/logout'))
+                _user_menu(ctx)
     with ui.column().classes('w-full max-w-7xl mx-auto p-4 gap-4') as column:
         ui.label(title).classes('text-2xl font-semibold')
         yield column
@@ -247,6 +242,23 @@ def nav_items(ctx: PageContext) -> list[tuple[str, str, str]]:
              if not admin_only or ctx.user.is_admin]
     rank = {path: n for n, path in enumerate(NAV_ORDER)}
     return sorted(items, key=lambda item: (rank.get(item[0], len(rank)), item[1]))
+
+
+def _user_menu(ctx: PageContext) -> ui.menu:
+    """The avatar's menu; its items are built when it first opens (most page loads never open it: issue 18)."""
+    menu = ui.menu().mark('user-menu')
+
+    def fill(opened: bool) -> None:
+        if not opened or menu.default_slot.children:
+            return
+        with menu:
+            ui.label(ctx.user.email).classes('px-4 py-2 text-sm opacity-70')
+            for path, label, _icon in nav_items(ctx):
+                ui.menu_item(label, on_click=lambda p=path: ui.navigate.to(p))
+            ui.separator()
+            ui.menu_item('Sign out', on_click=lambda: ui.navigate.to('/auth/logout')).mark('menu-sign-out')
+    menu.on_value_change(lambda e: fill(bool(e.value)))
+    return menu
 
 
 class _NavDrawer:

@@ -20,6 +20,22 @@ async def test_drawer_lists_the_studio_pages_in_order_and_navigates(user: User) 
     await should_see(user, 'Days are UTC.')  # navigation runs as a background task
 
 
+async def test_the_user_menu_is_built_when_it_first_opens_and_signs_out(user: User) -> None:
+    """Issue 18: most page loads never open the avatar's menu, so its items are built on the first open."""
+    await sign_in(user, then='/history')
+    (menu,) = user.find(marker='user-menu').elements
+    assert menu.value is False and not menu.default_slot.children
+    menu.value = True  # the avatar clicked: Quasar opens it and tells the server
+    labels = [e.text for e in menu.descendants() if isinstance(e, ui.item_section) and getattr(e, 'text', '')]
+    assert labels[:3] == ['Dashboard', 'Generate', 'Gallery'] and labels[-1] == 'Sign out'
+    assert any(getattr(e, 'text', '') == 'ada@example.com' for e in menu.descendants())
+    menu.value = False
+    menu.value = True  # opening again builds nothing twice
+    assert [e.text for e in menu.descendants() if isinstance(e, ui.item_section) and getattr(e, 'text', '')] == labels
+    user.find(marker='menu-sign-out').click()
+    await should_see(user, 'Sign in')
+
+
 async def test_dark_mode_button_cycles_auto_dark_light_and_is_saved(user: User) -> None:
     """Issue 12 finding 6: a new user (no saved choice, auto) could not switch: toggle() raised ValueError."""
     from nicegui import app
