@@ -50,6 +50,16 @@ def install() -> None:
     app.on_startup(watch_completions)
     if os.environ.get('NANOGEN_BENCH_STALLS') == '1':
         app.on_startup(start_stall_sampler)
+    if os.environ.get('NANOGEN_BENCH_TRACEMALLOC') == '1':
+        import tracemalloc
+        tracemalloc.start(1)
+
+        @app.get('/debug/allocations')
+        def allocations(limit: int = 25) -> list[dict[str, Any]]:
+            """Where the live Python memory was allocated, by source line, biggest first (bench.memory --trace)."""
+            stats = tracemalloc.take_snapshot().statistics('lineno')[:limit]
+            return [{'where': f'{s.traceback[0].filename.split("site-packages/")[-1]}:{s.traceback[0].lineno}',
+                     'kb': round(s.size / 1024), 'blocks': s.count} for s in stats]
 
     @app.get('/debug/lag')
     def lag(reset: bool = False) -> dict[str, Any]:

@@ -56,12 +56,13 @@ async def settle(pid: int) -> float:
     return sorted(samples)[2]
 
 
-async def run(tabs: int, generations: int, users: int, env: dict[str, str]) -> dict[str, Any]:
+async def run(tabs: int, generations: int, users: int, env: dict[str, str], trace: bool = False) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp, provider_process(3600.0) as provider_url:
         app = AppProcess(Path(tmp) / 'data', command=('-m', 'bench.lag_app'), NANOGEN_SECRET_KEY=SECRET,
                          NANOBANANA_API_KEY=PROVIDER_KEY, NANOBANANA_BASE_URL=provider_url,
                          NANOGEN_MAX_CONCURRENT_PER_USER=generations, NANOGEN_API_RATE_PER_MINUTE=100_000,
-                         NANOGEN_LOG_LEVEL='WARNING', **env)
+                         NANOGEN_LOG_LEVEL='WARNING', **env,
+                         **({'NANOGEN_BENCH_TRACEMALLOC': '1'} if trace else {}))
         await asyncio.to_thread(app.start)
         assert app.proc is not None
         pid = app.proc.pid
@@ -79,6 +80,7 @@ async def run(tabs: int, generations: int, users: int, env: dict[str, str]) -> d
             create_s = time.monotonic() - started
             with_generations = await settle(pid)
             workers = children_rss_mb(pid)
+            top = (await clients[0].get('/debug/allocations')).json() if trace else []
             for s in sockets:
                 await s.disconnect()
             for c in clients:
@@ -93,6 +95,7 @@ async def run(tabs: int, generations: int, users: int, env: dict[str, str]) -> d
         'per_generation_in_flight_kb': round((with_generations - with_tabs) * 1024 / max(1, generations), 1),
         'generations_created_in_s': round(create_s, 1),
         'image_worker_processes_rss_mb': round(workers, 1),
+        **({'largest_allocations_at_the_end': top} if trace else {}),
     }
 
 
@@ -103,10 +106,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument('--users', type=int, default=10)
     parser.add_argument('--env', action='append', default=[], metavar='NAME=VALUE',
                         help='a runtime setting for the app process (repeatable)')
+    parser.add_argument('--trace', action='store_true',
+                        help='also list where the live Python memory was allocated (tracemalloc; slower, more RSS)')
     args = parser.parse_args(argv)
     quiet_logs()
     env = dict(item.split('=', 1) for item in args.env)
-    report('memory', asyncio.run(run(args.tabs, args.generations, args.users, env)))
+    report('memory-trace' if args.trace else 'memory',
+           asyncio.run(run(args.tabs, args.generations, args.users, env, args.trace)))
 
 
 if __name__ == '__main__':
