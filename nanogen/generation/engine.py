@@ -78,7 +78,8 @@ class JobEngine:
         self.app = procrastinate.App(connector=connector)
         self._worker: asyncio.Task[None] | None = None
         self._opened = False
-        self.draining = False
+        self.draining = False  # SIGTERM (begin_drain) or stop(): no new step starts here
+        self._stopped = False  # stop() ran: a later start_worker is a restart and clears `draining`
 
     # ------------------------------------------------------------------ registration
     def step(self, step: str, fn: Callable[..., Awaitable[None]]) -> None:
@@ -179,8 +180,12 @@ class JobEngine:
 
     async def start_worker(self) -> None:
         await self.open()
+        if self._stopped:
+            self._stopped = self.draining = False
+        if self.draining:  # SIGTERM came while the app was still starting: its worker never starts
+            log.info('draining before the job worker started: it does not start')
+            return
         if self._worker is None:
-            self.draining = False
             self._worker = asyncio.create_task(self._supervise(), name='procrastinate-worker')
 
     async def _supervise(self) -> None:
@@ -221,7 +226,7 @@ class JobEngine:
 
     async def stop(self) -> None:
         """Drain: take no new job, let running steps end (bounded by NANOGEN_SHUTDOWN_GRACE), then close."""
-        self.draining = True
+        self.draining = self._stopped = True
         if self._worker is not None:
             self._worker.cancel()  # procrastinate turns this into a graceful stop of its worker
             await asyncio.gather(self._worker, return_exceptions=True)

@@ -105,3 +105,20 @@ def test_python_m_nanogen_worker_runs_steps_and_drains_on_sigterm(fake, isolated
         if proc.poll() is None:
             proc.kill()
         db.dispose()
+
+
+async def test_a_sigterm_during_start_up_keeps_the_replica_draining_and_its_worker_stopped(
+        fake, make_services, isolated_env: Path) -> None:
+    """SIGTERM can arrive before the startup hook has started the worker: /readyz must keep saying draining and no
+    step may start here (the worker's start used to clear the flag)."""
+    _, url = fake
+    services = await make_services(make_settings(isolated_env, f'sqlite:///{isolated_env}/d.db', url), start=False)
+    services.begin_drain()
+    await services.start()
+    assert services.draining and not services.generation.engine.worker_running
+    await services.stop()
+    restarted = await make_services(make_settings(isolated_env, f'sqlite:///{isolated_env}/d.db', url))
+    assert not restarted.draining and restarted.generation.engine.worker_running
+    await restarted.generation.engine.stop()  # a stop, then a start of the same engine: a restart, not a drain
+    await restarted.generation.engine.start_worker()
+    assert not restarted.draining and restarted.generation.engine.worker_running
