@@ -73,7 +73,7 @@ def _group_panel(ctx: PageContext, act: Act, policy: GroupPolicy, members: list[
     with ui.row().classes('items-end gap-2'):
         budget = ui.input('Monthly budget ($, empty: none)',
                           value=str(policy.monthly_budget) if policy.monthly_budget else '').props(
-            'outlined dense').mark(f'budget-{gid}')
+            'outlined dense').mark(f'group-budget-{gid}')
         allowed = ui.select(models, multiple=True, value=policy.allowed_models or [], label='Models (none: any)'
                             ).props('outlined dense use-chips').classes('w-56').mark(f'models-{gid}')
         resolutions = ui.select(sizes, multiple=True, value=policy.allowed_resolutions or [],

@@ -44,8 +44,10 @@ async def save_limits(user: User, gid: int, budget: str, sizes: list[str]) -> No
     """Fill and submit a group's limits with no await in between: the console re-renders on its own, so wait for
     the whole panel (its last button) first."""
     await should_see(user, marker=f'save-limits-{gid}')
-    user.find(marker=f'budget-{gid}').elements.pop().value = budget
-    user.find(marker=f'sizes-{gid}').elements.pop().value = sizes
+    (budget_box,) = user.find(marker=f'group-budget-{gid}').elements  # one box: not a user row's budget-{id}
+    (sizes_box,) = user.find(marker=f'sizes-{gid}').elements
+    budget_box.value = budget
+    sizes_box.value = sizes
     user.find(marker=f'save-limits-{gid}').click()
 
 
