@@ -206,6 +206,7 @@ async def run(generations: int, browsers: int, users: int, latency: float, ramp:
             in_flight_peak = generations  # all created before the first can finish (ramp < latency)
             pending = dict.fromkeys(ids)
             statuses: dict[str, int] = {}
+            not_completed: list[str] = []  # why, for the ones that did not complete
             deadline = time.monotonic() + latency + 600
             connected_samples: list[int] = []
             while pending and time.monotonic() < deadline:
@@ -219,10 +220,13 @@ async def run(generations: int, browsers: int, users: int, latency: float, ramp:
                         if key in pending and item['status'] in ('COMPLETED', 'FAILED', 'CANCELLED'):
                             pending.pop(key)
                             statuses[item['status']] = statuses.get(item['status'], 0) + 1
+                            if item['status'] != 'COMPLETED':
+                                not_completed.append(f"{item['status']}: {item.get('error_message')}")
             elapsed = time.monotonic() - started
             stop.set()
             await browsing
             lag = (await clients[0].get('/debug/lag')).json()
+            census = (await clients[0].get('/debug/census')).json()  # after the lag: counting stops the loop
             told_after, provider_calls = await overhead(clients[0], provider_url)
             connected = sum(1 for s in sockets if s.connected)
             dropped = list(disconnects)  # before our own disconnects below
@@ -247,8 +251,8 @@ async def run(generations: int, browsers: int, users: int, latency: float, ramp:
         'first_socket_drops_at_s': dropped[:3], 'users': users,
         'demo_latency_s': latency, 'created_over_s': ramp, 'peak_in_flight': in_flight_peak,
         'browser_connect_s': round(connect_s, 1), 'socket_messages_received': len(received),
-        'outcomes': statuses, 'never_finished': len(pending), 'all_done_after_s': round(elapsed, 1),
-        'event_loop_lag': lag, 'rss_mb_max': round(max(rss), 1), 'rss_mb_p50': round(percentile(rss, 50), 1),
+        'outcomes': statuses, 'not_completed': not_completed[:10], 'never_finished': len(pending), 'all_done_after_s': round(elapsed, 1),
+        'event_loop_lag': lag, 'gc_census_at_end': census, 'rss_mb_max': round(max(rss), 1), 'rss_mb_p50': round(percentile(rss, 50), 1),
         'api_generate_request': summary_ms(create_times), 'browsing_page_loads': pages,
         'browsing_failures': page_failures[:10], 'provider_done_to_page_told': told,
         'provider_requests': provider_calls,

@@ -9,6 +9,7 @@ never carries it. GET /debug/lag (signed in, like every non-public path) answers
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import runpy
 import sys
@@ -35,6 +36,16 @@ def install() -> None:
             samples.append(max(0.0, loop.time() - started - INTERVAL_S))
             if len(samples) > MAX_SAMPLES:
                 del samples[: MAX_SAMPLES // 2]
+
+    gc_pauses: dict[int, list[float]] = {0: [], 1: [], 2: []}  # seconds per collection, by generation
+    gc_started = [0.0]
+
+    def on_gc(phase: str, info: dict[str, int]) -> None:  # any thread's collection stops the loop too (the GIL)
+        if phase == 'start':
+            gc_started[0] = time.perf_counter()
+        elif len(gc_pauses[info['generation']]) < MAX_SAMPLES:
+            gc_pauses[info['generation']].append(time.perf_counter() - gc_started[0])
+    gc.callbacks.append(on_gc)
 
     tasks: list[asyncio.Task[None]] = []
     app.on_startup(lambda: tasks.append(asyncio.create_task(monitor())))
@@ -65,10 +76,21 @@ def install() -> None:
     def lag(reset: bool = False) -> dict[str, Any]:
         ms = [s * 1000 for s in samples]
         out = {'n': len(ms), 'p50_ms': round(percentile(ms, 50), 2), 'p99_ms': round(percentile(ms, 99), 2),
-               'max_ms': round(max(ms), 2) if ms else None, 'rss_mb': round(rss_mb(os.getpid()), 1)}
+               'max_ms': round(max(ms), 2) if ms else None, 'rss_mb': round(rss_mb(os.getpid()), 1),
+               'gc': {f'gen{g}': {'n': len(p), 'total_ms': round(sum(p) * 1000), 'max_ms': round(max(p, default=0) * 1000, 1)}
+                      for g, p in gc_pauses.items()}}
         if reset:
             samples.clear()
+            for pauses in gc_pauses.values():
+                pauses.clear()
         return out
+
+    @app.get('/debug/census')
+    def census(limit: int = 15) -> dict[str, Any]:
+        """The objects a full collection scans (frozen ones excluded), by type, most first: what makes it long."""
+        import collections
+        counts = collections.Counter(type(o).__qualname__ for o in gc.get_objects())
+        return {'tracked': sum(counts.values()), 'frozen': gc.get_freeze_count(), 'top': counts.most_common(limit)}
 
     @app.get('/debug/told')
     async def page_told() -> dict[str, float]:
