@@ -7,6 +7,7 @@ from nicegui import app, ui
 from starlette.middleware.sessions import SessionMiddleware
 
 import pages
+from nanogen import gctune
 from nanogen.accounts.guard import AuthMiddleware
 from nanogen.accounts.ratelimit import BodyLimitMiddleware
 from nanogen.accounts.sessions import SecureCookies, session_options
@@ -49,6 +50,9 @@ services = start_or_exit(create_app)  # a bad setting: a short list on stderr an
 
 if __name__ in {'__main__', '__mp_main__'}:
     settings = services.settings
+    # The serving process only (tests import this module): full collections skip start-up's objects.
+    services.after_start.append(lambda: gctune.freeze_startup(settings.gc_freeze))
     ui.run(host=settings.host, port=settings.port, title='nanogen', reload=False, show=False,
            storage_secret=services.secret_key, favicon='🍌', show_welcome_message=False,
-           proxy_headers=True, forwarded_allow_ips='*' if settings.https else '127.0.0.1')
+           proxy_headers=True, forwarded_allow_ips='*' if settings.https else '127.0.0.1',
+           reconnect_timeout=settings.reconnect_timeout_s)  # also NiceGUI's socket ping timeout: 0.4 of it

@@ -85,6 +85,7 @@ class Services:
     webhooks: WebhookService | None = None  # endpoints and their deliveries (issue 17)
     webhook_sender: WebhookSender | None = None  # runs in the worker role
     extras: dict[str, Any] = field(default_factory=dict)
+    after_start: list[Callable[[], object]] = field(default_factory=list)  # app.py's process-wide tuning
 
     async def start(self) -> None:
         # NiceGUI's `create_user` test fixture enters the app's lifespan a second time while the first start may
@@ -106,6 +107,8 @@ class Services:
         await self.generation.start(worker=self.settings.worker)
         if self.settings.worker and self.webhook_sender is not None:
             await self.webhook_sender.start()
+        for hook in self.after_start:
+            hook()
 
     def migrate(self) -> None:
         """Brings the schema up to date once per process start: app.py migrates before serving (NiceGUI does not hold

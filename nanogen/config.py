@@ -147,6 +147,8 @@ class Settings(BaseSettings):
     image_workers: int = Field(1, ge=0, le=64, validation_alias=_env('NANOGEN_IMAGE_WORKERS'))
     db_threads: int = Field(6, ge=1, le=64, validation_alias=_env('NANOGEN_DB_THREADS'))
     storage_threads: int = Field(6, ge=1, le=64, validation_alias=_env('NANOGEN_STORAGE_THREADS'))
+    reconnect_timeout_s: float = Field(10.0, ge=3, le=120, validation_alias=_env('NANOGEN_RECONNECT_TIMEOUT'))
+    gc_freeze: bool = Field(True, validation_alias=_env('NANOGEN_GC_FREEZE'))
 
     @field_validator('public_url', 'nanobanana_base_url', 'r2_public_url', 's3_endpoint_url')
     @classmethod
