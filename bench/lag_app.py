@@ -77,8 +77,8 @@ def install() -> None:
         ms = [s * 1000 for s in samples]
         out = {'n': len(ms), 'p50_ms': round(percentile(ms, 50), 2), 'p99_ms': round(percentile(ms, 99), 2),
                'max_ms': round(max(ms), 2) if ms else None, 'rss_mb': round(rss_mb(os.getpid()), 1),
-               'gc': {f'gen{g}': {'n': len(p), 'total_ms': round(sum(p) * 1000), 'max_ms': round(max(p, default=0) * 1000, 1)}
-                      for g, p in gc_pauses.items()}}
+               'gc': {f'gen{g}': {'n': len(p), 'total_ms': round(sum(p) * 1000),
+                                  'max_ms': round(max(p, default=0) * 1000, 1)} for g, p in gc_pauses.items()}}
         if reset:
             samples.clear()
             for pauses in gc_pauses.values():
