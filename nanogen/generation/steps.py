@@ -191,7 +191,7 @@ class Steps:
                                   f'{PROVIDER_SIDE}; you were not charged. Press Retry later.', claim=claim.token)
 
         async def attempt() -> str:
-            if not await self.rows.holds(pid, claim.token):  # cancelled meanwhile: never send
+            if not await self._still_holds(pid, claim.token):  # cancelled meanwhile: never send
                 raise _Lost
             async with self.provider_slots:
                 return await self.client.submit(request)
@@ -201,6 +201,16 @@ class Steps:
                                     before_sleep=before_sleep, give_up=give_up)
         task_id: str | None = await retryer(attempt)
         return task_id
+
+    async def _still_holds(self, pid: int, token: str) -> bool:
+        """Whether the claim still holds, just before a request goes out. Its attempt is already counted, so a busy
+        database is waited out: a pause now would make the resume flag an extra charge for a request never sent."""
+        retryer = retrying.retrying(retry_if=retrying.database_unavailable, backoff=SAVE_TASK_ID_BACKOFF,
+                                    before_sleep=lambda state: log.warning(
+                                        'prompt %s: waiting for the database before sending (%s)', pid,
+                                        type(retrying.failure(state)).__name__))
+        held: bool = await retryer(self.rows.holds, pid, token)
+        return held
 
     async def _save_task_id(self, pid: int, token: str, ids: list[str], *, final: bool) -> Prompt | None:
         """The provider has accepted (and billed) the task: its id must reach the database, or a resume would submit
