@@ -20,26 +20,27 @@ from ._edit_dialog import EditDialog
 from ._format import STATUS_COLORS, cancelled_notice, duration, money
 from .frame import PageContext, notify_error
 
-CLAMP_LINES = 3
-CLAMP = 'line-clamp-3'  # CLAMP_LINES lines
+CLAMP_LINES = 3  # the template's line-clamp-3
 CLAMP_CHARS = 240  # roughly three lines of the card; shorter prompts need no toggle
 FAILURE_HINT = 'Change the prompt or settings if the message asks for it, then press Retry.'
 
 
 class JobCardView(ui.element, component='_job_card.js'):
-    """The card in the browser: one element whose `job` prop is everything it shows (see _job_card.js)."""
+    """The card in the browser: one element whose `job` prop is everything it shows (see _job_card.js). Its only
+    children are an open edit dialog's."""
 
     def __init__(self, pid: int) -> None:
         super().__init__()
         self._props['job'] = {'id': pid}
 
-    def _displayed_contents(self, *, only_visible: bool) -> list:
+    def _displayed_contents(self, *, only_visible: bool) -> list[Any]:
         """What the card shows as text, for NiceGUI's element filter (user.should_see and friends)."""
         job = self._props['job']
         buttons = {'cancel': 'Cancel', 'retry': 'Retry'}.get(job.get('action', ''), '')
         alternatives = [f"Try {alt['name']}" for alt in job.get('alternatives', ())]
+        results = ['Download', 'Open in gallery', 'Edit'] if job.get('images') else []
         return [job.get(key) for key in ('label', 'cost', 'prompt', 'message', 'error', 'hint', 'finished')] + [
-            buttons, *alternatives]
+            buttons, *alternatives, *results, 'More' if job.get('long') else '']
 
 
 class JobCard:
@@ -109,8 +110,7 @@ class JobCard:
         alternatives = alternatives_for(self.ctx.services.settings, p) if failed else []
         return {
             'id': self.pid, 'status': self.status, 'label': self.status.title(), 'running': self.running,
-            'color': STATUS_COLORS.get(self.status, 'grey'), **timing(p),
-            'now': self.card.props['job'].get('now') or server_now_ms(),
+            'color': STATUS_COLORS.get(self.status, 'grey'), **self._timing(),
             'cost': f'{size_label(p.model, p.image_size, p.resolution)} · {p.aspect_ratio} · {p.num_images}× · {cost}',
             'action': action, 'prompt': p.prompt,
             # A 2,000-character prompt would push the results off screen: clamped to a few lines, expandable.
@@ -123,11 +123,24 @@ class JobCard:
             'images': list(self.images),
         }
 
+    def _timing(self) -> dict[str, int | None]:
+        shown, times = self.job, timing(self.prompt)
+        if self.prompt.completed_at is None and shown.get('ended'):
+            times['ended'] = shown['ended']  # ended without an end time: keep the "now" it was first shown with
+        # `now` is the server's clock when the card was built; the browser counts from it (its own may be off).
+        return {**times, 'now': shown.get('now') or server_now_ms()}
+
     def edit(self, image_id: object) -> None:
-        if isinstance(image_id, int) and image_id in self.images:  # only this card's own results (the library
-            EditDialog(self.ctx, image_id, on_started=self.on_retried).open()  # checks whose they are again)
+        """The Edit button under a result: only this card's own results (the library checks whose they are again)."""
+        if type(image_id) is not int or image_id not in self.images:  # bool is an int; JSON may send anything
+            return
+        self.card.clear()  # one dialog at a time, inside the card, so it goes when the card goes
+        with self.card:
+            EditDialog(self.ctx, image_id, on_started=self.on_retried).open()
 
     async def cancel(self) -> None:
+        if self.job.get('action') != 'cancel':
+            return  # the button is gone (the job ended meanwhile), as a removed NiceGUI button would send nothing
         try:
             cancelled = await self.ctx.services.generation.cancel(self.ctx.user.id, self.pid)
         except NanogenError as exc:
@@ -136,6 +149,8 @@ class JobCard:
         ui.notify(cancelled_notice(cancelled))
 
     async def retry(self) -> None:
+        if self.job.get('action') != 'retry':
+            return  # no Retry on this card now (running or completed)
         try:
             created = await self.ctx.services.generation.retry(self.ctx.user.id, self.pid)
         except NanogenError as exc:
@@ -147,9 +162,9 @@ class JobCard:
     async def try_model(self, model: object) -> None:
         """The same prompt with another model (its default size or resolution; the ratio when it has it)."""
         p, settings = self.prompt, self.ctx.services.settings
-        if model not in {alt['id'] for alt in self.job.get('alternatives', ())}:
+        if not isinstance(model, str) or model not in {alt['id'] for alt in self.job.get('alternatives', ())}:
             return  # only a model this card offers (a crafted event asks for nothing else)
-        spec = CATALOGUE[cast(str, model)]
+        spec = CATALOGUE[model]
         try:
             request = validate_request(prompt=p.prompt, model=model, watermark=p.watermark, settings=settings,
                                        aspect_ratio=p.aspect_ratio if p.aspect_ratio in spec.ratios else '1:1',
