@@ -21,7 +21,7 @@ from .budget_widgets import budget_label
 from .frame import PageContext, notify_error
 
 PRESETS = 6
-MAX_CARDS = 8  # job cards one tab keeps (each ~60 KB of NiceGUI elements: issue 18's memory target)
+MAX_CARDS = 8  # job cards one tab keeps (each was ~60 KB as NiceGUI elements; one element each since issue 18's card)
 PRESET_LABEL = 24
 
 

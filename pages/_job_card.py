@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from typing import Any, cast
 
 from nicegui import ui
 
@@ -14,21 +15,37 @@ from nanogen.generation.refusals import alternatives_for
 from nanogen.generation.requests import validate_request
 from nanogen.models import Prompt, Status
 
-from ._clock import Clock
+from ._clock import server_now_ms, timing
 from ._edit_dialog import EditDialog
 from ._format import STATUS_COLORS, cancelled_notice, duration, money
-from ._text import set_attr
 from .frame import PageContext, notify_error
 
-CLAMP_LINES = 3
-CLAMP = 'line-clamp-3'  # CLAMP_LINES lines
+CLAMP_LINES = 3  # the template's line-clamp-3
 CLAMP_CHARS = 240  # roughly three lines of the card; shorter prompts need no toggle
 FAILURE_HINT = 'Change the prompt or settings if the message asks for it, then press Retry.'
 
 
+class JobCardView(ui.element, component='_job_card.js'):
+    """The card in the browser: one element whose `job` prop is everything it shows (see _job_card.js). Its only
+    children are an open edit dialog's."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__()
+        self._props['job'] = {'id': pid}
+
+    def _displayed_contents(self, *, only_visible: bool) -> list[Any]:
+        """What the card shows as text, for NiceGUI's element filter (user.should_see and friends)."""
+        job = self._props['job']
+        buttons = {'cancel': 'Cancel', 'retry': 'Retry'}.get(job.get('action', ''), '')
+        alternatives = [f"Try {alt['name']}" for alt in job.get('alternatives', ())]
+        results = ['Download', 'Open in gallery', 'Edit'] if job.get('images') else []
+        return [job.get(key) for key in ('label', 'cost', 'prompt', 'message', 'error', 'hint', 'finished')] + [
+            buttons, *alternatives, *results, 'More' if job.get('long') else '']
+
+
 class JobCard:
-    """Built once; an event changes only the parts it concerns (badge, buttons, message, results), so a burst of
-    events costs a few property updates per tab, not a card rebuilt per event. The page rebuilds from the database
+    """Built once as one element; an event re-sends its one `job` dict (badge, buttons, message, results), so a
+    burst of events costs a prop update per card per tab, not rows rebuilt. The page rebuilds from the database
     on every load, so a missed event cannot leave a reloaded tab wrong."""
 
     def __init__(self, ctx: PageContext, prompt: Prompt, container: ui.element,
@@ -39,38 +56,16 @@ class JobCard:
         self.status = prompt.status
         self.message = ''
         self.images: list[int] = []
-        self._action = ''  # which button the actions row holds: 'cancel', 'retry' or ''
-        self._outcome: tuple[str, tuple[int, ...], int | None] | None = None  # what the outcome column shows
         pid = self.pid
         with container:
-            with set_attr(ui.card(), 'data-prompt-id', pid).classes('w-full gap-2').mark(f'job-{pid}') as self.card:
-                with ui.row().classes('w-full items-center gap-2'):
-                    self.badge = ui.badge().mark(f'status-{pid}')
-                    self.elapsed = Clock(prompt).classes('font-mono text-sm opacity-70').mark(f'elapsed-{pid}')
-                    self.spinner = ui.spinner(size='sm')
-                    ui.space()
-                    self.cost = ui.label().classes('text-sm opacity-70').mark(f'cost-{pid}')
-                    self.actions = ui.row().classes('gap-0')
-                self._prompt_text(prompt.prompt)
-                with ui.column().classes('gap-1 w-full'):
-                    # The live line changes often ("Submitting", "Generating", retries): its text is set in place.
-                    self.live = ui.label().classes('text-sm nanogen-live').mark(f'message-{pid}')
-                    self.details = ui.column().classes('gap-1 w-full')
+            self.card = JobCardView(pid).mark(f'job-{pid}')
+        self.card.on('cancel', self.cancel)
+        self.card.on('retry', self.retry)
+        self.card.on('try', lambda e: self.try_model(e.args))
+        self.card.on('edit', lambda e: self.edit(e.args))
         if first:
             self.card.move(container, target_index=0)
-        self._show_status()
-        self._show_details()
-
-    def _prompt_text(self, text: str) -> None:
-        # A 2,000-character prompt would push the results off screen: clamp it to a few lines, expandable.
-        label = ui.label(text).classes('text-sm whitespace-pre-wrap break-words').classes(CLAMP).mark(f'prompt-{self.pid}')
-        if len(text) > CLAMP_CHARS or text.count('\n') >= CLAMP_LINES:
-            def toggle() -> None:
-                clamped = CLAMP in label.classes
-                label.classes(remove=CLAMP) if clamped else label.classes(add=CLAMP)
-                more.text = 'Less' if clamped else 'More'
-            more = ui.button('More', on_click=toggle).props('flat dense size=sm').classes('self-start').mark(
-                f'prompt-more-{self.pid}')
+        self._show()
 
     @property
     def pid(self) -> int:
@@ -81,84 +76,71 @@ class JobCard:
     def running(self) -> bool:
         return not Status(self.status).finished
 
+    @property
+    def job(self) -> dict[str, Any]:
+        """What the card shows now (the `job` prop)."""
+        return cast(dict[str, Any], self.card.props['job'])
+
     def apply(self, event: PromptEvent, fresh: Prompt | None = None) -> None:
         """Show what `event` says. `fresh` is the prompt re-read after it finished (final cost, time, error)."""
-        status_changed = event.status != self.status
         if fresh is not None:
             self.prompt = fresh
         self.status = event.status
-        message = event.message if self.running else ''
-        images = list(event.image_ids) if event.status == Status.COMPLETED.value and event.image_ids else self.images
-        if status_changed or fresh is not None:
-            self._show_status()
-        if status_changed or fresh is not None or message != self.message or images != self.images:
-            self.message, self.images = message, images
-            self._show_details()
+        self.message = event.message if self.running else ''
+        if event.status == Status.COMPLETED.value and event.image_ids:
+            self.images = list(event.image_ids)
+        self._show()
 
     def show_images(self, image_ids: Sequence[int]) -> None:
         self.images = list(image_ids)
-        self._show_details()
+        self._show()
 
-    def _show_status(self) -> None:
-        p = self.prompt
-        self.badge.text = self.status.title()
-        self.badge.props['color'] = STATUS_COLORS.get(self.status, 'grey')
-        self.spinner.set_visibility(self.running)
-        self.elapsed.show(p)
+    def _show(self) -> None:
+        job = self._job()
+        if job != self.card.props['job']:  # an unchanged card sends nothing
+            self.card.props['job'] = job
+            self.card.update()
+
+    def _job(self) -> dict[str, Any]:
+        p, failed = self.prompt, self.status == Status.FAILED.value
         # Ended: what was billed (0 for a failure the provider did not charge); running: the estimate, said so.
         cost = f'est. {money(p.estimated_cost)}' if self.running else money(p.cost)
-        self.cost.text = f'{size_label(p.model, p.image_size, p.resolution)} · {p.aspect_ratio} · {p.num_images}× · {cost}'
         action = 'cancel' if self.running else (
             'retry' if self.status in (Status.FAILED.value, Status.CANCELLED.value) else '')
-        if action == self._action:
-            return  # PENDING -> PROCESSING keeps its Cancel button: nothing to rebuild
-        self._action = action
-        self.actions.clear()
-        with self.actions:
-            if action == 'cancel':
-                ui.button('Cancel', icon='close', on_click=self.cancel).props(
-                    'flat dense color=negative').mark(f'cancel-{self.pid}')
-            elif action == 'retry':
-                ui.button('Retry', icon='refresh', on_click=self.retry).props('flat dense').mark(f'retry-{self.pid}')
+        alternatives = alternatives_for(self.ctx.services.settings, p) if failed else []
+        return {
+            'id': self.pid, 'status': self.status, 'label': self.status.title(), 'running': self.running,
+            'color': STATUS_COLORS.get(self.status, 'grey'), **self._timing(),
+            'cost': f'{size_label(p.model, p.image_size, p.resolution)} · {p.aspect_ratio} · {p.num_images}× · {cost}',
+            'action': action, 'prompt': p.prompt,
+            # A 2,000-character prompt would push the results off screen: clamped to a few lines, expandable.
+            'long': len(p.prompt) > CLAMP_CHARS or p.prompt.count('\n') >= CLAMP_LINES,
+            'message': self.message if self.running else '',
+            'error': (p.error_message or 'The generation failed.') if failed else '',
+            'hint': FAILURE_HINT if failed else '',
+            'alternatives': [{'id': spec.id, 'name': spec.name} for spec in alternatives],  # the model was down
+            'finished': f'Finished in {duration(p.duration_ms)}' if self.status == Status.COMPLETED.value else '',
+            'images': list(self.images),
+        }
 
-    def _show_details(self) -> None:
-        p, pid = self.prompt, self.pid
-        self.live.text = self.message if self.running else ''
-        self.live.set_visibility(bool(self.message) and self.running)
-        outcome = (self.status, tuple(self.images), p.duration_ms)
-        if outcome == self._outcome:
-            return  # only the live line changed
-        self._outcome = outcome
-        self.details.clear()
-        with self.details:
-            if self.status == Status.FAILED.value:
-                with ui.column().classes('gap-0'):
-                    ui.label(p.error_message or 'The generation failed.').classes('text-sm text-negative').mark(
-                        f'error-{pid}')
-                    ui.label(FAILURE_HINT).classes('text-xs opacity-70')
-                    with ui.row().classes('gap-1'):
-                        for spec in alternatives_for(self.ctx.services.settings, p):  # the model was down
-                            ui.button(f'Try {spec.name}', icon='swap_horiz',
-                                      on_click=lambda m=spec.id: self.try_model(m)).props('flat dense').mark(
-                                f'try-{spec.id}-{pid}')
-            if self.status == Status.COMPLETED.value:
-                ui.label(f'Finished in {duration(p.duration_ms)}').classes('text-xs opacity-60')
-            if self.images:
-                with ui.row().classes('gap-3'):
-                    for image_id in self.images:
-                        with ui.column().classes('gap-1'):
-                            set_attr(set_attr(ui.image(f'/files/{image_id}/image'), 'alt', p.prompt), 'data-image-id',
-                                     image_id).classes('w-56 max-w-full rounded').mark('result-image')
-                            with ui.row().classes('gap-1'):
-                                ui.button('Download', icon='download', on_click=lambda i=image_id: ui.download(
-                                    f'/files/{i}/image?download=true')).props('flat dense')
-                                ui.button('Open in gallery', icon='photo_library', on_click=lambda i=image_id:
-                                          ui.navigate.to(f'/gallery?image={i}')).props('flat dense')
-                                ui.button('Edit', icon='edit', on_click=lambda i=image_id: EditDialog(
-                                    self.ctx, i, on_started=self.on_retried).open()).props('flat dense').mark(
-                                    f'edit-result-{image_id}')
+    def _timing(self) -> dict[str, int | None]:
+        shown, times = self.job, timing(self.prompt)
+        if self.prompt.completed_at is None and shown.get('ended'):
+            times['ended'] = shown['ended']  # ended without an end time: keep the "now" it was first shown with
+        # `now` is the server's clock when the card was built; the browser counts from it (its own may be off).
+        return {**times, 'now': shown.get('now') or server_now_ms()}
+
+    def edit(self, image_id: object) -> None:
+        """The Edit button under a result: only this card's own results (the library checks whose they are again)."""
+        if type(image_id) is not int or image_id not in self.images:  # bool is an int; JSON may send anything
+            return
+        self.card.clear()  # one dialog at a time, inside the card, so it goes when the card goes
+        with self.card:
+            EditDialog(self.ctx, image_id, on_started=self.on_retried).open()
 
     async def cancel(self) -> None:
+        if self.job.get('action') != 'cancel':
+            return  # the button is gone (the job ended meanwhile), as a removed NiceGUI button would send nothing
         try:
             cancelled = await self.ctx.services.generation.cancel(self.ctx.user.id, self.pid)
         except NanogenError as exc:
@@ -167,6 +149,8 @@ class JobCard:
         ui.notify(cancelled_notice(cancelled))
 
     async def retry(self) -> None:
+        if self.job.get('action') != 'retry':
+            return  # no Retry on this card now (running or completed)
         try:
             created = await self.ctx.services.generation.retry(self.ctx.user.id, self.pid)
         except NanogenError as exc:
@@ -175,9 +159,11 @@ class JobCard:
         self.on_retried(created)
         ui.notify('Queued again with the same settings.', type='info')
 
-    async def try_model(self, model: str) -> None:
+    async def try_model(self, model: object) -> None:
         """The same prompt with another model (its default size or resolution; the ratio when it has it)."""
         p, settings = self.prompt, self.ctx.services.settings
+        if not isinstance(model, str) or model not in {alt['id'] for alt in self.job.get('alternatives', ())}:
+            return  # only a model this card offers (a crafted event asks for nothing else)
         spec = CATALOGUE[model]
         try:
             request = validate_request(prompt=p.prompt, model=model, watermark=p.watermark, settings=settings,

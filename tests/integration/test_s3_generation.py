@@ -11,7 +11,6 @@ from typing import Any
 import boto3
 import httpx
 import pytest
-from nicegui import ui
 from nicegui.testing import User
 from sqlmodel import select
 
@@ -22,8 +21,8 @@ from nanogen.models import Image, Prompt
 from tests.conftest import make_settings
 from tests.integration.test_generation import add_user, wait_status
 from tests.support.s3 import TEST_ACCESS_KEY_ID, TEST_REGION, TEST_SECRET_ACCESS_KEY
-from tests.ui.helpers import elements, eventually, sign_in
-from tests.ui.studio import app_services
+from tests.ui.helpers import eventually, sign_in
+from tests.ui.studio import app_services, result_images
 
 
 def raw(endpoint: str) -> Any:
@@ -56,7 +55,7 @@ async def test_generating_in_the_app_stores_three_objects_in_the_bucket_for_the_
     await sign_in(user, then='/generator')
     user.find(marker='prompt').type('a harbour at night in the rain')
     user.find(marker='generate').click()
-    await eventually(lambda: [e for e in elements(user, kind=ui.image) if '/files/' in str(e.source)])
+    await eventually(lambda: result_images(user))  # the card shows the result (/files/<id>/image)
     keys = keys_in(endpoint, s3_env)
     assert keys == ['users/1/1/0.orig.png', 'users/1/1/0.png', 'users/1/1/0.thumb.webp']
     # The owner's file route answers with a short-lived presigned URL that a plain client can fetch.

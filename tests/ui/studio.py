@@ -1,9 +1,12 @@
-"""Helpers for the studio pages' `user`-fixture tests: reach the running app's services, read marked labels."""
+"""Helpers for the studio pages' `user`-fixture tests: reach the running app's services, read marked labels, read
+and press a job card (one custom element drawn by the browser from its `job` prop)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any, cast
 
+from nicegui.element import Element
 from nicegui.testing import User
 
 from nanogen.bootstrap import Services
@@ -35,6 +38,39 @@ def text_of(user: User, marker: str) -> str:
     found = list(user.find(marker=marker).elements)
     assert len(found) == 1, f'{len(found)} elements marked {marker!r}'
     return str(getattr(found[0], 'text', ''))
+
+
+def job_card(user: User, prompt_id: int | None) -> Element | None:
+    """The generator's card of this prompt (marked job-<id>), or None when the tab shows none."""
+    found = [e for e in job_cards(user) if f'job-{prompt_id}' in e._markers]
+    assert len(found) <= 1, f'{len(found)} cards for prompt {prompt_id}'
+    return found[0] if found else None
+
+
+def job_of(user: User, prompt_id: int | None) -> dict[str, Any]:
+    """What the card of this prompt shows: its `job` prop ({} when there is no card). The browser draws it as is
+    (pages/_job_card.js): `label` is the badge, `action` the button beside it ('cancel', 'retry' or ''), `cost`,
+    `message` the live line, `error`/`hint`/`alternatives` a failure, `finished`, `images` the result ids (each
+    shown with the prompt as its alt text, and Download / Open in gallery / Edit), `long` the More/Less toggle."""
+    card = job_card(user, prompt_id)
+    return dict(card.props['job']) if card is not None else {}
+
+
+def result_images(user: User) -> list[tuple[int, str]]:
+    """Every result the tab's job cards show, as (image id, its alt text)."""
+    return [(image_id, card.props['job']['prompt'])
+            for card in job_cards(user) for image_id in card.props['job'].get('images', ())]
+
+
+def press(user: User, prompt_id: int | None, event: str, *args: Any) -> None:
+    """Press a card's button as the browser does: the component emits `event` ('cancel', 'retry', 'try' with a model
+    id, 'edit' with an image id) and nicegui.js sends each argument JSON-encoded to the client's event handler.
+    Like a click on a button the card does not show, a crafted event reaches the server too: it must refuse it."""
+    card = job_card(user, prompt_id)
+    assert card is not None, f'no card for prompt {prompt_id}'
+    assert user.client is not None
+    (listener_id,) = [i for i, listener in card._event_listeners.items() if listener.type == event]
+    user.client.handle_event({'id': card.id, 'listener_id': listener_id, 'args': [json.dumps(a) for a in args]})
 
 
 def job_cards(user: User) -> list:

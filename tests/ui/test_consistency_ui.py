@@ -3,18 +3,22 @@ an honest spend line."""
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 from nicegui import ui
 from nicegui.testing import User
 
 from nanogen.generation.requests import validate_request
 from nanogen.ops.stats import DayStat
-from tests.ui.helpers import elements, eventually, should_see, sign_in
-from tests.ui.studio import app_services, user_id, wait_finished, wait_for_cards
+from tests.ui.helpers import elements, eventually, sign_in
+from tests.ui.studio import app_services, job_of, user_id, wait_finished, wait_for_cards
 
 LONG_PROMPT = ('a very detailed scene, ' * 87)[:2000]
+# The job card is one custom element: its buttons and lines are in this template, not NiceGUI elements.
+JOB_CARD_JS = Path(__file__).resolve().parents[2] / 'pages' / '_job_card.js'
 
 
 async def test_buttons_keep_their_sentence_case_on_every_page(user: User) -> None:
@@ -26,6 +30,8 @@ async def test_buttons_keep_their_sentence_case_on_every_page(user: User) -> Non
         assert buttons, path
         shouting = [b for b in buttons if not b.props.get('no-caps')]
         assert shouting == [], f'{path}: {[b.props.get("label") or b.props.get("icon") for b in shouting]}'
+    card_buttons = re.findall(r'<q-btn\b[^>]*>', JOB_CARD_JS.read_text())  # Cancel ... Download, Open in gallery
+    assert len(card_buttons) == 7 and all(' no-caps ' in b for b in card_buttons), card_buttons
 
 
 async def test_date_filters_show_iso_dates(user: User) -> None:
@@ -49,15 +55,13 @@ async def test_a_long_prompt_is_clamped_on_its_card_and_expands(user: User) -> N
     short = await services.generation.create(uid, validate_request(prompt='a short one'))
     await user.open('/generator')
     await wait_for_cards(user, 2)
-    (label,) = user.find(marker=f'prompt-{prompt.id}').elements
-    assert label.text == LONG_PROMPT.strip()  # the whole text is there, only clamped on screen
-    assert 'line-clamp-3' in label.classes
-    user.find(marker=f'prompt-more-{prompt.id}').click()
-    assert 'line-clamp-3' not in label.classes
-    await should_see(user, 'Less')
-    user.find(marker=f'prompt-more-{prompt.id}').click()
-    assert 'line-clamp-3' in label.classes
-    assert not elements(user, marker=f'prompt-more-{short.id}')  # a short prompt needs no toggle
+    job = job_of(user, prompt.id)
+    assert job['prompt'] == LONG_PROMPT.strip()  # the whole text is there, only clamped on screen
+    assert job['long'] is True  # clamped, with More (tests/browser/test_job_card_browser.py clicks More and Less)
+    assert job_of(user, short.id)['long'] is False  # a short prompt needs no toggle
+    template = JOB_CARD_JS.read_text()
+    assert ":class=\"{ 'line-clamp-3': clamped }\">{{ job.prompt }}" in template  # clamped until More
+    assert "v-if=\"job.long\"" in template and ":label=\"clamped ? 'More' : 'Less'\"" in template
 
 
 async def test_the_live_status_line_is_not_pale_cyan(user: User) -> None:
@@ -70,9 +74,10 @@ async def test_the_live_status_line_is_not_pale_cyan(user: User) -> None:
     await wait_for_cards(user)
     uid = await user_id(services, 'ada@example.com')
     (prompt,) = await services.library.recent_prompts(uid)
-    await eventually(lambda: elements(user, marker=f'message-{prompt.id}'))
-    (line,) = user.find(marker=f'message-{prompt.id}').elements
-    assert 'text-info' not in line.classes and 'nanogen-live' in line.classes
+    await eventually(lambda: job_of(user, prompt.id).get('message'))
+    (line,) = re.findall(r'<div v-if="job.running && job.message" class="([^"]*)">{{ job.message }}</div>',
+                         JOB_CARD_JS.read_text())  # the element the browser draws the live line with
+    assert 'text-info' not in line.split() and 'nanogen-live' in line.split()
     await services.generation.cancel(uid, prompt.id)
     await wait_finished(services, uid, int(prompt.id))
 

@@ -15,8 +15,8 @@ from sqlmodel import select
 
 from nanogen.models import Image, Prompt
 from tests.support.gallery import ada_with_images, make_images, svc, tile_ids, user_id
-from tests.ui.helpers import eventually, should_not_see, should_see, sign_in
-from tests.ui.studio import job_cards, submit_on_generator
+from tests.ui.helpers import elements, eventually, should_not_see, should_see, sign_in
+from tests.ui.studio import job_cards, job_of, press, submit_on_generator
 
 
 async def edit_prompt_of(source: int) -> Prompt:
@@ -85,8 +85,11 @@ async def test_the_picker_stops_at_the_models_limit_with_a_clear_message(user: U
 async def test_a_generator_result_edits_into_a_new_job_card(user: User) -> None:
     services, uid, prompt = await submit_on_generator(user, 'a lighthouse on a cliff', latency_s=0.2)
     image_id = await eventually(lambda: _first_image(uid, prompt.id), message='the result never came')
-    await should_see(user, marker=f'edit-result-{image_id}')
-    user.find(marker=f'edit-result-{image_id}').click()
+    await eventually(lambda: image_id in job_of(user, prompt.id).get('images', ()))  # with its Edit button
+    for crafted in (True, str(image_id), image_id + 1000, [image_id], None):  # not one of this card's results
+        press(user, prompt.id, 'edit', crafted)
+    assert not elements(user, marker='edit-dialog')  # the server refused them all
+    press(user, prompt.id, 'edit', image_id)
     await should_see(user, marker='edit-dialog')
     user.find(marker='edit-dialog-instruction').type('make the sky stormy')
     user.find(marker='edit-dialog-submit').click()

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from nicegui import ui
 from nicegui.testing import User
 
-from tests.ui.helpers import elements, eventually, should_not_see, should_see, sign_in
+from tests.ui.helpers import eventually, should_not_see, should_see, sign_in
 from tests.ui.studio import (
     app_services,
     job_cards,
+    job_of,
+    press,
     submit_on_generator,
     text_of,
     user_id,
@@ -80,22 +81,22 @@ async def test_a_failed_unbilled_card_shows_what_was_billed(user: User) -> None:
     # latency_s: long enough to see the running card
     services, uid, prompt = await submit_on_generator(user, 'a painting the provider cannot make', fail_rate=1.0,
                                                       latency_s=1.0)
-    assert text_of(user, f'cost-{prompt.id}').endswith('est. $0.0125')  # while it runs: the estimate, said so
+    assert job_of(user, prompt.id)['cost'].endswith('est. $0.0125')  # while it runs: the estimate, said so
     assert await wait_finished(services, uid, prompt.id) == 'FAILED'
-    await eventually(lambda: text_of(user, f'status-{prompt.id}') == 'Failed')
-    assert text_of(user, f'cost-{prompt.id}').endswith(' · $0.00')
+    await eventually(lambda: job_of(user, prompt.id)['label'] == 'Failed')
+    assert job_of(user, prompt.id)['cost'].endswith(' · $0.00')
     await user.open('/generator')  # rebuilt from the database: the same
-    assert text_of(user, f'cost-{prompt.id}').endswith(' · $0.00')
-    assert 'est.' not in text_of(user, f'cost-{prompt.id}')
-    assert elements(user, kind=ui.badge, content='Failed')
+    assert job_of(user, prompt.id)['cost'].endswith(' · $0.00')
+    assert 'est.' not in job_of(user, prompt.id)['cost']
+    assert job_of(user, prompt.id)['label'] == 'Failed'  # the badge
 
 
 async def test_a_provider_side_failure_does_not_blame_the_prompt(user: User) -> None:
     """Issue 12 finding 13: a provider-side failure (here its 501) told the user to "Rephrase the prompt"."""
     services, uid, prompt = await submit_on_generator(user, 'a perfectly fine prompt', fail_rate=1.0)
     await wait_finished(services, uid, prompt.id)
-    await eventually(lambda: elements(user, marker=f'error-{prompt.id}'))
-    message = text_of(user, f'error-{prompt.id}')
+    await eventually(lambda: job_of(user, prompt.id).get('error'))
+    message = job_of(user, prompt.id)['error']
     assert 'Rephrase' not in message
     assert "provider's side, not your prompt" in message
     assert 'not charged' in message and 'Retry' in message
@@ -104,8 +105,8 @@ async def test_a_provider_side_failure_does_not_blame_the_prompt(user: User) -> 
 async def test_cancel_after_submission_says_it_is_still_billed(user: User) -> None:
     """Issue 12 finding 13: "Generation cancelled." did not say the submitted work is billed all the same."""
     _services, _uid, prompt = await submit_on_generator(user, 'a painting that takes forever', latency_s=30)
-    await eventually(lambda: text_of(user, f'status-{prompt.id}') == 'Processing')  # submitted to the provider
-    user.find(marker=f'cancel-{prompt.id}').click()
+    await eventually(lambda: job_of(user, prompt.id)['label'] == 'Processing')  # submitted to the provider
+    press(user, prompt.id, 'cancel')
     await should_see(user, 'Generation cancelled. The provider had already started it, so it is still billed '
                           '($0.0125).')
-    await eventually(lambda: text_of(user, f'cost-{prompt.id}').endswith(' · $0.0125'))
+    await eventually(lambda: job_of(user, prompt.id)['cost'].endswith(' · $0.0125'))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from nicegui.testing import User
 
 from tests.ui.helpers import eventually, should_see, sign_in
-from tests.ui.studio import app_services, user_id, wait_for_cards
+from tests.ui.studio import app_services, job_of, press, user_id, wait_for_cards
 
 
 def one(user: User, marker: str):  # type: ignore[no-untyped-def]
@@ -66,7 +66,10 @@ async def test_a_model_that_is_down_offers_the_others_and_one_click_retries_with
                            'not charged. Try Nano Banana (nanobanana) or Nano Banana Pro (nanobanana-pro) instead.')
     uid = await user_id(services, 'ada@example.com')
     [failed] = await services.library.recent_prompts(uid, limit=5)
-    user.find(marker=f'try-nanobanana-pro-{failed.id}').click()
+    assert 'nanobanana-pro' in [alt['id'] for alt in job_of(user, failed.id)['alternatives']]  # its Try button
+    for crafted in ('nanobanana-2', ['nanobanana-pro'], {'id': 'nanobanana-pro'}, None):  # not offered, not an id
+        press(user, failed.id, 'try', crafted)  # the server refuses these: the count below has no room for them
+    press(user, failed.id, 'try', 'nanobanana-pro')
     await wait_for_cards(user, 2)
 
     async def retried():  # type: ignore[no-untyped-def]
@@ -74,3 +77,4 @@ async def test_a_model_that_is_down_offers_the_others_and_one_click_retries_with
         return rows[0] if len(rows) == 2 and rows[0].status == 'COMPLETED' else None
     again = await eventually(retried)
     assert (again.model, again.resolution, again.prompt) == ('nanobanana-pro', '1K', 'a harbour in the fog')
+    assert len(await services.library.recent_prompts(uid, limit=5)) == 2  # the crafted events queued nothing

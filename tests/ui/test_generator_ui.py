@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from nicegui import ui
 from nicegui.testing import User
 
-from tests.ui.helpers import elements, eventually, should_see, sign_in
-from tests.ui.studio import wait_for_cards
+from tests.ui.helpers import eventually, should_see, sign_in
+from tests.ui.studio import result_images, wait_for_cards
 
 
 async def test_anonymous_visitor_is_sent_to_sign_in(user: User) -> None:
@@ -30,9 +29,7 @@ async def test_sign_in_generate_and_see_the_image_live(user: User) -> None:
     user.find(marker='generate').click()
     await wait_for_cards(user)
 
-    def finished_images() -> list:
-        return [e for e in elements(user, kind=ui.image) if '/files/' in str(getattr(e, 'source', ''))]
-    await eventually(finished_images)  # the demo provider takes ~0.4 s; the page updates by itself
+    await eventually(lambda: result_images(user))  # the demo provider takes ~0.4 s; the page updates by itself
     await should_see(user, 'Completed')
     await should_see(user, 'a lighthouse at dusk, oil painting')
 

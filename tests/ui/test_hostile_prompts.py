@@ -18,7 +18,7 @@ from nicegui.testing import User
 
 from nanogen.models import Prompt, Status, utcnow
 from tests.ui.helpers import elements, eventually, sign_in
-from tests.ui.studio import app_services, user_id, wait_finished
+from tests.ui.studio import app_services, job_card, result_images, user_id, wait_finished
 
 # Pieces of the props syntax NiceGUI parses, of Python string escapes its literal_eval trips on, and of markup.
 HOSTILE = ['"', "'", '\\', '\n', '\r\n', '\t', ' ', '=', ':x=', '@click=', '#default', 'alt=', ':src="1"',
@@ -91,12 +91,11 @@ async def test_every_page_shows_a_hostile_prompt_as_text(user: User, prompt: str
     stored = (await app_services().library.get_prompt(uid, prompt_id)).prompt
     assert stored == prompt
 
-    client = await user.open('/generator')  # job cards
-    await eventually(lambda: [e for e in elements(user, marker='result-image') if e.props.get('alt') == prompt])
-    image_with(user, prompt, marker='result-image')  # only its own props
-    # hypothesis may draw one prompt twice in a session: this example's image is among those carrying it
-    assert str(image_id) in {e.props.get('data-image-id') for e in elements(user, kind=ui.image, marker='result-image')
-                             if e.props.get('alt') == prompt}
+    client = await user.open('/generator')  # job cards: one element each, drawn from its `job` prop
+    # hypothesis may draw one prompt twice in a session: this example's image, with the prompt as its alt text
+    await eventually(lambda: (image_id, prompt) in result_images(user))
+    card = job_card(user, prompt_id)
+    assert card is not None and set(card.props) == {'job'}, card.props  # the prompt is a value in it, nothing else
     assert_no_foreign_props(client)
 
     client = await user.open('/dashboard')
@@ -133,8 +132,8 @@ async def test_a_windows_path_prompt_completes_and_every_page_still_opens(user: 
     await sign_in(user, then='/generator')
     user.find(marker='prompt').type(prompt)
     user.find(marker='generate').click()
-    await eventually(lambda: [e for e in elements(user, marker='result-image') if e.props.get('alt') == prompt])
-    assert str(image_with(user, prompt, marker='result-image').source).startswith('/files/')
+    [(image_id, _alt), *_] = await eventually(lambda: [r for r in result_images(user) if r[1] == prompt])
+    assert (await user.http_client.get(f'/files/{image_id}/image')).status_code == 200  # what the card's image loads
     for path in ('/generator', '/dashboard', '/gallery'):
         response = await user.http_client.get(path)
         assert response.status_code == 200, (path, response.status_code)

@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from nicegui import ui
 from nicegui.testing import User
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -15,8 +14,8 @@ from nanogen.provider.fake import FakeConfig, FakeProvider
 from tests.support.inloop import free_port
 from tests.support.s3 import TEST_REGION, moto_s3_server
 from tests.support.servers import serve_asgi
-from tests.ui.helpers import elements, eventually, sign_in
-from tests.ui.studio import app_services
+from tests.ui.helpers import eventually, sign_in
+from tests.ui.studio import app_services, result_images
 
 METRICS_TOKEN = 'metrics-token-6b1f0e2a9c'
 PROVIDER_KEY = 'nb-live-key-93e1c0ffee42'
@@ -138,7 +137,7 @@ async def test_no_log_record_carries_a_secret_after_a_full_flow(secrets_everywhe
     assert cookie and len(cookie) > 20
     user.find(marker='prompt').type('a harbour at night in the rain')
     user.find(marker='generate').click()
-    await eventually(lambda: [e for e in elements(user, kind=ui.image) if '/files/' in str(e.source)])
+    await eventually(lambda: result_images(user))  # the job card shows the result (/files/<id>/image)
     assert secrets_everywhere.submissions == 1
     assert (await user.http_client.get('/files/1/image')).status_code == 307  # presigned: signed with R2_SECRET
 
