@@ -37,7 +37,8 @@ class VersionPanel:
             notify_error(exc.user_message)
             return
         self.strip()
-        self.editor()
+        if self.row.owner_id == self.ctx.user.id:  # edits start from the viewer's own images
+            self.editor()
 
     def strip(self) -> None:
         lineage = self.lineage
