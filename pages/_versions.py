@@ -37,8 +37,7 @@ class VersionPanel:
             notify_error(exc.user_message)
             return
         self.strip()
-        if self.row.owner_id == self.ctx.user.id:  # edits start from the viewer's own images
-            self.editor()
+        self.editor()  # any image the viewer may see: the new version is theirs
 
     def strip(self) -> None:
         lineage = self.lineage

@@ -18,7 +18,7 @@ from nanogen.generation.service import GenerationService
 from nanogen.images.references import Reference, ReferenceStore
 from nanogen.images.storage import Storage
 from nanogen.library.board_access import visible_image, visible_images, visible_to
-from nanogen.library.queries import own_image, own_images
+from nanogen.library.queries import own_images
 from nanogen.models import Image, Prompt
 
 log = logging.getLogger(__name__)
@@ -52,9 +52,11 @@ class Edits:
     async def edit(self, user_id: int, image_id: int, instruction: object, *, reference_image_ids: Sequence[int] = (),
                    uploads: Sequence[bytes] = (), model: object = None, resolution: object = None,
                    size: object = None, aspect_ratio: object = None) -> Prompt:
-        """Start the edit; the original is never changed. NotFound for an image the user may not see."""
-        source, extras = await self.db.run(lambda s: (own_image(s, user_id, image_id),
-                                                      own_images(s, user_id, list(reference_image_ids))))
+        """Start the edit of an image the user may see (their own, or one on a board shared with their group); the
+        result is the editor's, a new version whose parent is that image, and the original is never changed.
+        NotFound for an image the user may not see (the source or a reference)."""
+        source, extras = await self.db.run(lambda s: (visible_image(s, user_id, image_id),
+                                                      visible_images(s, user_id, list(reference_image_ids))))
         missing = [i for i in reference_image_ids if i not in extras]
         if missing:
             raise NotFound('That image does not exist.')

@@ -175,7 +175,10 @@ class PromptRows:
             row = s.get(Prompt, pid, with_for_update=True)
             if row is None or row.status != Status.PROCESSING.value or row.claim_token != claim:
                 return None
-            root = root_of(s.get(Image, row.source_image_id)) if row.source_image_id is not None else None
+            source = s.get(Image, row.source_image_id) if row.source_image_id is not None else None
+            # A version of a teammate's image is the editor's own root: a version tree (root_image_id) stays one
+            # owner's, so nobody's gallery groups or counts another's versions; parent_image_id keeps the link.
+            root = root_of(source) if source is not None and source.user_id == row.user_id else None
             images = [Image(user_id=row.user_id, prompt_id=pid, position=n, key=k[0], original_key=k[1],
                             thumb_key=k[2], content_type=p.content_type, width=p.width, height=p.height,
                             size_bytes=len(p.image), sha256=p.sha256, parent_image_id=row.source_image_id,

@@ -7,11 +7,12 @@ from collections.abc import Callable
 
 from nicegui.testing import User
 
+from nanogen.models import Image
 from tests.support.gallery import ada_with_images, svc, tile_ids
 from tests.ui.helpers import elements, eventually, should_see, sign_in
 from tests.ui.studio import user_id, wait_finished
 from tests.ui.test_boards_ui import admin_group
-from tests.ui.test_versions_ui import strip_ids
+from tests.ui.test_versions_ui import edit_in_lightbox, strip_ids
 
 GONE = 'That image does not exist.'
 
@@ -61,3 +62,20 @@ async def test_a_teammates_image_opens_without_an_error_and_hides_unshared_versi
         assert bob_tab.find(marker='version-count').elements.pop().text == '1'
     lineage = await svc().edits.lineage(bob, fox)
     assert lineage.chain == [fox] and lineage.children == [] and private not in {v.image_id for v in lineage.versions}
+
+
+async def test_a_teammate_edits_a_shared_image_into_their_own_version(
+        user: User, create_user: Callable[[], User]) -> None:
+    bob_tab = create_user()
+    ada, bob, board, fox, private = await ada_shares_a_fox_with_bob(user, bob_tab)
+    await bob_tab.open('/team')
+    await eventually(lambda: fox in tile_ids(bob_tab))
+    await should_see(bob_tab, marker=f'edit-tile-{fox}')  # the tile offers Edit as in the viewer's own gallery
+    await open_in_lightbox(bob_tab, f'/boards/{board}', fox)
+    bobs = await edit_in_lightbox(bob_tab, 'add a scarf')  # the lightbox opens the new version when it is ready
+    await eventually(lambda: strip_ids(bob_tab) == [fox, bobs], message=f'strip: {strip_ids(bob_tab)}')
+    assert private not in strip_ids(bob_tab)
+    assert GONE not in bob_tab.notify.messages, bob_tab.notify.messages
+    row = await svc().db.run(lambda s: s.get(Image, bobs))
+    assert (row.user_id, row.parent_image_id) == (bob, fox)  # Bob's image, a version of Ada's fox
+    assert [v.image_id for v in (await svc().edits.lineage(ada, fox)).versions] == [fox, private]  # not shared
