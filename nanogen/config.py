@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     generation_timeout_s: float = Field(600.0, validation_alias=_env('NANOGEN_GENERATION_TIMEOUT'))
     provider_timeout_s: float = Field(30.0, validation_alias=_env('NANOGEN_PROVIDER_TIMEOUT'))
     provider_retries: int = Field(4, validation_alias=_env('NANOGEN_PROVIDER_RETRIES'))
+    # A model in maintenance (455) is retried this long from the first submit, not the whole generation timeout:
+    # then the prompt fails saying which model is down and offering the others.
+    model_down_wait_s: float = Field(30.0, ge=0, validation_alias=_env('NANOGEN_MODEL_DOWN_WAIT'))
     download_max_bytes: int = Field(40 * 1024 * 1024, validation_alias=_env('NANOGEN_DOWNLOAD_MAX_BYTES'))
     max_image_pixels: int = Field(64_000_000, validation_alias=_env('NANOGEN_MAX_IMAGE_PIXELS'))
     reference_max_pixels: int = Field(24_000_000, validation_alias=_env('NANOGEN_REFERENCE_MAX_PIXELS'))
