@@ -78,3 +78,18 @@ async def test_an_edit_retried_or_tried_with_another_model_is_still_a_version(us
     assert await version_of(again.id) == (original, [original])
     assert (await services.edits.lineage(uid, original)).children == [
         i.id for p in (tried.id, again.id) for i in await services.library.images_of_prompt(uid, p)]
+
+
+async def test_the_lightbox_edit_and_the_edit_dialog_show_the_cost_before_submitting(user: User) -> None:
+    _uid, [[original]] = await ada_with_images(user, ('a red mug on a table', 1, 512))
+    await user.open(f'/gallery?image={original}')
+    await should_see(user, marker='edit-instruction')
+    # The generator's prices for one image (tests/ui/test_generator_models.py): the same estimate function.
+    assert user.find(marker='edit-estimate').elements.pop().text == 'Estimated cost: $0.0125'  # the default model
+    user.find(marker='edit-more').click()
+    await should_see(user, marker='edit-dialog')
+    shown = user.find(marker='edit-dialog-estimate').elements.pop()
+    assert shown.text == 'Estimated cost: $0.0125'
+    for model, cost in (('nanobanana-2', '$0.0400'), ('nanobanana-pro', '$0.0900')):
+        user.find(marker='edit-model').elements.pop().value = model
+        await eventually(lambda c=cost: shown.text == f'Estimated cost: {c}', message=f'{model}: {shown.text}')
