@@ -31,7 +31,7 @@ from sqlmodel import Session, col, func, select
 from nanogen import retrying
 from nanogen.config import Settings
 from nanogen.errors import ImageError, NanogenError, ProviderError, ProviderRejected, StorageError
-from nanogen.generation.billing import billing_columns, unit_cost
+from nanogen.generation.billing import billing_columns, tasks_cost, unit_cost
 from nanogen.generation.catalogue import saved_task_ids, task_count
 from nanogen.generation.engine import JobEngine
 from nanogen.generation.refusals import (
@@ -341,7 +341,7 @@ class Steps:
         token, attempt = claim.token, claim.prompt.finish_attempts
         raw: object = records[0].raw if len(records) == 1 else [r.raw for r in records]
         await self.rows.update(pid, claim=token, response_data=json.dumps(raw, default=str)[:20000],
-                               **billing_columns(prompt, records[0].operation_type))
+                               **billing_columns(prompt, [r.operation_type for r in records]))
         made = [r for r in records if r.state is TaskState.SUCCESS and (r.result_urls or r.origin_urls)]
         failed = [r for r in records if r.state is not TaskState.SUCCESS]
         if not made:
@@ -368,8 +368,12 @@ class Steps:
             await self._fail(pid, f'{exc.user_message} The image could not be saved; try again.', billed=True,
                              claim=token)
             return
+        # Several one-image tasks: each made or billed one priced by its own operationType (they may differ).
+        priced = [r.operation_type for r in made] + [r.operation_type for r in failed if r.operation_type]
         saved = await self.rows.complete(pid, processed, keys, lambda row: unit_cost(self.settings, row), claim=token,
-                                         billed_failures=billed_failures)
+                                         billed_failures=billed_failures,
+                                         tasks_cost=tasks_cost(self.settings, prompt, priced) if len(records) > 1
+                                         else None)
         if saved is None:
             # Cancelled, or this attempt lost its claim: its own objects (keys no other attempt uses) go; nothing
             # of the winner's is touched.
