@@ -23,6 +23,7 @@ ASPECT_RATIOS: tuple[str, ...] = ('1:1', '9:16', '16:9', '3:4', '4:3', '3:2', '2
 DEFAULT_PRICES = {512: Decimal('0.005'), 768: Decimal('0.010'), 1024: Decimal('0.0125'), 1536: Decimal('0.045')}
 MODEL_IDS: tuple[str, ...] = ('nanobanana', 'nanobanana-pro', 'nanobanana-2')  # the catalogue: generation/catalogue
 RESOLUTIONS: tuple[str, ...] = ('1K', '2K', '4K')
+PRICED_BY_SIZE: tuple[str, ...] = ('nanobanana',)  # the others are priced by resolution (generation/catalogue)
 # USD per image for the models priced by resolution; NANOGEN_MODEL_PRICES overrides any of them.
 DEFAULT_RESOLUTION_PRICES: dict[str, dict[str, Decimal]] = {
     'nanobanana-pro': {'1K': Decimal('0.09'), '2K': Decimal('0.09'), '4K': Decimal('0.12')},
@@ -39,18 +40,25 @@ def _env(name: str) -> AliasChoices:
 
 def parse_model_prices(text: str) -> dict[str, dict[str, Decimal]]:
     """NANOGEN_MODEL_PRICES: JSON like {"nanobanana": {"1024": 0.02}, "nanobanana-2": {"4K": 0.1}} (USD per image;
-    keys are output sizes for Nano Banana, resolutions for Pro and 2)."""
+    keys are output sizes for Nano Banana, resolutions for Pro and 2). An unknown model, or a key its model is not
+    priced by (which would never be used), is refused with the reason: a typo must not leave a price unchanged."""
     try:
         data = json.loads(text)
         table = {str(model): {str(size).upper(): Decimal(str(price)) for size, price in sizes.items()}
                  for model, sizes in data.items()}
     except (ValueError, TypeError, AttributeError, ArithmeticError) as exc:
         raise ValueError('NANOGEN_MODEL_PRICES must be JSON like {"nanobanana-pro": {"1K": 0.09}}') from exc
-    keys = {*map(str, SIZES), *RESOLUTIONS}
-    for sizes in table.values():
+    for model, sizes in table.items():
+        if model not in MODEL_IDS:
+            raise ValueError(f'NANOGEN_MODEL_PRICES: unknown model {model!r}; the models are {", ".join(MODEL_IDS)}')
+        keys = tuple(map(str, SIZES)) if model in PRICED_BY_SIZE else RESOLUTIONS
         for size, price in sizes.items():
-            if size not in keys or not price.is_finite() or price < 0:
-                raise ValueError(f'NANOGEN_MODEL_PRICES: keys are {", ".join(sorted(keys))} and prices >= 0')
+            if size not in keys:
+                raise ValueError(f'NANOGEN_MODEL_PRICES: {model} is priced by '
+                                 f'{"output size" if model in PRICED_BY_SIZE else "resolution"}: its keys are '
+                                 f'{", ".join(keys)}, not {size!r}')
+            if not price.is_finite() or price < 0:
+                raise ValueError(f'NANOGEN_MODEL_PRICES: prices are USD >= 0 ({model} {size}: {price})')
     return table
 
 
@@ -79,6 +87,9 @@ class Settings(BaseSettings):
     generation_timeout_s: float = Field(600.0, validation_alias=_env('NANOGEN_GENERATION_TIMEOUT'))
     provider_timeout_s: float = Field(30.0, validation_alias=_env('NANOGEN_PROVIDER_TIMEOUT'))
     provider_retries: int = Field(4, validation_alias=_env('NANOGEN_PROVIDER_RETRIES'))
+    # A model in maintenance (455) is retried this long from the first submit, not the whole generation timeout:
+    # then the prompt fails saying which model is down and offering the others.
+    model_down_wait_s: float = Field(30.0, ge=0, validation_alias=_env('NANOGEN_MODEL_DOWN_WAIT'))
     download_max_bytes: int = Field(40 * 1024 * 1024, validation_alias=_env('NANOGEN_DOWNLOAD_MAX_BYTES'))
     max_image_pixels: int = Field(64_000_000, validation_alias=_env('NANOGEN_MAX_IMAGE_PIXELS'))
     reference_max_pixels: int = Field(24_000_000, validation_alias=_env('NANOGEN_REFERENCE_MAX_PIXELS'))

@@ -131,7 +131,8 @@ class Prompt(SQLModel, table=True):
     resolution: str | None = Field(default=None, max_length=4)  # Pro and 2: 1K/2K/4K (then image_size is unused)
     google_search: bool = Field(default=False, sa_column_kwargs={'server_default': sa.false()})  # 2 only
     output_format: str | None = Field(default=None, max_length=4)  # 2 only: png or jpg
-    billed_operation: str | None = Field(default=None, max_length=64)  # the provider's operationType, when sent
+    # the provider's operationType when sent; a prompt of several one-image tasks: each task's, comma-separated
+    billed_operation: str | None = Field(default=None, max_length=255)
     billing_mismatch: bool = Field(default=False, sa_column_kwargs={'server_default': sa.false()})
     source_image_id: int | None = None  # an edit by instruction: the image it starts from (its images' parent)
     response_data: str | None = Field(default=None, sa_type=sa.Text)  # last record-info data, JSON

@@ -9,11 +9,12 @@ from typing import Any
 from nicegui import events, ui
 
 from nanogen.errors import NanogenError
-from nanogen.generation.catalogue import ModelSpec, model_spec, offered_models
+from nanogen.generation.catalogue import ModelSpec, estimate, model_spec, offered_models
 from nanogen.images.references import MAX_UPLOAD_BYTES
 from nanogen.library.queries import ImageQuery, ImageRow
 from nanogen.models import Prompt
 
+from ._format import money
 from ._text import set_attr
 from .frame import PageContext, notify_error
 
@@ -23,6 +24,11 @@ PICKER_PAGE = 48  # gallery images the picker lists per page
 def extras_allowed(spec: ModelSpec) -> int:
     """More references an edit with `spec` takes besides the image itself."""
     return max(0, spec.max_references - 1)
+
+
+def edit_estimate(ctx: PageContext, model: str) -> str:
+    """What an edit costs before it is sent: one image at the request's defaults, priced as the generator prices."""
+    return f'Estimated cost: {money(estimate(ctx.services.settings, model))}'
 
 
 def compose(ctx: PageContext, image_ids: list[int]) -> None:
@@ -67,6 +73,7 @@ class EditDialog:
                                    label='Model', on_change=self.show_chosen).props('outlined dense').classes(
                 'w-full').mark('edit-model')
             self.limit = ui.label().classes('text-xs opacity-70').mark('edit-limit')
+            self.estimate = ui.label().classes('text-sm opacity-80').mark('edit-dialog-estimate')
             with ui.row().classes('w-full items-center gap-2'):
                 ui.button('Pick from gallery', icon='photo_library', on_click=self.open_picker).props(
                     'flat no-caps').mark('edit-pick')
@@ -92,6 +99,7 @@ class EditDialog:
 
     def show_chosen(self) -> None:
         spec = self.spec
+        self.estimate.text = edit_estimate(self.ctx, spec.id)
         used = len(self.picked) + len(self.uploads)
         self.limit.text = (f'{spec.name} takes the image and up to {extras_allowed(spec)} more reference images '
                            f'({used} chosen).')

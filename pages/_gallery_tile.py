@@ -20,8 +20,8 @@ DRAG_START_JS = f"(e) => {{ e.dataTransfer.effectAllowed = 'copy'; e.dataTransfe
 def gallery_tile(row: ImageRow, *, selected: bool, on_open: Callable[[int], Any],
                  on_select: Callable[[int, bool], Any], on_edit: Callable[[int], Any] | None = None,
                  on_drag: Callable[[int], Any] | None = None) -> ui.element:
-    """Build one tile in the current container; the caller places and keeps it. `on_edit`: offer Edit (only where
-    the viewer may edit the image: their own gallery). `on_drag`: the tile can be dragged (onto a board chip)."""
+    """Build one tile in the current container; the caller places and keeps it. `on_edit`: offer Edit (any image the
+    viewer may see: the new version is theirs). `on_drag`: the tile can be dragged (onto a board chip)."""
     with ui.element('div').classes('relative group aspect-square rounded overflow-hidden bg-gray-200') as tile:
         if on_drag is not None:
             tile.props('draggable=true').on('dragstart', lambda: on_drag(row.id), js_handler=DRAG_START_JS)

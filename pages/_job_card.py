@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from typing import Any, cast
 
@@ -12,7 +11,6 @@ from nanogen.errors import NanogenError
 from nanogen.events import PromptEvent
 from nanogen.generation.catalogue import CATALOGUE, size_label
 from nanogen.generation.refusals import alternatives_for
-from nanogen.generation.requests import validate_request
 from nanogen.models import Prompt, Status
 
 from ._clock import server_now_ms, timing
@@ -160,17 +158,13 @@ class JobCard:
         ui.notify('Queued again with the same settings.', type='info')
 
     async def try_model(self, model: object) -> None:
-        """The same prompt with another model (its default size or resolution; the ratio when it has it)."""
-        p, settings = self.prompt, self.ctx.services.settings
+        """The same prompt with another model: the service keeps what that model has (count, ratio, resolution,
+        options) and an edit's source image."""
         if not isinstance(model, str) or model not in {alt['id'] for alt in self.job.get('alternatives', ())}:
             return  # only a model this card offers (a crafted event asks for nothing else)
         spec = CATALOGUE[model]
         try:
-            request = validate_request(prompt=p.prompt, model=model, watermark=p.watermark, settings=settings,
-                                       aspect_ratio=p.aspect_ratio if p.aspect_ratio in spec.ratios else '1:1',
-                                       reference_urls=tuple(json.loads(p.reference_urls or '[]')),
-                                       max_prompt_length=settings.prompt_max_length)
-            created = await self.ctx.services.generation.create(self.ctx.user.id, request)
+            created = await self.ctx.services.generation.retry(self.ctx.user.id, self.pid, model=model)
         except NanogenError as exc:
             notify_error(exc.user_message)
             return

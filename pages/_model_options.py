@@ -9,7 +9,7 @@ from typing import Any
 from nicegui import ui
 
 from nanogen.config import Settings
-from nanogen.generation.catalogue import CATALOGUE, ModelSpec, model_spec, offered_models, unit_price
+from nanogen.generation.catalogue import CATALOGUE, ModelSpec, estimate, model_spec, offered_models
 
 
 class ModelOptions:
@@ -84,8 +84,9 @@ class ModelOptions:
 
     def estimate(self) -> Decimal:
         spec = self.spec
-        resolution = self.resolution_choice.value if spec.by_resolution else None
-        return unit_price(self.settings, spec.id, int(self.size_choice.value), resolution) * int(self.count.value)
+        return estimate(self.settings, spec.id, size=int(self.size_choice.value),
+                        resolution=self.resolution_choice.value if spec.by_resolution else None,
+                        count=int(self.count.value))
 
     @property
     def max_references(self) -> int:

@@ -11,7 +11,7 @@ from nanogen.generation.edits import Lineage
 from nanogen.library.queries import ImageRow
 from nanogen.models import Prompt
 
-from ._edit_dialog import EditDialog
+from ._edit_dialog import EditDialog, edit_estimate
 from ._text import set_attr
 from .frame import PageContext, notify_error
 
@@ -37,7 +37,7 @@ class VersionPanel:
             notify_error(exc.user_message)
             return
         self.strip()
-        self.editor()
+        self.editor()  # any image the viewer may see: the new version is theirs
 
     def strip(self) -> None:
         lineage = self.lineage
@@ -73,7 +73,9 @@ class VersionPanel:
                 ui.button('With references…', icon='add_photo_alternate', on_click=lambda: EditDialog(
                     self.ctx, self.row.id, on_started=self.follow, instruction=self.instruction.value or '').open(
                 )).props('flat no-caps').mark('edit-more')
-                self.status = ui.label().classes('text-sm opacity-80').mark('edit-status')
+                ui.label(edit_estimate(self.ctx, self.ctx.services.settings.default_model)).classes(
+                    'text-sm opacity-80').mark('edit-estimate')
+            self.status = ui.label().classes('text-sm opacity-80').mark('edit-status')
 
     async def submit(self) -> None:
         edits = self.ctx.services.edits

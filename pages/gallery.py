@@ -210,7 +210,7 @@ class GalleryView:
     def add_tile(self, row: ImageRow, *, first: bool = False) -> None:
         with self.grid:
             tile = gallery_tile(row, selected=row.id in self.selected, on_open=self.open, on_select=self.select,
-                                on_edit=self.edit if self.targets is not None else None,
+                                on_edit=self.edit,
                                 on_drag=self.targets.drag_start if self.targets is not None else None)
         if first:
             tile.move(self.grid, target_index=0)
@@ -219,8 +219,9 @@ class GalleryView:
     def use_as_references(self) -> None:
         compose(self.ctx, self.chosen())
 
-    def edit(self, image_id: int) -> None:
-        EditDialog(self.ctx, image_id, on_started=lambda p: None).open()  # its image arrives as a live tile
+    def edit(self, image_id: int) -> None:  # own gallery: the version arrives as a live tile; else it is in theirs
+        EditDialog(self.ctx, image_id, on_started=lambda p: None if self.targets is not None else ui.notify(
+            'Editing… the new version will be in your gallery.', type='positive')).open()
 
     async def open(self, image_id: int) -> None:
         row = next((r for r in self.rows if r.id == image_id), None)

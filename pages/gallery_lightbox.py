@@ -91,9 +91,16 @@ class Lightbox:
             if self.is_open:
                 await self.render()
 
+    @property
+    def manages(self) -> bool:
+        """Favourite, delete, tags and share links: only in the owner's gallery, and only on their own image (the
+        strip can open a teammate's version there)."""
+        return self.manage and self.row is not None and self.row.owner_id == self.ctx.user.id
+
     async def render(self) -> None:
         row = self.row
         assert row is not None
+        manage = self.manages
         index, count = self.index(), len(self.rows())
         self.body.clear()
         with self.body:
@@ -120,7 +127,7 @@ class Lightbox:
                         ui.label(label).classes('opacity-60')
                         ui.label(value)
                 with ui.row().classes('gap-1'):
-                    if self.manage:
+                    if manage:
                         star = 'star' if row.is_favourite else 'star_border'
                         ui.button('Unfavourite' if row.is_favourite else 'Favourite', icon=star,
                                   on_click=self.toggle_favourite).props('flat no-caps').mark('favourite')
@@ -133,16 +140,16 @@ class Lightbox:
                     if (cover := self.on_cover) is not None:
                         ui.button('Use as cover', icon='wallpaper', on_click=lambda: cover(row.id)).props(
                             'flat no-caps').mark('lightbox-cover')
-                    if self.manage:
+                    if manage:
                         ui.button('Delete', icon='delete', on_click=lambda: self.on_delete(row)).props(
                             'flat no-caps color=negative').mark('delete')
-                if self.manage:
+                if manage:
                     self.labels = ui.column().classes('w-full gap-1')
                 ui.separator()
                 await VersionPanel(self.ctx, row, self.show_version).build()
                 ui.separator()
                 self.shares = ui.column().classes('w-full gap-2')
-        if self.manage:
+        if manage:
             await self.render_labels(row)
             await self.render_shares()
 
@@ -184,7 +191,7 @@ class Lightbox:
     async def show_version(self, image_id: int) -> None:
         """Open another version of this image (from the strip, or the result of an edit)."""
         try:
-            self.row = await self.ctx.services.library.image_row(self.ctx.user.id, image_id)
+            self.row = await self.ctx.services.library.visible_image_row(self.ctx.user.id, image_id)
         except NanogenError as exc:
             notify_error(exc.user_message)
             return

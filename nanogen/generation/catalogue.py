@@ -86,6 +86,14 @@ def unit_price(settings: Settings, model: str, size: int, resolution: str | None
     return settings.price_for(size, model)
 
 
+def estimate(settings: Settings, model: str, *, size: int = 1024, resolution: str | None = None,
+             count: int = 1) -> Decimal:
+    """The cost shown before submitting (generator, edit dialog, lightbox edit): `count` images of `model` at this
+    size (Nano Banana) or resolution (Pro, 2; None means the 1K a request defaults to)."""
+    spec = CATALOGUE[model]
+    return unit_price(settings, model, size, (resolution or '1K') if spec.by_resolution else None) * count
+
+
 def task_count(model: str, num_images: int) -> int:
     """How many provider tasks one prompt needs: one, or one per image for a model without numImages."""
     spec = CATALOGUE.get(model)

@@ -17,7 +17,8 @@ from nanogen.generation.requests import GenerationRequest, validate_request
 from nanogen.generation.service import GenerationService
 from nanogen.images.references import Reference, ReferenceStore
 from nanogen.images.storage import Storage
-from nanogen.library.queries import own_image, own_images
+from nanogen.library.board_access import visible_image, visible_images, visible_to
+from nanogen.library.queries import own_images
 from nanogen.models import Image, Prompt
 
 log = logging.getLogger(__name__)
@@ -51,9 +52,11 @@ class Edits:
     async def edit(self, user_id: int, image_id: int, instruction: object, *, reference_image_ids: Sequence[int] = (),
                    uploads: Sequence[bytes] = (), model: object = None, resolution: object = None,
                    size: object = None, aspect_ratio: object = None) -> Prompt:
-        """Start the edit; the original is never changed. NotFound for an image the user may not see."""
-        source, extras = await self.db.run(lambda s: (own_image(s, user_id, image_id),
-                                                      own_images(s, user_id, list(reference_image_ids))))
+        """Start the edit of an image the user may see (their own, or one on a board shared with their group); the
+        result is the editor's, a new version whose parent is that image, and the original is never changed.
+        NotFound for an image the user may not see (the source or a reference)."""
+        source, extras = await self.db.run(lambda s: (visible_image(s, user_id, image_id),
+                                                      visible_images(s, user_id, list(reference_image_ids))))
         missing = [i for i in reference_image_ids if i not in extras]
         if missing:
             raise NotFound('That image does not exist.')
@@ -104,26 +107,30 @@ class Edits:
         return await self.references.url_for(user_id, ref.key)
 
     async def lineage(self, user_id: int, image_id: int) -> Lineage:
-        """The versions of an image the user may see: NotFound for anyone else's or a deleted one."""
+        """The versions of an image the user may see, and only those: their own, and those on a board shared with
+        their group. NotFound for an image they may not see. The walk stops at a version they may not see (a
+        teammate's unshared edit, or anything under it), so no id of one is ever given out."""
         def work(s: Session) -> Lineage:
-            image = own_image(s, user_id, image_id)
+            image = visible_image(s, user_id, image_id)
             chain = [image]
             while chain[0].parent_image_id is not None and len(chain) < MAX_DEPTH:
-                parent = own_images(s, user_id, [chain[0].parent_image_id]).get(chain[0].parent_image_id)
+                parent = visible_images(s, user_id, [chain[0].parent_image_id]).get(chain[0].parent_image_id)
                 if parent is None:
-                    break  # purged or deleted: the lineage starts here
+                    break  # purged, deleted or not visible to this user: the lineage starts here
                 chain.insert(0, parent)
             tree = [chain[0]]
             frontier = [chain[0].id]
             while frontier and len(tree) < MAX_DEPTH:
-                found = list(s.exec(select(Image).where(col(Image.parent_image_id).in_(frontier),
-                                                        col(Image.user_id) == user_id,
-                                                        col(Image.deleted_at).is_(None))))
+                found = list(s.exec(visible_to(select(Image).where(col(Image.parent_image_id).in_(frontier)),
+                                               user_id)))
                 tree += found
                 frontier = [i.id for i in found]
+            shown = {i.id for i in tree}
             prompts = {p.id: p for p in s.exec(select(Prompt).where(col(Prompt.id).in_({i.prompt_id for i in tree})))}
             tree.sort(key=lambda i: (i.created_at, i.id or 0))
-            versions = [Version(image_id=i.id or 0, parent_image_id=i.parent_image_id, prompt_id=i.prompt_id,
+            versions = [Version(image_id=i.id or 0,
+                                parent_image_id=i.parent_image_id if i.parent_image_id in shown else None,
+                                prompt_id=i.prompt_id,
                                 instruction=prompts[i.prompt_id].prompt if i.prompt_id in prompts else '',
                                 created_at_iso=i.created_at.isoformat()) for i in tree]
             return Lineage(image_id=image_id, root_id=chain[0].id or 0, chain=[i.id or 0 for i in chain],

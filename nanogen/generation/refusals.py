@@ -37,6 +37,12 @@ def model_down_message(settings: Settings, model: str, code: int | None) -> str:
     return f'{name} {MODEL_DOWN} ({why}, code {code}); you were not charged.{offer}'
 
 
+def model_maintenance_message(model: str) -> str:
+    """The live line while a model in maintenance (455) gets its short retry: it names the model."""
+    spec = CATALOGUE.get(model)
+    return f'{spec.name if spec else model} is under maintenance at the provider.'
+
+
 def submit_failure(settings: Settings, model: str, exc: ProviderError) -> str:
     """The message for a submit the provider refused for good (the task was never created)."""
     if exc.provider_code == 400:

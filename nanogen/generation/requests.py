@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from decimal import Decimal
 from urllib.parse import urlparse
@@ -9,7 +10,7 @@ from urllib.parse import urlparse
 from nanogen.config import Settings
 from nanogen.errors import InvalidInput
 from nanogen.generation.catalogue import CATALOGUE, STANDARD_MAX_REFERENCES, ModelSpec, model_spec, unit_price
-from nanogen.models import TaskType
+from nanogen.models import Prompt, TaskType
 from nanogen.provider.wire import MODEL_STANDARD
 
 MAX_WATERMARK = 100
@@ -157,3 +158,25 @@ def _model_options(spec: ModelSpec, google_search: object, output_format: object
                                field='output_format')
     fmt = (output_format or 'jpg') if spec.output_formats else None
     return google_search is True, fmt if isinstance(fmt, str) else None
+
+
+def retry_request(settings: Settings, old: Prompt, model: str | None = None) -> GenerationRequest:
+    """An ended prompt's settings as a new request, as they were (Retry) or moved to `model` (Try <model>): each
+    setting the new model has is kept (count, ratio, resolution or size, grounding, format), the others take its
+    defaults. The source image of an edit is the caller's to carry over (it is never taken from input)."""
+    if model is None or model == old.model:
+        return GenerationRequest(prompt=old.prompt, size=old.image_size, aspect_ratio=old.aspect_ratio,
+                                 num_images=old.num_images, watermark=old.watermark,
+                                 reference_urls=tuple(json.loads(old.reference_urls or '[]')), model=old.model,
+                                 resolution=old.resolution, google_search=old.google_search,
+                                 output_format=old.output_format)
+    spec = model_spec(settings, model)
+    return validate_request(
+        prompt=old.prompt, model=spec.id, watermark=old.watermark, settings=settings, num_images=old.num_images,
+        aspect_ratio=old.aspect_ratio if old.aspect_ratio in spec.ratios else '1:1',
+        size=old.image_size if old.image_size in spec.sizes else 1024,
+        resolution=(old.resolution if old.resolution in spec.resolutions else spec.resolutions[0])
+        if spec.by_resolution else None,
+        google_search=old.google_search if spec.grounding else None,
+        output_format=old.output_format if old.output_format in spec.output_formats else None,
+        reference_urls=tuple(json.loads(old.reference_urls or '[]')), max_prompt_length=settings.prompt_max_length)

@@ -13,6 +13,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -28,7 +29,7 @@ from nanogen.events import EventBus, PromptEvent
 from nanogen.generation.catalogue import saved_task_ids, task_estimate
 from nanogen.generation.engine import JobEngine
 from nanogen.generation.idempotency import same_request_or_conflict
-from nanogen.generation.requests import GenerationRequest
+from nanogen.generation.requests import GenerationRequest, retry_request
 from nanogen.generation.results import ResultSaver
 from nanogen.generation.steps import Steps
 from nanogen.generation.store import FinalHook, PromptRows
@@ -193,17 +194,15 @@ class GenerationService:
         self._publish(prompt, 'Cancelled')
         return prompt
 
-    async def retry(self, user_id: int, prompt_id: int) -> Prompt:
-        """Start a new generation with the same settings as an ended one."""
+    async def retry(self, user_id: int, prompt_id: int, *, model: str | None = None) -> Prompt:
+        """Start a new generation with the same settings as an ended one; an edit retried is still a version of its
+        source. `model`: the same prompt with another model (its 'Try <model>' after a model was down), keeping the
+        count, resolution or size, ratio and options wherever the new model has them (its defaults otherwise)."""
         old = await self.db.run(lambda s: s.get(Prompt, prompt_id))
         if old is None or old.user_id != user_id:
             raise NotFound('That generation does not exist.')
-        req = GenerationRequest(prompt=old.prompt, size=old.image_size, aspect_ratio=old.aspect_ratio,
-                                num_images=old.num_images, watermark=old.watermark,
-                                reference_urls=tuple(json.loads(old.reference_urls or '[]')), model=old.model,
-                                resolution=old.resolution, google_search=old.google_search,
-                                output_format=old.output_format)
-        return await self.create(user_id, req)
+        req = retry_request(self.settings, old, model)
+        return await self.create(user_id, replace(req, source_image_id=old.source_image_id))
 
     # ------------------------------------------------------------------ callbacks
     def callback_url(self, prompt_id: int) -> str:

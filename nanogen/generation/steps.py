@@ -10,6 +10,9 @@ saving of its task id run shielded from cancellation (a graceful stop lets them 
 earlier attempt counted but no task id saved (a crash between the provider accepting and the id being saved)
 resubmits, and says so: `suspect_submits` + 1 (its estimate is added to the prompt's cost), a WARNING, and the
 `nanogen_suspect_submits` metric. Never silent.
+
+Long because: the submit's retry policy (the generation deadline, the short bounded wait for a model in maintenance
+and what the live line says meanwhile) sits beside the attempt counting it must not disturb.
 """
 
 from __future__ import annotations
@@ -28,10 +31,16 @@ from sqlmodel import Session, col, func, select
 from nanogen import retrying
 from nanogen.config import Settings
 from nanogen.errors import ImageError, NanogenError, ProviderError, ProviderRejected, StorageError
-from nanogen.generation.billing import billing_columns, unit_cost
+from nanogen.generation.billing import billing_columns, tasks_cost, unit_cost
 from nanogen.generation.catalogue import saved_task_ids, task_count
 from nanogen.generation.engine import JobEngine
-from nanogen.generation.refusals import model_down_message, submit_failure, task_failure
+from nanogen.generation.refusals import (
+    DOWN_CODES,
+    model_down_message,
+    model_maintenance_message,
+    submit_failure,
+    task_failure,
+)
 from nanogen.generation.results import ResultSaver
 from nanogen.generation.store import Claim, PromptRows
 from nanogen.logs import current_prompt_id
@@ -173,12 +182,22 @@ class Steps:
                                   resolution=prompt.resolution or '1K', google_search=prompt.google_search,
                                   output_format=prompt.output_format or 'jpg')
         deadline = prompt.started_at + timedelta(seconds=self.settings.generation_timeout_s)
+        # A model in maintenance (455) gets a short bounded retry, counted from this submit: the person hears which
+        # model is down within about NANOGEN_MODEL_DOWN_WAIT, not at the generation timeout.
+        down_deadline = self.rows.clock() + timedelta(seconds=self.settings.model_down_wait_s)
+        last_code: list[int | None] = [None]
         backoff = retrying.Backoff(self.settings.poll_initial_s, self.settings.poll_max_s * 4, jitter='spread')
+
+        def seconds_left() -> float:
+            end = min(deadline, down_deadline) if last_code[0] in DOWN_CODES else deadline
+            return (end - self.rows.clock()).total_seconds()
 
         def before_sleep(state: retrying.RetryCallState) -> None:
             exc = retrying.failure(state)
             assert isinstance(exc, ProviderError)
-            self._say(prompt, f'{exc.user_message} Retrying in {int(backoff.nominal(state.attempt_number))} s.')
+            said = (model_maintenance_message(prompt.model) if exc.provider_code in DOWN_CODES
+                    else exc.user_message)
+            self._say(prompt, f'{said} Retrying in {int(backoff.nominal(state.attempt_number))} s.')
 
         async def give_up(state: retrying.RetryCallState) -> None:
             exc = retrying.failure(state)
@@ -194,11 +213,14 @@ class Steps:
             if not await self._still_holds(pid, claim.token):  # cancelled meanwhile: never send
                 raise _Lost
             async with self.provider_slots:
-                return await self.client.submit(request)
+                try:
+                    return await self.client.submit(request)
+                except ProviderError as exc:
+                    last_code[0] = exc.provider_code
+                    raise
 
         retryer = retrying.retrying(retry_if=retrying.provider_may_succeed_later, backoff=backoff,
-                                    deadline=lambda: (deadline - self.rows.clock()).total_seconds(),
-                                    before_sleep=before_sleep, give_up=give_up)
+                                    deadline=seconds_left, before_sleep=before_sleep, give_up=give_up)
         task_id: str | None = await retryer(attempt)
         return task_id
 
@@ -319,7 +341,7 @@ class Steps:
         token, attempt = claim.token, claim.prompt.finish_attempts
         raw: object = records[0].raw if len(records) == 1 else [r.raw for r in records]
         await self.rows.update(pid, claim=token, response_data=json.dumps(raw, default=str)[:20000],
-                               **billing_columns(prompt, records[0].operation_type))
+                               **billing_columns(prompt, [r.operation_type for r in records]))
         made = [r for r in records if r.state is TaskState.SUCCESS and (r.result_urls or r.origin_urls)]
         failed = [r for r in records if r.state is not TaskState.SUCCESS]
         if not made:
@@ -346,8 +368,12 @@ class Steps:
             await self._fail(pid, f'{exc.user_message} The image could not be saved; try again.', billed=True,
                              claim=token)
             return
+        # Several one-image tasks: each made or billed one priced by its own operationType (they may differ).
+        priced = [r.operation_type for r in made] + [r.operation_type for r in failed if r.operation_type]
         saved = await self.rows.complete(pid, processed, keys, lambda row: unit_cost(self.settings, row), claim=token,
-                                         billed_failures=billed_failures)
+                                         billed_failures=billed_failures,
+                                         tasks_cost=tasks_cost(self.settings, prompt, priced) if len(records) > 1
+                                         else None)
         if saved is None:
             # Cancelled, or this attempt lost its claim: its own objects (keys no other attempt uses) go; nothing
             # of the winner's is touched.

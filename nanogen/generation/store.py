@@ -167,15 +167,20 @@ class PromptRows:
 
     async def complete(self, pid: int, processed: list[ProcessedImage], keys: list[Keys],
                        unit_cost: Callable[[Prompt], Decimal], claim: str, *,
-                       billed_failures: int = 0) -> tuple[Prompt, tuple[int, ...]] | None:
+                       billed_failures: int = 0,
+                       tasks_cost: Decimal | None = None) -> tuple[Prompt, tuple[int, ...]] | None:
         """Record the stored images and end the prompt COMPLETED; None when it is no longer PROCESSING (cancelled)
         or another execution holds the claim now (this one lost: nothing is written). `billed_failures`: one-image
-        tasks of the prompt that failed but were billed (their estimate is added to the cost)."""
+        tasks of the prompt that failed but were billed (their estimate is added to the cost). `tasks_cost`: a prompt of
+        several one-image tasks, priced per task as billed (made and billed-failed tasks; replaces both terms)."""
         def save(s: Session) -> tuple[Prompt, tuple[int, ...]] | None:
             row = s.get(Prompt, pid, with_for_update=True)
             if row is None or row.status != Status.PROCESSING.value or row.claim_token != claim:
                 return None
-            root = root_of(s.get(Image, row.source_image_id)) if row.source_image_id is not None else None
+            source = s.get(Image, row.source_image_id) if row.source_image_id is not None else None
+            # A version of a teammate's image is the editor's own root: a version tree (root_image_id) stays one
+            # owner's, so nobody's gallery groups or counts another's versions; parent_image_id keeps the link.
+            root = root_of(source) if source is not None and source.user_id == row.user_id else None
             images = [Image(user_id=row.user_id, prompt_id=pid, position=n, key=k[0], original_key=k[1],
                             thumb_key=k[2], content_type=p.content_type, width=p.width, height=p.height,
                             size_bytes=len(p.image), sha256=p.sha256, parent_image_id=row.source_image_id,
@@ -186,7 +191,8 @@ class PromptRows:
             now = self.clock()
             row.image_id = images[0].id
             row.status = Status.COMPLETED.value
-            row.cost = unit_cost(row) * len(images) + task_estimate(row) * (row.suspect_submits + billed_failures)
+            row.cost = (unit_cost(row) * len(images) + task_estimate(row) * billed_failures if tasks_cost is None
+                        else tasks_cost) + task_estimate(row) * row.suspect_submits
             row.completed_at = row.updated_at = now
             row.duration_ms = int((now - row.started_at).total_seconds() * 1000)
             row.error_message = (None if len(images) >= row.num_images else

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
 from nanogen.errors import Forbidden, InvalidInput, NotFound
@@ -109,6 +110,21 @@ def visible_image(s: Session, user_id: int, image_id: int) -> Image:
             col(BoardImage.image_id) == image_id)).first() is None:
         raise NotFound('That image does not exist.')
     return image
+
+
+def visible_to(stmt: Any, user_id: int) -> Any:
+    """`stmt` (a select over Image) narrowed to the live images the user may see: their own, and those on a board
+    shared with a group they belong to (the same rule as `visible_image`)."""
+    return stmt.where(col(Image.deleted_at).is_(None),
+                      sa.or_(col(Image.user_id) == user_id, col(Image.id).in_(shared_image_ids(user_id))))
+
+
+def visible_images(s: Session, user_id: int, image_ids: list[int]) -> dict[int, Image]:
+    """The images among `image_ids` the user may see, by id (the others are left out)."""
+    if not image_ids:
+        return {}
+    return {i.id: i for i in s.exec(visible_to(select(Image).where(col(Image.id).in_(image_ids)), user_id))
+            if i.id is not None}
 
 
 def live_on_board(board_id: int) -> Any:

@@ -21,6 +21,7 @@ from sqlmodel import Session, col, func, select
 from nanogen.config import ASPECT_RATIOS, SIZES
 from nanogen.db import Database
 from nanogen.errors import InvalidInput, NotFound
+from nanogen.library.board_access import visible_to
 from nanogen.library.cursors import BAD_CURSOR, decode_cursor, encode_cursor, parse_time
 from nanogen.library.image_filters import apply_extra, check_extra
 from nanogen.library.member_pages import member_page, members
@@ -73,6 +74,7 @@ class ImageRow:
     num_images: int
     root_image_id: int | None = None  # the first of its versions; None for a root
     version_count: int = 1  # live versions in its tree (the root included); the tile's badge when above 1
+    owner_id: int = 0  # who made it: a teammate's image (Team gallery, a shared board) is seen, not managed
 
 
 @dataclass(frozen=True)
@@ -360,7 +362,8 @@ def image_row(image: Image, prompt: Prompt) -> ImageRow:
                     height=image.height, size_bytes=image.size_bytes, is_favourite=image.is_favourite,
                     created_at=image.created_at, prompt=prompt.prompt, image_size=prompt.image_size,
                     aspect_ratio=prompt.aspect_ratio, watermark=prompt.watermark, cost=prompt.cost,
-                    duration_ms=prompt.duration_ms, num_images=prompt.num_images, root_image_id=image.root_image_id)
+                    duration_ms=prompt.duration_ms, num_images=prompt.num_images, root_image_id=image.root_image_id,
+                    owner_id=image.user_id)
 
 
 def with_version_counts(s: Session, rows: list[ImageRow]) -> list[ImageRow]:
@@ -392,13 +395,16 @@ def own_images(s: Session, user_id: int, image_ids: list[int]) -> dict[int, Imag
             if i.id is not None}
 
 
-async def image_rows(db: Database, user_id: int, image_ids: Iterable[int]) -> list[ImageRow]:
-    """The user's live images among `image_ids` with their prompts, in the order asked (others left out)."""
+async def image_rows(db: Database, user_id: int, image_ids: Iterable[int], *,
+                     visible: bool = False) -> list[ImageRow]:
+    """The user's live images among `image_ids` with their prompts, in the order asked (others left out);
+    `visible`: also those on a board shared with the user's groups (see board_access.visible_image)."""
     wanted = list(dict.fromkeys(image_ids))
+    scope = visible_to if visible else live
 
     def work(s: Session) -> list[ImageRow]:
-        stmt = live(select(Image, Prompt).join(Prompt, col(Prompt.id) == col(Image.prompt_id))
-                    .where(col(Image.id).in_(wanted)), user_id)
+        stmt = scope(select(Image, Prompt).join(Prompt, col(Prompt.id) == col(Image.prompt_id))
+                     .where(col(Image.id).in_(wanted)), user_id)
         rows = {image.id: image_row(image, prompt) for image, prompt in s.exec(stmt)}
         return with_version_counts(s, [rows[i] for i in wanted if i in rows])
     return await db.run(work) if wanted else []

@@ -144,6 +144,13 @@ class Library:
             raise NotFound('That image does not exist.')
         return rows[0]
 
+    async def visible_image_row(self, user_id: int, image_id: int) -> ImageRow:
+        """An image the viewer may see (their own, or on a board shared with their group): the lightbox's versions."""
+        rows = await queries.image_rows(self.db, user_id, [image_id], visible=True)
+        if not rows:
+            raise NotFound('That image does not exist.')
+        return rows[0]
+
     # ------------------------------------------------------------------ favourites
     async def set_favourite(self, user_id: int, image_id: int, value: bool) -> bool:
         return await self._favourite(user_id, image_id, lambda _old: value)

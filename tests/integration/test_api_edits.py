@@ -6,7 +6,9 @@ from typing import Any
 
 from nicegui.testing import User
 
-from tests.integration.api_support import ApiUser, api_user, error_of, prompt_count, wait_finished
+from nanogen.models import Image
+from tests.integration.api_support import ApiUser, api_user, app_services, error_of, prompt_count, wait_finished
+from tests.support.library import promote_admin
 
 
 async def generate(api: ApiUser) -> dict[str, Any]:
@@ -74,4 +76,48 @@ async def test_nobody_edits_or_sees_the_versions_of_another_users_image(user: Us
                                     json={'instruction': 'mix', 'reference_image_ids': [bobs['id']]})):
         assert error_of(r, 404)['message'] == 'That image does not exist.'
         assert 'red mug' not in r.text
+    assert await prompt_count() == count
+
+
+async def test_a_teammate_edits_a_shared_image_into_a_version_of_their_own(user: User) -> None:
+    """Edit works on any image the caller may see: the result is the editor's, its parent the shared image; each
+    caller's versions show only what they may see; someone outside the group gets the same 404 as before."""
+    ada, bob = await api_user(user, 'ada@example.com'), await api_user(user, 'bob@example.com')
+    carol = await api_user(user, 'carol@example.com')
+    services = app_services()
+    root = await api_user(user, 'root@example.com')
+    await promote_admin(services, root.id)
+    group = await services.groups.create(root.id, 'Design')
+    for member in (ada, bob):
+        await services.groups.add_member(root.id, group.id, member.id, 'member')
+    fox = (await generate(ada))['id']
+    private = (await edit(ada, fox, 'make it night'))['images'][0]['id']  # Ada's, never on the board
+    board = (await ada.client.post('/api/v1/boards', json={'name': 'Zine'})).json()['data']
+    await ada.client.post(f"/api/v1/boards/{board['id']}/images", json={'image_ids': [fox]})
+    await ada.client.put(f"/api/v1/boards/{board['id']}/share", json={'group_id': group.id})
+
+    done = await edit(bob, fox, 'add a scarf')
+    assert done['task_type'] == 'IMAGE_TO_IMAGE'
+    bobs = done['images'][0]['id']
+    row = await services.db.run(lambda s: s.get(Image, bobs))
+    assert (row.user_id, row.parent_image_id, row.root_image_id) == (bob.id, fox, None)  # Bob's own tree
+    assert [i['id'] for i in (await bob.get('/api/v1/images')).json()['data']['items']] == [bobs]
+    assert [i['id'] for i in (await bob.get('/api/v1/images?group_versions=true')).json()['data']['items']] == [bobs]
+    seen = (await bob.get(f'/api/v1/images/{bobs}/versions')).json()['data']
+    assert seen['chain'] == [fox, bobs] and seen['root_id'] == fox
+    assert [(v['image_id'], v['parent_image_id']) for v in seen['versions']] == [(fox, None), (bobs, fox)]
+    assert private not in {v['image_id'] for v in (await bob.get(f'/api/v1/images/{fox}/versions')).json()['data'][
+        'versions']}  # Ada's unshared edit is never shown to Bob
+    adas = (await ada.get(f'/api/v1/images/{fox}/versions')).json()['data']
+    assert [v['image_id'] for v in adas['versions']] == [fox, private]  # nor Bob's unshared edit to Ada
+    assert error_of(await ada.get(f'/api/v1/images/{bobs}/versions'), 404)['message'] == 'That image does not exist.'
+    tile = next(i for i in (await ada.get('/api/v1/images')).json()['data']['items'] if i['id'] == fox)
+    assert tile['version_count'] == 2  # her tree's badge counts her versions only
+
+    count = await prompt_count()
+    for r in (await carol.client.post(f'/api/v1/images/{fox}/edit', json={'instruction': 'steal it'}),
+              await carol.get(f'/api/v1/images/{fox}/versions'),
+              await carol.client.post(f'/api/v1/images/{bobs}/edit', json={'instruction': 'steal it'})):
+        assert error_of(r, 404)['message'] == 'That image does not exist.'
+        assert 'red mug' not in r.text and 'scarf' not in r.text
     assert await prompt_count() == count

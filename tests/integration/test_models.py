@@ -180,3 +180,19 @@ def test_models_setting_limits_what_is_offered_and_sets_the_default(isolated_env
                 {'NANOGEN_MODELS': 'nanobanana', 'NANOGEN_DEFAULT_MODEL': 'nanobanana-2'}):
         with pytest.raises(ValueError, match='NANOGEN_'):
             make_settings(isolated_env, 'sqlite://', 'http://x', **bad)
+
+
+async def test_a_resolution_price_override_reaches_the_estimate_and_the_cost(fake, make_services,
+                                                                            isolated_env: Path) -> None:
+    _provider, url = fake
+    services = await make_services(make_settings(isolated_env, f'sqlite:///{isolated_env}/p.db', url,
+                                                 NANOGEN_MODEL_PRICES='{"nanobanana-2": {"4K": 0.1}}'))
+    uid = await add_user(services)
+    req = validate_request(prompt='a tall lighthouse', model='nanobanana-2', resolution='4K', num_images=2,
+                           settings=services.settings)
+    assert req.estimated_cost(services.settings) == Decimal('0.2')  # what the generator shows, and budgets check
+    done = await wait_status(services, (await services.generation.create(uid, req)).id, {'COMPLETED', 'FAILED'},
+                             timeout=60)
+    assert done.status == 'COMPLETED', done.error_message
+    assert done.estimated_cost == Decimal('0.2') and done.cost == Decimal('0.2')  # billed nano-banana-2_4k twice
+    assert done.billed_operation == 'nano-banana-2_4k,nano-banana-2_4k' and done.billing_mismatch is False

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlmodel import select
@@ -77,3 +78,34 @@ async def test_a_restart_between_task_submits_resubmits_no_saved_task_and_loses_
     assert done.suspect_submits == suspect and done.submit_attempts == attempts + 2
     assert len(await images_of(services, pid)) == 3
     assert done.cost == Decimal('0.12') + Decimal('0.04') * suspect  # a possibly billed lost task is counted
+
+
+async def test_each_task_of_a_prompt_records_what_it_billed_and_the_prompt_costs_their_sum(
+        fake, make_services, isolated_env: Path, database_url: str) -> None:
+    """Three one-image tasks at 1K; the provider bills the second at 4K: every operationType is recorded (task
+    order), the mismatch flagged, and the cost is 0.04 + 0.08 + 0.04, not three times the first task's price."""
+    provider, url = fake
+    provider.config.latency_s = 0.05
+    services = await make_services(make_settings(isolated_env, database_url, url))
+    uid = await add_user(services)
+    original = provider._record_data
+
+    def second_billed_at_4k(task: Any, base_url: str) -> dict[str, Any]:
+        data = original(task, base_url)
+        if data['successFlag'] == 1 and task.task_id == list(provider.tasks)[1]:
+            data['operationType'] = 'nano-banana-pro_4k'  # also a different model: the longest the column holds
+        return data
+
+    provider._record_data = second_billed_at_4k  # type: ignore[method-assign]
+    req = validate_request(prompt='three lighthouses at dusk', model='nanobanana-2', resolution='1K', num_images=3,
+                           settings=services.settings)
+    assert req.estimated_cost(services.settings) == Decimal('0.12')
+    done = await wait_status(services, (await services.generation.create(uid, req)).id, {'COMPLETED', 'FAILED'},
+                             timeout=60)
+    assert done.status == 'COMPLETED', done.error_message
+    ids = json.loads(done.task_ids)
+    assert ids == list(provider.tasks)  # task order is submission order
+    assert done.billed_operation == 'nano-banana-2_1k,nano-banana-pro_4k,nano-banana-2_1k'
+    assert done.billing_mismatch is True
+    pro_4k = services.settings.price_for_resolution('nanobanana-pro', '4K')
+    assert done.cost == Decimal('0.04') + pro_4k + Decimal('0.04')

@@ -60,6 +60,11 @@ async def test_a_model_that_is_down_offers_the_others_and_one_click_retries_with
     services.demo.config.down_endpoints, services.demo.config.down_code = ('generate-2',), 505
     await sign_in(user, then='/generator')
     one(user, 'model').value = 'nanobanana-2'
+    one(user, 'resolution').value = '2K'
+    one(user, 'ratio').value = '16:9'
+    one(user, 'count').value = 2
+    one(user, 'google-search').value = True
+    one(user, 'output-format').value = 'png'
     user.find(marker='prompt').type('a harbour in the fog')
     user.find(marker='generate').click()
     await should_see(user, 'Nano Banana 2 is unavailable at the provider (switched off for now, code 505); you were '
@@ -76,5 +81,7 @@ async def test_a_model_that_is_down_offers_the_others_and_one_click_retries_with
         rows = await services.library.recent_prompts(uid, limit=5)
         return rows[0] if len(rows) == 2 and rows[0].status == 'COMPLETED' else None
     again = await eventually(retried)
-    assert (again.model, again.resolution, again.prompt) == ('nanobanana-pro', '1K', 'a harbour in the fog')
+    # What Pro has is kept (count, resolution, ratio); what it lacks (grounding, format) is dropped.
+    assert (again.model, again.resolution, again.prompt, again.num_images, again.aspect_ratio, again.google_search,
+            again.output_format) == ('nanobanana-pro', '2K', 'a harbour in the fog', 2, '16:9', False, None)
     assert len(await services.library.recent_prompts(uid, limit=5)) == 2  # the crafted events queued nothing

@@ -57,10 +57,19 @@ def test_the_prompt_limit_follows_the_setting() -> None:
 
 
 def test_model_prices_override_size_prices_and_bad_tables_are_refused() -> None:
-    settings = Settings(NANOGEN_MODEL_PRICES='{"nanobanana-pro": {"1024": 0.09}}')  # type: ignore[call-arg]
-    assert settings.price_for(1024, 'nanobanana-pro') == Decimal('0.09')
-    assert settings.price_for(512, 'nanobanana-pro') == Decimal('0.005')  # not named: the size price
-    assert settings.price_for(1024) == Decimal('0.0125')
-    for bad in ('{"pro": {"1000": 1}}', 'not json', '{"pro": {"512": -1}}', '[1, 2]'):
-        with pytest.raises(ValueError, match='NANOGEN_MODEL_PRICES'):
+    settings = Settings(NANOGEN_MODEL_PRICES='{"nanobanana": {"1024": 0.02}, "nanobanana-2": {"4k": 0.1}}')  # type: ignore[call-arg]
+    assert settings.price_for(1024) == Decimal('0.02')
+    assert settings.price_for(512) == Decimal('0.005')  # not named: the size price
+    assert settings.price_for_resolution('nanobanana-2', '4K') == Decimal('0.1')
+    assert settings.price_for_resolution('nanobanana-2', '2K') == Decimal('0.06')  # not named: the default
+    for bad, reason in (
+            ('{"nanobanana2": {"4K": 1}}', "unknown model 'nanobanana2'; the models are nanobanana, nanobanana-pro"),
+            ('{"nanobanana-pro": {"1024": 0.09}}', "nanobanana-pro is priced by resolution: its keys are 1K, 2K, 4K, "
+                                                   "not '1024'"),
+            ('{"nanobanana": {"2K": 0.09}}', "nanobanana is priced by output size: its keys are 512, 768, 1024, 1536"),
+            ('{"nanobanana": {"1000": 1}}', 'its keys are 512'),
+            ('{"nanobanana-2": {"1K": -1}}', 'prices are USD >= 0'),
+            ('not json', 'must be JSON'), ('[1, 2]', 'must be JSON')):
+        with pytest.raises(ValueError, match='NANOGEN_MODEL_PRICES') as refused:
             Settings(NANOGEN_MODEL_PRICES=bad)  # type: ignore[call-arg]
+        assert reason in str(refused.value), (bad, str(refused.value))

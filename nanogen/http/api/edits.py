@@ -29,7 +29,7 @@ class EditIn(BaseModel):
         'instruction': 'make the sky stormy', 'reference_image_ids': [], 'model': 'nanobanana-2'}})
     instruction: str = Field(min_length=1, max_length=20_000, description='What to change.')
     reference_image_ids: list[int] = Field(default_factory=list, max_length=13,
-                                           description="More of your images to use, without downloading them (the "
+                                           description="More images you may see, used without downloading them (the "
                                                        "image plus these stay within the model's reference limit).")
     model: ModelLiteral | None = None
     resolution: ResolutionLiteral | None = None
