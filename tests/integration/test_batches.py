@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from sqlmodel import col, func, select
 
+from nanogen.batches.ends import BatchFinished
 from nanogen.batches.inputs import from_lines
-from nanogen.batches.service import BatchFinished
 from nanogen.bootstrap import Services
 from nanogen.errors import BudgetExceeded, InvalidInput, NotFound
 from nanogen.generation.requests import validate_request
