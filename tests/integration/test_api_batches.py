@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import time
 import zipfile
 from typing import Any
@@ -77,6 +78,10 @@ async def test_a_200_row_csv_batch_runs_end_to_end_and_its_zip_matches(fast_batc
     archive = zipfile.ZipFile(io.BytesIO(r.content))
     meta = list(csv.DictReader(io.StringIO(archive.read('metadata.csv').decode())))
     assert [int(m['row']) for m in meta] == list(range(1, ROWS + 1))
+    # Against the INPUT sheet (row n is the sheet's n-th data row), not only the API's own view of the rows.
+    given = list(csv.DictReader(io.StringIO(sheet(ROWS).decode())))
+    assert [(m['prompt'], m['model'], m['size'], m['aspect_ratio'], m['variables']) for m in meta] == [
+        (g['prompt'], g['model'], g['size'], g['ratio'], '') for g in given]
     by_row = {row['row']: row for row in finished['rows']}
     for m in meta:
         row = by_row[int(m['row'])]
@@ -90,6 +95,29 @@ async def test_a_200_row_csv_batch_runs_end_to_end_and_its_zip_matches(fast_batc
     board = (await ada.client.post('/api/v1/boards', json={'name': 'Products'})).json()['data']
     put = await ada.client.post(f"/api/v1/batches/{created['id']}/board", json={'board_id': board['id']})
     assert put.status_code == 200 and len(put.json()['data']['added']) == ROWS
+
+
+async def test_a_template_batchs_zip_lists_each_rows_variables(fast_batches: None, user: User) -> None:
+    ada = await api_user(user)
+    products, surfaces = ['mug', 'lamp, brass', 'vase "tall"'], ['desk', 'rug', 'shelf']
+    body = {'template': 'a {product} on a {surface}', 'variables': {'product': products, 'surface': surfaces},
+            'mode': 'zip', 'defaults': {'model': 'nanobanana-2', 'size': '1K', 'ratio': '4:3'}}
+    made = await ada.client.post('/api/v1/batches', json=body)
+    assert made.status_code == 201, made.text
+    batch_id = made.json()['data']['id']
+
+    async def done() -> bool:
+        return (await batch(ada, batch_id))['status'] == 'DONE'
+    await until(done, timeout=60, what='the template batch to finish')
+    r = await ada.get(f'/api/v1/batches/{batch_id}/zip')
+    assert r.status_code == 200, r.text
+    archive = zipfile.ZipFile(io.BytesIO(r.content))
+    meta = list(csv.DictReader(io.StringIO(archive.read('metadata.csv').decode())))
+    # The n-th values together (zip mode), each row's own values as JSON, and the defaults on every row.
+    assert [(m['row'], m['prompt'], json.loads(m['variables']), m['model'], m['size'], m['aspect_ratio'])
+            for m in meta] == [(str(n), f'a {p} on a {s}', {'product': p, 'surface': s}, 'nanobanana-2', '1K', '4:3')
+                               for n, (p, s) in enumerate(zip(products, surfaces, strict=True), 1)]
+    assert all(m['status'] == 'COMPLETED' and m['files'].split()[0] in archive.namelist() for m in meta)
 
 
 async def test_rows_errors_templates_commands_and_access(user: User) -> None:
