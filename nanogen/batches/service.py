@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -84,9 +84,15 @@ def _request_of(p: Prompt) -> GenerationRequest:
                              output_format=p.output_format)
 
 
+class BudgetCheck(Protocol):
+    """`BudgetService.check`: raises BudgetExceeded; `warn=False` for probes (no 80% warning from them)."""
+
+    def __call__(self, s: Session, user_id: int, estimate: Decimal, *, warn: bool = ...) -> None: ...
+
+
 class BatchService:
     def __init__(self, *, db: Database, settings: Settings, engine: JobEngine, bus: EventBus, storage: Storage,
-                 references: ReferenceStore | None, budget_check: Callable[[Session, int, Decimal], None] | None,
+                 references: ReferenceStore | None, budget_check: BudgetCheck | None,
                  request_check: Callable[[Session, int, Any], None] | None,
                  clock: Callable[[], datetime] = utcnow) -> None:
         self.db, self.settings, self.storage, self.references = db, settings, storage, references
@@ -114,7 +120,7 @@ class BatchService:
         Runs the real check in a transaction that is rolled back."""
         def work(s: Session) -> str | None:
             try:
-                self._check_budget(s, user_id, [r.estimate for r in checked.rows])
+                self._check_budget(s, user_id, [r.estimate for r in checked.rows], probe=True)
                 return None
             except BudgetExceeded as exc:
                 return exc.user_message
@@ -164,13 +170,14 @@ class BatchService:
         self.feeder.wake()
         return await self.get(user_id, batch_id, rows=False)
 
-    def _check_budget(self, s: Session, user_id: int, estimates: list[Decimal]) -> None:
+    def _check_budget(self, s: Session, user_id: int, estimates: list[Decimal], *, probe: bool = False) -> None:
         """The whole batch against every budget; refused, it says how many rows would fit (a binary search over the
-        same check, in the same locked transaction)."""
+        same check, in the same locked transaction). A `probe` (the preview) and the search's own checks submit
+        nothing, so they do not warn about the 80% mark."""
         if self.budget_check is None:
             return
         try:
-            self.budget_check(s, user_id, sum(estimates, Decimal(0)))
+            self.budget_check(s, user_id, sum(estimates, Decimal(0)), warn=not probe)
             return
         except BudgetExceeded as exc:
             refusal = exc
@@ -178,11 +185,11 @@ class BatchService:
         while low < high:
             mid = (low + high + 1) // 2
             try:
-                self.budget_check(s, user_id, sum(estimates[:mid], Decimal(0)))
+                self.budget_check(s, user_id, sum(estimates[:mid], Decimal(0)), warn=False)
                 low = mid
             except BudgetExceeded:
                 high = mid - 1
-        s.rollback()  # the probes may have added a budget warning: this transaction is refused anyway
+        s.rollback()  # this transaction is refused: nothing of it stays
         raise BudgetExceeded(f'{refusal.user_message} Only {low} of the {len(estimates)} rows would fit; '
                              'nothing was submitted.')
 
