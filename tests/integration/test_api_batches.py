@@ -8,6 +8,7 @@ import io
 import json
 import time
 import zipfile
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -158,3 +159,86 @@ async def test_rows_errors_templates_commands_and_access(user: User) -> None:
         return (await batch(ada, batch_id))['status'] in ('DONE', 'CANCELLED')
     await ada.client.post(f'{url}/cancel')
     await until(ended, what='the batch to end')
+
+
+def xlsx(rows: list[list[object]]) -> bytes:
+    from openpyxl import Workbook
+    book = Workbook()
+    sheet_ = book.active
+    assert sheet_ is not None
+    for row in rows:
+        sheet_.append(row)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def png() -> bytes:
+    from PIL import Image as PILImage
+    out = io.BytesIO()
+    PILImage.new('RGB', (64, 48), (200, 40, 40)).save(out, format='PNG')
+    return out.getvalue()
+
+
+async def test_an_xlsx_with_references_by_gallery_id_and_file_an_over_long_row_and_the_402(
+        fast_batches: None, user: User) -> None:
+    from sqlmodel import col, select
+
+    from nanogen.models import BatchRow, Prompt
+    from nanogen.models import User as UserRow
+    ada = await api_user(user)
+    first = (await ada.client.post('/api/v1/batches', json={'lines': 'a red fox'})).json()['data']
+
+    async def first_done() -> bool:
+        return (await batch(ada, first['id']))['status'] == 'DONE'
+    await until(first_done, timeout=60, what='the first batch')
+    (image_id,) = (await batch(ada, first['id']))['rows'][0]['image_ids']
+
+    header = ['prompt', 'reference', 'ratio']
+    good = [['make it blue', image_id, '4:3'], ['make it green', 'ref.png', '1:1']]
+    files = [('file', ('refs.xlsx', xlsx([header, *good, ['x' * 2001, None, '1:1'], ['make it grey', 'nope.png',
+                                                                                     '1:1']]),
+                       'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet')),
+             ('references', ('ref.png', png(), 'image/png'))]
+    preview = await ada.client.post('/api/v1/batches/upload', params={'dry_run': 'true'}, files=files)
+    assert preview.status_code == 200, preview.text
+    rows = preview.json()['data']['rows']
+    assert [(r['row'], r['field']) for r in rows] == [(1, None), (2, None), (3, 'prompt'), (4, 'reference')]
+    assert rows[2]['error'].startswith('The prompt is too long: 2001 characters') and 'nope.png' in rows[3]['error']
+    refused = error_of(await ada.client.post('/api/v1/batches/upload', files=files), 422)
+    assert '2 of 4 rows have errors' in refused['message']
+
+    files[0] = ('file', ('refs.xlsx', xlsx([header, *good]), 'application/octet-stream'))
+    made = await ada.client.post('/api/v1/batches/upload', files=files)
+    assert made.status_code == 201, made.text
+    created = made.json()['data']
+    assert created['source'] == 'xlsx' and created['total_rows'] == 2
+
+    async def done() -> bool:
+        return (await batch(ada, created['id']))['status'] == 'DONE'
+    await until(done, timeout=60, what='the xlsx batch')
+    finished = await batch(ada, created['id'])
+    assert [(r['prompt'], r['reference'], r['aspect_ratio'], r['status']) for r in finished['rows']] == [
+        ('make it blue', str(image_id), '4:3', 'COMPLETED'), ('make it green', 'ref.png', '1:1', 'COMPLETED')]
+    prompts = await app_services().db.run(lambda s: list(s.exec(
+        select(Prompt).join(BatchRow, col(BatchRow.prompt_id) == col(Prompt.id))
+        .where(col(BatchRow.batch_id) == created['id']).order_by(col(BatchRow.row_number)))))
+    urls = [json.loads(p.reference_urls or '[]') for p in prompts]
+    assert [len(u) for u in urls] == [1, 1] and urls[0] != urls[1] and all('/refs/' in u[0] for u in urls)
+    assert {p.task_type for p in prompts} == {'IMAGE_TO_IMAGE'}
+
+    # Bob's budget holds 5 of 8 rows: the whole batch is refused with 402, saying so, and nothing is recorded.
+    bob = await api_user(user, 'bob@example.com')
+
+    def budget(s) -> None:  # type: ignore[no-untyped-def]
+        row = s.get(UserRow, bob.id)
+        row.monthly_budget = 5 * Decimal(preview.json()['data']['rows'][0]['estimated_cost'])
+        s.add(row)
+        s.commit()
+    await app_services().db.write(budget)
+    eight = {'lines': '\n'.join(f'a fox number {i}' for i in range(1, 9))}
+    dry = (await bob.client.post('/api/v1/batches', params={'dry_run': 'true'}, json=eight)).json()['data']
+    assert dry['budget_ok'] is False and 'Only 5 of the 8 rows would fit' in dry['budget_message']
+    too_much = error_of(await bob.client.post('/api/v1/batches', json=eight), 402)
+    assert 'Only 5 of the 8 rows would fit; nothing was submitted.' in too_much['message']
+    assert (await bob.get('/api/v1/batches')).json()['data']['items'] == []
