@@ -1,5 +1,6 @@
 """The generator's Batch tab: a prompt list, a CSV/XLSX sheet or a template with variables; a preview table with
-each row's error, the total estimate and the budget result; then submit (which opens the batch's page)."""
+each row's error, the total estimate and the budget result; then submit (which opens the batch's page). Start reads
+the input again and submits only the rows that were previewed: an edit after the preview shows a new preview first."""
 
 from __future__ import annotations
 
@@ -142,8 +143,19 @@ class BatchForm:
     async def submit(self) -> None:
         assert self.batches is not None
         self.submit_button.disable()
+        previewed = self.raws
         try:
-            view = await self.batches.create(self.ctx.user.id, self.raws, name=self.name.value or '',
+            current = await self.read_rows()
+        except NanogenError as exc:
+            self.summary.text = exc.user_message
+            self.table.set_visibility(False)
+            return
+        if current != previewed:  # edited (text, file, tab) since the preview: what runs must be what was shown
+            await self.preview()
+            ui.notify('The input changed since the preview: check the new preview, then start.', type='warning')
+            return
+        try:
+            view = await self.batches.create(self.ctx.user.id, current, name=self.name.value or '',
                                              source=self.source)
         except NanogenError as exc:
             notify_error(exc.user_message)

@@ -1,6 +1,6 @@
 """Batches (issue 17): the list of your batches and one batch's page: progress (done / running / failed / queued),
 each row's status live in one table updated in place, pause / resume / cancel / retry failed, the zip with
-metadata.csv, and putting its images on a board."""
+metadata.csv, putting its images on a board, and a webhook for this batch only (its rows' events and its end)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,11 @@ from nanogen.batches.service import BatchService, BatchView
 from nanogen.errors import NanogenError, NotFound
 from nanogen.events import PromptEvent
 from nanogen.generation.requests import parse_id
+from nanogen.webhooks import EVENTS
 
 from ._format import money
 from ._live import on_prompt_events
+from ._webhooks_card import show_secret_once
 from .frame import PageContext, frame, guarded_page, notify_error
 
 ROW_COLUMNS = [
@@ -93,6 +95,14 @@ class BatchPage:
                 'batch-board-choice')
             ui.button('Put on board', icon='dashboard', on_click=self.to_board).props('no-caps flat').mark(
                 'batch-to-board')
+        if self.ctx.services.webhooks is not None:
+            with ui.expansion('Webhook for this batch', icon='webhook').classes('w-full max-w-3xl'):
+                ui.label('nanogen POSTs this batch\'s generation events and its end to the URL, signed like the '
+                         'webhooks on your profile (where its delivery history is).').classes('text-sm opacity-70')
+                with ui.row().classes('w-full items-start gap-2'):
+                    self.hook_url = ui.input('URL', placeholder='https://hooks.example.com/nanogen').props(
+                        'outlined dense maxlength=2000').classes('grow').mark('batch-webhook-url')
+                    ui.button('Add webhook', icon='webhook', on_click=self.add_webhook).mark('batch-add-webhook')
         self.table = ui.table(columns=ROW_COLUMNS, rows=[], row_key='row', pagination=50).classes('w-full').mark(
             'batch-rows')
         self.show(view)
@@ -134,6 +144,18 @@ class BatchPage:
             notify_error(exc.user_message)
             return
         ui.notify(f'Added {len(added)} images to the board.', type='positive')
+
+    async def add_webhook(self) -> None:
+        hooks = self.ctx.services.webhooks
+        assert hooks is not None
+        try:
+            new = await hooks.register(self.ctx.user.id, str(self.hook_url.value or ''), list(EVENTS),
+                                       batch_id=self.batch_id)
+        except NanogenError as exc:
+            notify_error(exc.user_message)
+            return
+        self.hook_url.value = ''
+        show_secret_once(new)
 
     async def on_events(self, events: list[PromptEvent]) -> None:
         # A row promoted by the feeder is already in the table (its prompt id is the row's); a retry makes new

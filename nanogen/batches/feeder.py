@@ -7,7 +7,9 @@ and all batches together at most half the worker's steps. Single prompts never w
 
 A pass runs under one lock (PostgreSQL: an advisory transaction lock; SQLite: its write lock), so replicas feeding
 at the same moment never promote a row twice. State lives only in the rows: after a restart the next pass carries
-on where the last one stopped. A pass also closes batches whose rows have all ended (DONE) and reports them.
+on where the last one stopped. A pass also closes batches whose rows have all ended (a running or paused one becomes
+DONE; a cancelled one, whose last running rows have now ended, gets its `finished_at`) and, in the same transaction,
+runs the in-transaction end hook (the `batch.completed` webhook deliveries): see `ends.py`.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
 from nanogen import pools
+from nanogen.batches.ends import BatchFinished, progress_of
 from nanogen.config import Settings
 from nanogen.db import Database
 from nanogen.events import EventBus, PromptEvent
@@ -43,7 +46,10 @@ class Promoted:
 @dataclass(frozen=True)
 class FeedResult:
     promoted: list[Promoted]
-    finished: list[Batch]
+    finished: list[BatchFinished]
+
+
+EndHook = Callable[[Session, Batch, dict[str, int]], BatchFinished]
 
 
 def user_slots(settings: Settings) -> int:
@@ -89,9 +95,11 @@ def round_robin(queues: dict[int, list[tuple[int, int]]], user_room: dict[int, i
 
 class BatchFeeder:
     def __init__(self, *, db: Database, settings: Settings, engine: JobEngine, bus: EventBus,
-                 clock: Callable[[], datetime], on_finished: Callable[[list[Batch]], None]) -> None:
+                 clock: Callable[[], datetime], end_in: EndHook,
+                 on_finished: Callable[[list[BatchFinished]], None]) -> None:
         self.db, self.settings, self.engine, self.bus, self.clock = db, settings, engine, bus, clock
-        self.on_finished = on_finished
+        self.end_in = end_in  # in the pass's transaction: records the end's events with it
+        self.on_finished = on_finished  # after the commit: notifications only (may be lost to a crash)
         self._running: asyncio.Task[None] | None = None
         self._again = False
 
@@ -141,30 +149,47 @@ class BatchFeeder:
             s.commit()
             return result
 
+    def _close_ended(self, s: Session, open_: list[Batch], counts: dict[tuple[int, str], int],
+                     now: datetime) -> list[BatchFinished]:
+        """End the batches with no row queued or running (RUNNING/PAUSED -> DONE; CANCELLED keeps its status), each
+        with its end hook, in this transaction."""
+        finished: list[BatchFinished] = []
+        for b in open_:
+            if counts[(b.id, QUEUED)] or any(counts[(b.id, st)] for st in UNFINISHED):  # type: ignore[index]
+                continue
+            if b.status != 'CANCELLED':
+                b.status = 'DONE'
+            b.finished_at = now
+            s.add(b)
+            s.flush()
+            finished.append(self.end_in(s, b, progress_of({st: n for (bid, st), n in counts.items() if bid == b.id})))
+        return finished
+
     def _promote(self, s: Session) -> FeedResult:
-        running = list(s.exec(select(Batch).where(col(Batch.status) == 'RUNNING')))
-        if not running:
+        # Running and paused batches (either may have ended) and cancelled ones whose running rows had not ended.
+        query = select(Batch).where(col(Batch.status).in_(('RUNNING', 'PAUSED'))
+                                    | ((col(Batch.status) == 'CANCELLED') & col(Batch.finished_at).is_(None)))
+        if not self.db.is_sqlite:  # a retry committing new rows meanwhile is seen (and waited for), not overwritten
+            query = query.with_for_update()
+        open_ = list(s.exec(query.order_by(col(Batch.id))))
+        if not open_:
             return FeedResult([], [])
-        ids = [b.id for b in running]
+        ids = [b.id for b in open_]
         counts: dict[tuple[int, str], int] = defaultdict(int)
         for batch_id, status, n in s.exec(
                 select(BatchRow.batch_id, Prompt.status, func.count())
                 .join(Prompt, col(Prompt.id) == col(BatchRow.prompt_id))
                 .where(col(BatchRow.batch_id).in_(ids)).group_by(col(BatchRow.batch_id), col(Prompt.status))):
             counts[(batch_id, status)] = n
-        finished: list[Batch] = []
+        now = self.clock()
+        finished = self._close_ended(s, open_, counts, now)
+        running = [b for b in open_ if b.status == 'RUNNING']
         queued: dict[int, int] = {}
         in_flight: dict[int, int] = {}
         for b in running:
             assert b.id is not None
             queued[b.id] = counts[(b.id, QUEUED)]
             in_flight[b.id] = sum(counts[(b.id, st)] for st in UNFINISHED)
-            if not queued[b.id] and not in_flight[b.id]:
-                finished.append(b)
-        now = self.clock()
-        for b in finished:
-            b.status, b.finished_at = 'DONE', now
-            s.add(b)
         waiting = [b for b in running if b.id is not None and queued[b.id]]
         if not waiting:
             return FeedResult([], finished)

@@ -1,5 +1,6 @@
 """The batch service: preview, create (one locked, budgeted transaction), progress, pause/resume/cancel/retry, and
-the batch-end hook (`on_finished`) that webhooks subscribe to. The queue itself is `feeder.py`."""
+the batch-end hooks: `on_end_in` (in the transaction that ends the batch; webhooks write `batch.completed` there) and
+`on_finished` (notifications after the commit). The queue itself is `feeder.py`; what an end is, `ends.py`."""
 
 from __future__ import annotations
 
@@ -10,11 +11,12 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from nanogen.batches.ends import BatchFinished, progress
 from nanogen.batches.feeder import BatchFeeder
 from nanogen.batches.inputs import RawRow
 from nanogen.batches.rows import Plan, PlannedRow, plan
@@ -27,21 +29,11 @@ from nanogen.generation.requests import GenerationRequest, parse_id
 from nanogen.images.references import ReferenceStore
 from nanogen.images.storage import Storage
 from nanogen.library.queries import own_images
-from nanogen.models import RESERVING, UNFINISHED, Batch, BatchRow, Prompt, Status, utcnow
+from nanogen.models import RESERVING, Batch, BatchRow, Prompt, Status, utcnow
 
 log = logging.getLogger(__name__)
 FEED_EVERY_S = 2  # the periodic pass (the safety net; rows ending wake the feeder at once)
 SOURCES = ('lines', 'csv', 'xlsx', 'template', 'rows')
-
-
-@dataclass(frozen=True)
-class BatchFinished:
-    """What the batch-end hook receives (webhooks turn it into a `batch.done` event)."""
-
-    batch_id: int
-    user_id: int
-    status: str  # DONE or CANCELLED
-    counts: dict[str, int]
 
 
 @dataclass(frozen=True)
@@ -77,14 +69,6 @@ class BatchView:
     rows: list[RowView] = field(default_factory=list)
 
 
-def progress(statuses: list[str]) -> dict[str, int]:
-    return {'done': statuses.count(Status.COMPLETED.value),
-            'running': sum(1 for s in statuses if s in UNFINISHED),
-            'failed': statuses.count(Status.FAILED.value),
-            'queued': statuses.count(Status.QUEUED.value),
-            'cancelled': statuses.count(Status.CANCELLED.value)}
-
-
 def _prompt_row(user_id: int, req: GenerationRequest, estimate: Decimal, now: datetime) -> Prompt:
     return Prompt(user_id=user_id, prompt=req.prompt, task_type=req.task_type.value, image_size=req.size,
                   aspect_ratio=req.aspect_ratio, num_images=req.num_images, watermark=req.watermark, model=req.model,
@@ -100,18 +84,27 @@ def _request_of(p: Prompt) -> GenerationRequest:
                              output_format=p.output_format)
 
 
+class BudgetCheck(Protocol):
+    """`BudgetService.check`: raises BudgetExceeded; `warn=False` for probes (no 80% warning from them)."""
+
+    def __call__(self, s: Session, user_id: int, estimate: Decimal, *, warn: bool = ...) -> None: ...
+
+
 class BatchService:
     def __init__(self, *, db: Database, settings: Settings, engine: JobEngine, bus: EventBus, storage: Storage,
-                 references: ReferenceStore | None, budget_check: Callable[[Session, int, Decimal], None] | None,
+                 references: ReferenceStore | None, budget_check: BudgetCheck | None,
                  request_check: Callable[[Session, int, Any], None] | None,
                  clock: Callable[[], datetime] = utcnow) -> None:
         self.db, self.settings, self.storage, self.references = db, settings, storage, references
         self.budget_check, self.request_check, self.clock = budget_check, request_check, clock
-        # The batch-end hook: bootstrap subscribes the webhooks' emitter (sync or async callables).
+        # The batch-end hooks. `on_end_in` runs in the transaction that ends the batch (each in a savepoint): what it
+        # writes commits with the end, so a crash right after loses nothing (webhooks queue `batch.completed` there).
+        # `on_finished` runs after the commit (sync or async callables): notifications a crash may lose.
+        self.on_end_in: list[Callable[[Session, BatchFinished], None]] = []
         self.on_finished: list[Callable[[BatchFinished], Awaitable[None] | None]] = []
         self._tasks: set[asyncio.Task[Any]] = set()
         self.feeder = BatchFeeder(db=db, settings=settings, engine=engine, bus=bus, clock=clock,
-                                  on_finished=self._finished)
+                                  end_in=self._end_in, on_finished=self._finished)
         engine.periodic('batch-feed', FEED_EVERY_S, self.feeder.feed)
         bus.subscribe(self.feeder.on_event)
 
@@ -127,7 +120,7 @@ class BatchService:
         Runs the real check in a transaction that is rolled back."""
         def work(s: Session) -> str | None:
             try:
-                self._check_budget(s, user_id, [r.estimate for r in checked.rows])
+                self._check_budget(s, user_id, [r.estimate for r in checked.rows], probe=True)
                 return None
             except BudgetExceeded as exc:
                 return exc.user_message
@@ -177,13 +170,14 @@ class BatchService:
         self.feeder.wake()
         return await self.get(user_id, batch_id, rows=False)
 
-    def _check_budget(self, s: Session, user_id: int, estimates: list[Decimal]) -> None:
+    def _check_budget(self, s: Session, user_id: int, estimates: list[Decimal], *, probe: bool = False) -> None:
         """The whole batch against every budget; refused, it says how many rows would fit (a binary search over the
-        same check, in the same locked transaction)."""
+        same check, in the same locked transaction). A `probe` (the preview) and the search's own checks submit
+        nothing, so they do not warn about the 80% mark."""
         if self.budget_check is None:
             return
         try:
-            self.budget_check(s, user_id, sum(estimates, Decimal(0)))
+            self.budget_check(s, user_id, sum(estimates, Decimal(0)), warn=not probe)
             return
         except BudgetExceeded as exc:
             refusal = exc
@@ -191,11 +185,11 @@ class BatchService:
         while low < high:
             mid = (low + high + 1) // 2
             try:
-                self.budget_check(s, user_id, sum(estimates[:mid], Decimal(0)))
+                self.budget_check(s, user_id, sum(estimates[:mid], Decimal(0)), warn=False)
                 low = mid
             except BudgetExceeded:
                 high = mid - 1
-        s.rollback()  # the probes may have added a budget warning: this transaction is refused anyway
+        s.rollback()  # this transaction is refused: nothing of it stays
         raise BudgetExceeded(f'{refusal.user_message} Only {low} of the {len(estimates)} rows would fit; '
                              'nothing was submitted.')
 
@@ -286,24 +280,35 @@ class BatchService:
         return await self.get(user_id, batch_id, rows=False)
 
     async def cancel(self, user_id: int, batch_id: int) -> BatchView:
-        """Cancel the rows that have not started (their reservation is released); running ones finish."""
+        """Cancel the rows that have not started (their reservation is released); running ones finish. The batch is
+        CANCELLED at once; it has ended (finished_at, `batch.completed`) when its last running row has."""
         now = self.clock()
 
-        def work(s: Session) -> Batch:
+        def work(s: Session) -> BatchFinished | None:
             batch = self._owned(s, user_id, batch_id, lock=True)
             if batch.status in ('CANCELLED', 'DONE'):
                 raise InvalidInput(f'That batch has already ended ({batch.status.lower()}).', field='status')
-            queued = select(BatchRow.prompt_id).where(col(BatchRow.batch_id) == batch_id)
-            s.execute(sa.update(Prompt).where(col(Prompt.id).in_(queued), col(Prompt.status) == Status.QUEUED.value)
+            rows = select(BatchRow.prompt_id).where(col(BatchRow.batch_id) == batch_id)
+            s.execute(sa.update(Prompt).where(col(Prompt.id).in_(rows), col(Prompt.status) == Status.QUEUED.value)
                       .values(status=Status.CANCELLED.value, error_message='Cancelled with the rest of the batch.',
                               cost=Decimal(0), updated_at=now, completed_at=now))
-            batch.status, batch.finished_at = 'CANCELLED', now
+            counts = progress(list(s.exec(select(Prompt.status).where(col(Prompt.id).in_(rows)))))
+            batch.status = 'CANCELLED'
+            ended = None
+            if not counts['running']:  # else the feeder ends it once the running rows have ended
+                batch.finished_at = now
+                s.add(batch)
+                s.flush()
+                ended = self._end_in(s, batch, counts)
             s.add(batch)
             s.commit()
-            return batch
-        batch = await self.db.write(work)
+            return ended
+        ended = await self.db.write(work)
         log.info('batch %s cancelled', batch_id)
-        self._finished([batch])
+        if ended is not None:
+            self._finished([ended])
+        else:
+            self.feeder.wake()
         return await self.get(user_id, batch_id, rows=False)
 
     async def retry_failed(self, user_id: int, batch_id: int) -> BatchView:
@@ -340,22 +345,32 @@ class BatchService:
         view = await self.get(user_id, batch_id)
         return [i for r in view.rows for i in r.image_ids]
 
-    # ------------------------------------------------------------------ the batch-end hook
-    def _finished(self, batches: list[Batch]) -> None:
-        for batch in batches:
-            assert batch.id is not None
-            task = asyncio.get_running_loop().create_task(self._announce(batch.id, batch.user_id, batch.status))
+    # ------------------------------------------------------------------ the batch-end hooks
+    def _end_in(self, s: Session, batch: Batch, counts: dict[str, int]) -> BatchFinished:
+        """In the transaction that ends the batch: run `on_end_in`, each in a savepoint (a broken hook is logged and
+        the batch ends anyway, as a prompt's final hook)."""
+        assert batch.id is not None
+        event = BatchFinished(batch_id=batch.id, user_id=batch.user_id, status=batch.status, counts=counts)
+        for hook in list(self.on_end_in):
+            try:
+                with s.begin_nested():
+                    hook(s, event)
+            except Exception:
+                log.warning('batch %s: an end hook failed; the batch ends anyway', batch.id, exc_info=True)
+        return event
+
+    def _finished(self, ended: list[BatchFinished]) -> None:
+        for event in ended:
+            task = asyncio.get_running_loop().create_task(self._announce(event))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
-    async def _announce(self, batch_id: int, user_id: int, status: str) -> None:
-        view = await self.get(user_id, batch_id, rows=False)
-        log.info('batch %s ended (%s): %s', batch_id, status, view.counts)
-        event = BatchFinished(batch_id=batch_id, user_id=user_id, status=status, counts=view.counts)
+    async def _announce(self, event: BatchFinished) -> None:
+        log.info('batch %s ended (%s): %s', event.batch_id, event.status, event.counts)
         for hook in list(self.on_finished):
             try:
                 result = hook(event)
                 if result is not None:
                     await result
             except Exception:  # a broken subscriber must not stop the others
-                log.warning('batch-end hook failed for batch %s', batch_id, exc_info=True)
+                log.warning('batch-end hook failed for batch %s', event.batch_id, exc_info=True)

@@ -72,9 +72,11 @@ class BudgetService:
         cap = self.settings.team_monthly_cap_usd
         return Decimal(cap) if cap and cap > 0 else None
 
-    def check(self, s: Session, user_id: int, estimate: Decimal) -> None:
+    def check(self, s: Session, user_id: int, estimate: Decimal, *, warn: bool = True) -> None:
         """Raise BudgetExceeded if `estimate` does not fit. Must run in the transaction that inserts the prompt,
-        after the user's row is locked (GenerationService does both), so parallel requests cannot overspend."""
+        after the user's row is locked (GenerationService does both), so parallel requests cannot overspend.
+        `warn=False` for a probe that submits nothing (a batch preview, "how many rows would fit"): no 80% warning
+        is logged or remembered for it, so the real submission still records it."""
         now = self.clock()
         cap = self.team_cap
         if cap is not None:
@@ -94,7 +96,7 @@ class BudgetService:
             left = max(ZERO, limit - spent)
             raise BudgetExceeded(f'Your monthly budget of {usd(limit)} is spent ({usd(left)} left; this costs '
                                  f'{usd(estimate)}). Ask an admin to raise it.')
-        if spent + estimate >= limit * WARN_RATIO:
+        if warn and spent + estimate >= limit * WARN_RATIO:
             self._warn_once(s, user_id, month_label(now), spent + estimate, limit)
 
     def _warn_once(self, s: Session, user_id: int, month: str, spent: Decimal, limit: Decimal) -> None:

@@ -1,4 +1,8 @@
-"""Numbers about one user's generations: dashboard cards and analytics series, aggregated in SQL."""
+"""Numbers about one user's generations: dashboard cards and analytics series, aggregated in SQL.
+
+Every spend figure here sums `nanogen.spend.spend_expression` (ended prompts' cost plus the estimate reserved by
+running ones and queued batch rows), the same definition as "spent this month" and the budget check, so a batch's
+reservation shows in the total, the ranges, the days and the sizes as soon as the batch is made."""
 
 from __future__ import annotations
 
@@ -15,12 +19,13 @@ from nanogen.db import Database
 from nanogen.generation.catalogue import size_label
 from nanogen.models import UNFINISHED, Prompt, Status, utcnow
 from nanogen.spend import money as _money
-from nanogen.spend import user_month_spend
+from nanogen.spend import spend_expression, user_month_spend
 
 
 @dataclass(frozen=True)
 class Summary:
-    """The dashboard's cards. `success_rate` is completed / (completed + failed); None before anything ended."""
+    """The dashboard's cards. `success_rate` is completed / (completed + failed); None before anything ended. Spend
+    includes what running prompts and queued batch rows reserve (nanogen.spend)."""
 
     images_made: int
     spend_total: Decimal
@@ -99,7 +104,7 @@ async def range_summary(db: Database, user_id: int, *, date_from: date | None = 
 def _summary(s: Session, user_id: int, *where: Any, month_spend: Callable[[], Decimal] | None = None) -> Summary:
     row = s.execute(sa.select(
         sa.func.coalesce(sa.func.sum(_completed(col(Prompt.num_images))), 0),
-        sa.func.sum(col(Prompt.cost)),
+        sa.func.sum(spend_expression()),
         sa.func.coalesce(sa.func.sum(sa.case((col(Prompt.status).in_(UNFINISHED), 1), else_=0)), 0),
         _count_if(Status.COMPLETED.value), _count_if(Status.FAILED.value), _count_if(Status.CANCELLED.value),
         sa.func.avg(sa.case((col(Prompt.status) == Status.COMPLETED.value, col(Prompt.duration_ms)), else_=None)),
@@ -127,7 +132,7 @@ async def daily(db: Database, user_id: int, *, date_from: date, date_to: date) -
         day = _day_expr(db).label('day')
         return list(s.execute(sa.select(
             day, sa.func.count(), sa.func.coalesce(sa.func.sum(_completed(col(Prompt.num_images))), 0),
-            sa.func.sum(col(Prompt.cost)), _count_if(Status.COMPLETED.value), _count_if(Status.FAILED.value),
+            sa.func.sum(spend_expression()), _count_if(Status.COMPLETED.value), _count_if(Status.FAILED.value),
         ).where(col(Prompt.user_id) == user_id, *_day_bounds(date_from, date_to)).group_by(day)))
     rows = await db.run(work)
     by_day = {(r[0] if isinstance(r[0], date) else date.fromisoformat(str(r[0]))): r for r in rows}
@@ -150,7 +155,7 @@ async def by_size(db: Database, user_id: int, *, date_from: date | None = None,
         keys = (col(Prompt.model), col(Prompt.resolution), col(Prompt.image_size))
         return list(s.execute(sa.select(
             *keys, sa.func.count(), sa.func.coalesce(sa.func.sum(_completed(col(Prompt.num_images))), 0),
-            sa.func.sum(col(Prompt.cost)),
+            sa.func.sum(spend_expression()),
         ).where(col(Prompt.user_id) == user_id, *_day_bounds(date_from, date_to)).group_by(*keys)))
     stats = [SizeStat(model=str(r[0]), resolution=r[1], size=int(r[2]), prompts=int(r[3]), images=int(r[4]),
                       spend=_money(r[5])) for r in await db.run(work)]

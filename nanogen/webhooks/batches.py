@@ -6,7 +6,8 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from nanogen.batches.service import BatchFinished, BatchService
+from nanogen.batches.ends import BatchFinished
+from nanogen.batches.service import BatchService
 from nanogen.models import BatchRow, Prompt
 from nanogen.webhooks.service import WebhookService
 from nanogen.webhooks.tables import BATCH_COMPLETED
@@ -27,10 +28,12 @@ def connect(webhooks: WebhookService, batches: BatchService) -> None:
     """Wire the two together (bootstrap calls this once)."""
     webhooks.batch_of = batch_of
 
-    async def finished(event: BatchFinished) -> None:
+    def ended(s: Session, event: BatchFinished) -> None:
+        # In the transaction that ends the batch (the outbox): the delivery commits with the end or not at all.
         # The event id is stable for one ending (a hook run twice sends once) but new when the batch ends again with
         # other counts, after its failed rows were retried.
         counts = '-'.join(f'{k}{v}' for k, v in sorted(event.counts.items()))
-        await webhooks.emit(event.user_id, BATCH_COMPLETED, batch_payload(event, webhooks.settings.public_url),
-                            batch_id=event.batch_id, event_id=f'batch-{event.batch_id}-{event.status.lower()}-{counts}')
-    batches.on_finished.append(finished)
+        webhooks.emit_in(s, event.user_id, BATCH_COMPLETED, f'batch-{event.batch_id}-{event.status.lower()}-{counts}',
+                         batch_payload(event, webhooks.settings.public_url), batch_id=event.batch_id)
+    batches.on_end_in.append(ended)
+    batches.on_finished.append(lambda event: webhooks.wake())  # committed now: the sender looks at once

@@ -14,7 +14,7 @@ from sqlmodel import Session, col, select
 from nanogen.config import Settings
 from nanogen.db import Database
 from nanogen.errors import InvalidInput, NotFound
-from nanogen.models import Prompt, utcnow
+from nanogen.models import Batch, Prompt, utcnow
 from nanogen.webhooks import payloads, safety
 from nanogen.webhooks.signing import new_secret
 from nanogen.webhooks.tables import EVENTS, PENDING, PING, WebhookDelivery, WebhookEndpoint
@@ -105,6 +105,10 @@ class WebhookService:
             raise InvalidInput(str(exc), field='url') from None
 
         def insert(s: Session) -> NewWebhook:
+            if batch_id is not None:  # only the caller's own batch; another user's answers like a missing one
+                batch = s.get(Batch, batch_id)
+                if batch is None or batch.user_id != user_id:
+                    raise NotFound('That batch does not exist.')
             count = len(s.exec(select(WebhookEndpoint.id).where(col(WebhookEndpoint.user_id) == user_id)).all())
             if count >= MAX_ENDPOINTS_PER_USER:
                 raise InvalidInput(f'You have {MAX_ENDPOINTS_PER_USER} webhooks already: delete one first.',

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import time
 import zipfile
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -77,6 +79,10 @@ async def test_a_200_row_csv_batch_runs_end_to_end_and_its_zip_matches(fast_batc
     archive = zipfile.ZipFile(io.BytesIO(r.content))
     meta = list(csv.DictReader(io.StringIO(archive.read('metadata.csv').decode())))
     assert [int(m['row']) for m in meta] == list(range(1, ROWS + 1))
+    # Against the INPUT sheet (row n is the sheet's n-th data row), not only the API's own view of the rows.
+    given = list(csv.DictReader(io.StringIO(sheet(ROWS).decode())))
+    assert [(m['prompt'], m['model'], m['size'], m['aspect_ratio'], m['variables']) for m in meta] == [
+        (g['prompt'], g['model'], g['size'], g['ratio'], '') for g in given]
     by_row = {row['row']: row for row in finished['rows']}
     for m in meta:
         row = by_row[int(m['row'])]
@@ -90,6 +96,29 @@ async def test_a_200_row_csv_batch_runs_end_to_end_and_its_zip_matches(fast_batc
     board = (await ada.client.post('/api/v1/boards', json={'name': 'Products'})).json()['data']
     put = await ada.client.post(f"/api/v1/batches/{created['id']}/board", json={'board_id': board['id']})
     assert put.status_code == 200 and len(put.json()['data']['added']) == ROWS
+
+
+async def test_a_template_batchs_zip_lists_each_rows_variables(fast_batches: None, user: User) -> None:
+    ada = await api_user(user)
+    products, surfaces = ['mug', 'lamp, brass', 'vase "tall"'], ['desk', 'rug', 'shelf']
+    body = {'template': 'a {product} on a {surface}', 'variables': {'product': products, 'surface': surfaces},
+            'mode': 'zip', 'defaults': {'model': 'nanobanana-2', 'size': '1K', 'ratio': '4:3'}}
+    made = await ada.client.post('/api/v1/batches', json=body)
+    assert made.status_code == 201, made.text
+    batch_id = made.json()['data']['id']
+
+    async def done() -> bool:
+        return (await batch(ada, batch_id))['status'] == 'DONE'
+    await until(done, timeout=60, what='the template batch to finish')
+    r = await ada.get(f'/api/v1/batches/{batch_id}/zip')
+    assert r.status_code == 200, r.text
+    archive = zipfile.ZipFile(io.BytesIO(r.content))
+    meta = list(csv.DictReader(io.StringIO(archive.read('metadata.csv').decode())))
+    # The n-th values together (zip mode), each row's own values as JSON, and the defaults on every row.
+    assert [(m['row'], m['prompt'], json.loads(m['variables']), m['model'], m['size'], m['aspect_ratio'])
+            for m in meta] == [(str(n), f'a {p} on a {s}', {'product': p, 'surface': s}, 'nanobanana-2', '1K', '4:3')
+                               for n, (p, s) in enumerate(zip(products, surfaces, strict=True), 1)]
+    assert all(m['status'] == 'COMPLETED' and m['files'].split()[0] in archive.namelist() for m in meta)
 
 
 async def test_rows_errors_templates_commands_and_access(user: User) -> None:
@@ -130,3 +159,86 @@ async def test_rows_errors_templates_commands_and_access(user: User) -> None:
         return (await batch(ada, batch_id))['status'] in ('DONE', 'CANCELLED')
     await ada.client.post(f'{url}/cancel')
     await until(ended, what='the batch to end')
+
+
+def xlsx(rows: list[list[object]]) -> bytes:
+    from openpyxl import Workbook
+    book = Workbook()
+    sheet_ = book.active
+    assert sheet_ is not None
+    for row in rows:
+        sheet_.append(row)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def png() -> bytes:
+    from PIL import Image as PILImage
+    out = io.BytesIO()
+    PILImage.new('RGB', (64, 48), (200, 40, 40)).save(out, format='PNG')
+    return out.getvalue()
+
+
+async def test_an_xlsx_with_references_by_gallery_id_and_file_an_over_long_row_and_the_402(
+        fast_batches: None, user: User) -> None:
+    from sqlmodel import col, select
+
+    from nanogen.models import BatchRow, Prompt
+    from nanogen.models import User as UserRow
+    ada = await api_user(user)
+    first = (await ada.client.post('/api/v1/batches', json={'lines': 'a red fox'})).json()['data']
+
+    async def first_done() -> bool:
+        return (await batch(ada, first['id']))['status'] == 'DONE'
+    await until(first_done, timeout=60, what='the first batch')
+    (image_id,) = (await batch(ada, first['id']))['rows'][0]['image_ids']
+
+    header = ['prompt', 'reference', 'ratio']
+    good = [['make it blue', image_id, '4:3'], ['make it green', 'ref.png', '1:1']]
+    files = [('file', ('refs.xlsx', xlsx([header, *good, ['x' * 2001, None, '1:1'], ['make it grey', 'nope.png',
+                                                                                     '1:1']]),
+                       'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet')),
+             ('references', ('ref.png', png(), 'image/png'))]
+    preview = await ada.client.post('/api/v1/batches/upload', params={'dry_run': 'true'}, files=files)
+    assert preview.status_code == 200, preview.text
+    rows = preview.json()['data']['rows']
+    assert [(r['row'], r['field']) for r in rows] == [(1, None), (2, None), (3, 'prompt'), (4, 'reference')]
+    assert rows[2]['error'].startswith('The prompt is too long: 2001 characters') and 'nope.png' in rows[3]['error']
+    refused = error_of(await ada.client.post('/api/v1/batches/upload', files=files), 422)
+    assert '2 of 4 rows have errors' in refused['message']
+
+    files[0] = ('file', ('refs.xlsx', xlsx([header, *good]), 'application/octet-stream'))
+    made = await ada.client.post('/api/v1/batches/upload', files=files)
+    assert made.status_code == 201, made.text
+    created = made.json()['data']
+    assert created['source'] == 'xlsx' and created['total_rows'] == 2
+
+    async def done() -> bool:
+        return (await batch(ada, created['id']))['status'] == 'DONE'
+    await until(done, timeout=60, what='the xlsx batch')
+    finished = await batch(ada, created['id'])
+    assert [(r['prompt'], r['reference'], r['aspect_ratio'], r['status']) for r in finished['rows']] == [
+        ('make it blue', str(image_id), '4:3', 'COMPLETED'), ('make it green', 'ref.png', '1:1', 'COMPLETED')]
+    prompts = await app_services().db.run(lambda s: list(s.exec(
+        select(Prompt).join(BatchRow, col(BatchRow.prompt_id) == col(Prompt.id))
+        .where(col(BatchRow.batch_id) == created['id']).order_by(col(BatchRow.row_number)))))
+    urls = [json.loads(p.reference_urls or '[]') for p in prompts]
+    assert [len(u) for u in urls] == [1, 1] and urls[0] != urls[1] and all('/refs/' in u[0] for u in urls)
+    assert {p.task_type for p in prompts} == {'IMAGE_TO_IMAGE'}
+
+    # Bob's budget holds 5 of 8 rows: the whole batch is refused with 402, saying so, and nothing is recorded.
+    bob = await api_user(user, 'bob@example.com')
+
+    def budget(s) -> None:  # type: ignore[no-untyped-def]
+        row = s.get(UserRow, bob.id)
+        row.monthly_budget = 5 * Decimal(preview.json()['data']['rows'][0]['estimated_cost'])
+        s.add(row)
+        s.commit()
+    await app_services().db.write(budget)
+    eight = {'lines': '\n'.join(f'a fox number {i}' for i in range(1, 9))}
+    dry = (await bob.client.post('/api/v1/batches', params={'dry_run': 'true'}, json=eight)).json()['data']
+    assert dry['budget_ok'] is False and 'Only 5 of the 8 rows would fit' in dry['budget_message']
+    too_much = error_of(await bob.client.post('/api/v1/batches', json=eight), 402)
+    assert 'Only 5 of the 8 rows would fit; nothing was submitted.' in too_much['message']
+    assert (await bob.get('/api/v1/batches')).json()['data']['items'] == []

@@ -76,3 +76,24 @@ async def test_webhooks_over_the_api_and_their_access_rules(webhook_settings: No
     assert (await bob.client.delete(url)).status_code == 200
     assert error_of(await bob.get(url), 404)['code'] == 'not_found'
     assert (await bob.get('/api/v1/webhooks')).json()['data'] == []
+
+
+async def test_a_batch_webhook_only_for_a_batch_of_your_own(webhook_settings: None, user: User) -> None:
+    bob = await api_user(user, 'bob@example.com')
+    ada = await api_user(user)
+    made = await bob.client.post('/api/v1/batches', json={'lines': 'a fox\na hare', 'name': "Bob's"})
+    assert made.status_code == 201, made.text
+    bobs_batch = made.json()['data']['id']
+    hook = {'url': 'http://127.0.0.1:9/hook', 'events': ['batch.completed']}
+
+    # Another user's batch answers like a batch that does not exist, and nothing is registered for Ada.
+    for batch_id in (bobs_batch, 99_999):
+        refused = await ada.client.post('/api/v1/webhooks', json={**hook, 'batch_id': batch_id})
+        assert error_of(refused, 404)['code'] == 'not_found', batch_id
+    assert (await ada.get('/api/v1/webhooks')).json()['data'] == []
+
+    own = await bob.client.post('/api/v1/webhooks', json={**hook, 'batch_id': bobs_batch})
+    assert own.status_code == 201, own.text
+    assert own.json()['data']['batch_id'] == bobs_batch
+    await ada.client.aclose()
+    await bob.client.aclose()

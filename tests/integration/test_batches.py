@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from sqlmodel import col, func, select
 
+from nanogen.batches.ends import BatchFinished
 from nanogen.batches.inputs import from_lines
-from nanogen.batches.service import BatchFinished
 from nanogen.bootstrap import Services
 from nanogen.errors import BudgetExceeded, InvalidInput, NotFound
 from nanogen.generation.requests import validate_request
@@ -205,3 +205,34 @@ async def test_the_timeout_sweep_counts_from_a_rows_release_and_leaves_a_grace(
     assert await services.generation.steps.fail_timed_out() == 1
     rows = {p.id: p for p in await services.db.run(lambda s: list(s.exec(select(Prompt))))}
     assert (rows[released].status, rows[stale].status, rows[retrying].status) == ('PENDING', 'FAILED', 'PENDING')
+
+
+async def test_previews_and_refusals_do_not_use_up_the_budget_warning(
+        fake, make_services, isolated_env: Path, database_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    """The 80 % warning comes from what is submitted: a preview (or the "how many would fit" search of a refused
+    batch) neither logs it nor marks it given, so the batch that really starts logs it and writes its audit row."""
+    import logging
+
+    from nanogen.models import AuditEvent
+    _, url = fake
+    services = await make_services(make_settings(isolated_env, database_url, url, NANOGEN_MONTHLY_BUDGET=str(ONE * 5)))
+    batches = services.batches
+    assert batches is not None
+    uid = await add_user(services)
+    caplog.set_level(logging.WARNING, logger='nanogen.generation.budget')
+
+    def warnings() -> int:
+        return sum(1 for r in caplog.records if 'of their monthly budget' in r.getMessage())
+
+    async def audit_rows() -> int:
+        return len(await services.db.run(lambda s: list(s.exec(
+            select(AuditEvent.id).where(col(AuditEvent.action) == 'budget.warning')))))
+    four = from_lines(lines(4), max_rows=10)  # 80 % of the budget
+    assert await batches.budget_result(uid, await batches.preview(uid, four)) is None
+    refused = await batches.budget_result(uid, await batches.preview(uid, from_lines(lines(8), max_rows=10)))
+    assert refused is not None and 'Only 5 of the 8 rows would fit' in refused
+    with pytest.raises(BudgetExceeded):
+        await batches.create(uid, from_lines(lines(8), max_rows=10))
+    assert (warnings(), await audit_rows()) == (0, 0)
+    await batches.create(uid, four)
+    assert (warnings(), await audit_rows()) == (1, 1)

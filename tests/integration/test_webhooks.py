@@ -16,7 +16,7 @@ from sqlmodel import select
 from nanogen.bootstrap import Services
 from nanogen.errors import InvalidInput
 from nanogen.generation.requests import validate_request
-from nanogen.models import utcnow
+from nanogen.models import Batch, utcnow
 from nanogen.webhooks import WebhookSender, WebhookService
 from nanogen.webhooks.tables import WebhookDelivery
 from tests.conftest import make_settings
@@ -159,6 +159,13 @@ async def test_hosts_off_the_list_and_private_addresses_are_refused(fake: Any, m
         assert receiver.got == []
 
 
+def own_batches(s: Any, user_id: int, n: int) -> list[int]:
+    made = [Batch(user_id=user_id, name=f'b{i}', status='PAUSED') for i in range(n)]
+    s.add_all(made)
+    s.commit()
+    return [b.id for b in made]
+
+
 async def test_pending_deliveries_survive_a_restart(fake: Any, make_services: Any, isolated_env: Path,
                                                     database_url: str) -> None:
     _provider, url = fake
@@ -168,13 +175,14 @@ async def test_pending_deliveries_survive_a_restart(fake: Any, make_services: An
         await asyncio.to_thread(first.migrate)
         ada = await add_user(first)
         assert first.webhooks is not None
+        seven, eight = await first.db.write(lambda s: own_batches(s, ada, 2))  # a hook is only for one's own
         account = await first.webhooks.register(ada, receiver.url, ['batch.completed'])
-        batch_7 = await first.webhooks.register(ada, receiver.url, ['batch.completed'], batch_id=7)
-        await first.webhooks.register(ada, receiver.url, ['batch.completed'], batch_id=8)
+        batch_7 = await first.webhooks.register(ada, receiver.url, ['batch.completed'], batch_id=seven)
+        await first.webhooks.register(ada, receiver.url, ['batch.completed'], batch_id=eight)
         await first.webhooks.register(ada, receiver.url, ['generation.completed'])
-        assert await first.webhooks.emit(ada, 'batch.completed', {'batch_id': 7, 'completed': 12}, batch_id=7,
+        assert await first.webhooks.emit(ada, 'batch.completed', {'batch_id': 7, 'completed': 12}, batch_id=seven,
                                          event_id='batch-7') == 2
-        assert await first.webhooks.emit(ada, 'batch.completed', {'batch_id': 7}, batch_id=7,
+        assert await first.webhooks.emit(ada, 'batch.completed', {'batch_id': 7}, batch_id=seven,
                                          event_id='batch-7') == 0  # the same event is queued once
         await first.stop()
         assert receiver.got == []

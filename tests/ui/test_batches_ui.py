@@ -104,3 +104,27 @@ async def test_pause_resume_and_cancel_from_the_batch_page_and_another_user_sees
     if batch_id is not None:
         await bob.open(f'/batches/{batch_id}')
         await should_see(bob, marker='batch-missing')
+
+
+async def test_an_edit_after_the_preview_is_previewed_again_before_anything_starts(user: User) -> None:
+    services = app_services()
+    assert services.batches is not None
+    await sign_in(user, then='/generator')
+    user.find(marker='generator-tab-batch').click()
+    user.find(marker='batch-lines').type('a fox in the snow\na fox in the rain')
+    user.find(marker='batch-preview').click()
+    await should_see(user, '2 rows', marker='batch-summary')
+    user.find(marker='batch-lines').clear().type('a hare in the snow\na hare in the rain\na hare in the sun')
+    user.find(marker='batch-submit').click()  # the preview showed foxes: the hares are previewed, not started
+    await should_see(user, 'The input changed since the preview')
+    await should_see(user, '3 rows', marker='batch-summary')
+    assert [r['prompt'] for r in table_rows(user, 'batch-preview-table')] == [
+        'a hare in the snow', 'a hare in the rain', 'a hare in the sun']
+    uid = (await services.users.sign_in(subject='local:ada@example.com', email='ada@example.com', name='Ada')).id
+    assert uid is not None and await services.batches.list_batches(uid) == []
+
+    user.find(marker='batch-submit').click()  # what was previewed now is what starts
+    await should_see(user, marker='batch-title')
+    (made,) = await services.batches.list_batches(uid)
+    assert [r.prompt for r in (await services.batches.get(uid, made.id)).rows] == [
+        'a hare in the snow', 'a hare in the rain', 'a hare in the sun']

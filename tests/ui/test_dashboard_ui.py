@@ -63,3 +63,22 @@ async def test_another_users_generations_never_show(user: User) -> None:
     await should_not_see(user, "bob's secret sketch")
     assert text_of(user, 'stat-images') == '0'
     assert text_of(user, 'stat-spend-total') == '$0.00'
+
+
+async def test_a_batchs_reservation_shows_in_the_dashboards_and_analytics_spend(user: User) -> None:
+    from nanogen.batches.inputs import from_lines
+    from pages._format import money
+    await sign_in(user)
+    services = app_services()
+    assert services.batches is not None
+    services.demo.config.latency_s = 30  # nothing ends during the test: every row only reserves its estimate
+    uid = await user_id(services, 'ada@example.com')
+    batch = await services.batches.create(uid, from_lines('a fox\na hare\nan owl\na vole', max_rows=10))
+    await services.batches.pause(uid, batch.id)
+    reserved = money(batch.estimated_cost)
+    await user.open('/dashboard')
+    await eventually(lambda: text_of(user, 'stat-spend-month') == reserved)
+    assert text_of(user, 'stat-spend-total') == reserved  # never less than this month's
+    await user.open('/analytics')
+    await eventually(lambda: text_of(user, 'an-spend') == reserved)
+    assert [r['spend'] for r in user.find(marker='size-table').elements.pop().rows] == [reserved]

@@ -88,3 +88,22 @@ async def test_add_see_the_secret_once_test_redeliver_and_delete_a_webhook(webho
     user.find(marker=f'delete-webhook-{hook.id}').click()
     await should_see(user, 'No webhooks yet.')
     assert await services.webhooks.endpoints(ada) == []
+
+
+async def test_a_webhook_for_one_batch_from_its_page(webhook_settings: None, user: User) -> None:
+    from nanogen.batches.inputs import from_lines
+    services = app_services()
+    assert services.batches is not None and services.webhooks is not None
+    await sign_in(user, then='/batches')
+    ada = await user_id(services, 'ada@example.com')
+    batch = await services.batches.create(ada, from_lines('a fox\na hare', max_rows=10), name='Two')
+    await user.open(f'/batches/{batch.id}')
+    user.find(marker='batch-webhook-url').type('http://10.1.2.3/hook')
+    user.find(marker='batch-add-webhook').click()
+    await should_see(user, "10.1.2.3 is not on this server's list of webhook hosts")
+    user.find(marker='batch-webhook-url').clear().type('http://127.0.0.1:9/hook')
+    user.find(marker='batch-add-webhook').click()
+    await should_see(user, marker='new-webhook-secret')
+    (hook,) = await services.webhooks.endpoints(ada)
+    assert (hook.batch_id, hook.url, hook.events) == (batch.id, 'http://127.0.0.1:9/hook',
+                                                      ['generation.completed', 'generation.failed', 'batch.completed'])

@@ -81,6 +81,7 @@ def build_webhooks_router(services: 'Services', Who: Any) -> APIRouter:
     assert hooks is not None
 
     @router.post('/webhooks', response_model=Envelope[WebhookCreatedOut], status_code=201,
+                 responses={**COMMON, 404: err('batch_id is not a batch of yours.')},
                  summary='Register a webhook (the secret is shown once)')
     async def create_webhook(who: Who, body: WebhookIn) -> JSONResponse:
         new = await hooks.register(who.id, body.url, body.events, batch_id=body.batch_id)
