@@ -48,7 +48,7 @@ async def wait_all_ended(services: Services, ids: list[int], *, timeout: float) 
         if len(rows) == len(ids) and all(Status(r.status).finished for r in rows):
             return rows
         await asyncio.sleep(0.2)
-    stuck = [(r.id, r.status) for r in rows if r.status in {s.value for s in UNFINISHED}]
+    stuck = [(r.id, r.status) for r in rows if r.status in UNFINISHED]
     raise AssertionError(f'{len(stuck)} generation(s) never ended: {stuck[:10]}')
 
 
