@@ -77,6 +77,7 @@ class JobEngine:
                                                          kwargs={'application_name': f'nanogen-jobs {name}'[:60]}))
         self.app = procrastinate.App(connector=connector)
         self._worker: asyncio.Task[None] | None = None
+        self._worker_stop: asyncio.Future[Any] | None = None  # the graceful stop under way (drain, then stop)
         self._opened = False
         self.draining = False  # SIGTERM (begin_drain) or stop(): no new step starts here
         self._stopped = False  # stop() ran: a later start_worker is a restart and clears `draining`
@@ -224,13 +225,21 @@ class JobEngine:
     def worker_running(self) -> bool:
         return self._worker is not None and not self._worker.done()
 
+    async def stop_worker(self) -> None:
+        """Take no new job from now on; running steps end, bounded by NANOGEN_SHUTDOWN_GRACE. The app stays open: a
+        draining replica still defers jobs (a prompt posted, a callback) for the other workers."""
+        self.draining = True
+        if self._worker is not None and self._worker_stop is None:
+            self._worker.cancel()  # procrastinate's graceful stop; only once: a second cancel aborts running steps
+            self._worker_stop = asyncio.ensure_future(asyncio.gather(self._worker, return_exceptions=True))
+        if self._worker_stop is not None:
+            await asyncio.shield(self._worker_stop)
+            self._worker = self._worker_stop = None
+
     async def stop(self) -> None:
-        """Drain: take no new job, let running steps end (bounded by NANOGEN_SHUTDOWN_GRACE), then close."""
-        self.draining = self._stopped = True
-        if self._worker is not None:
-            self._worker.cancel()  # procrastinate turns this into a graceful stop of its worker
-            await asyncio.gather(self._worker, return_exceptions=True)
-            self._worker = None
+        """Drain (`stop_worker`), then close."""
+        self._stopped = True
+        await self.stop_worker()
         if self._opened:
             self._opened = False
             await self.app.close_async()
