@@ -291,8 +291,8 @@ def _build(settings: Settings, lock: DataDirLock | None, *, storage: Storage | N
         api_key, base_url = settings.nanobanana_api_key, settings.nanobanana_base_url
     client = NanobananaClient(http, api_key=api_key, base_url=base_url, retries=settings.provider_retries)
     bus = EventBus()
-    # The graph is built in dependency order and every collaborator goes in through a constructor. One pair needs
-    # each other; a small hub built before both breaks the cycle (see generation/wakeups.py).
+    # The graph is built in dependency order and every collaborator goes in through a constructor, except two links
+    # set once both ends exist (webhooks.wake, generation.steps.refresh_references).
     users = UserService(db, settings)
     tokens = TokenService(db)
     groups = GroupService(db)
