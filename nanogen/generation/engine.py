@@ -20,6 +20,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import procrastinate
@@ -51,18 +52,41 @@ def task_name(step: str) -> str:
     return f'nanogen.{step}'
 
 
-def apply_schema(db: Database) -> None:
-    """procrastinate's tables and functions, once (idempotent: skipped when they exist). Called by
-    `Services.migrate()` right after our own migrations; SQLite needs none."""
+MIGRATIONS_TABLE = 'nanogen_procrastinate_migrations'  # procrastinate's migration files applied here (ours)
+
+
+def shipped_migrations(path: Path | None = None) -> list[Path]:
+    """procrastinate's own SQL migration files, in the order they apply (their names sort by version)."""
+    folder = path or Path(SchemaManager.get_migrations_path())
+    return sorted(folder.glob('*.sql'))
+
+
+def apply_schema(db: Database, migrations: Path | None = None) -> None:
+    """procrastinate's tables and functions, brought up to the installed procrastinate: the full schema on an empty
+    database, else each of its migration files not applied yet, recorded in MIGRATIONS_TABLE. Called by
+    `Services.migrate()` under the cluster's migration lock, right after our own migrations; SQLite needs none.
+
+    A database whose procrastinate schema predates MIGRATIONS_TABLE was made by procrastinate 3.10's full schema
+    (the only release nanogen has allowed, see pyproject.toml), so every file shipped with it counts as applied."""
     if db.is_sqlite:
         return
-    with psycopg.connect(to_psycopg_url(db.url), autocommit=True) as conn:
+    shipped = shipped_migrations(migrations)
+    with psycopg.connect(to_psycopg_url(db.url), autocommit=True) as conn, conn.transaction():
+        conn.execute(f'CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} (name text PRIMARY KEY, '
+                     'applied_at timestamptz NOT NULL DEFAULT now())')
+        applied = {row[0] for row in conn.execute(f'SELECT name FROM {MIGRATIONS_TABLE}')}
         found = conn.execute("SELECT to_regclass('procrastinate_jobs')").fetchone()
-        if found and found[0] is not None:
-            return
-        with conn.transaction():
-            conn.execute(SchemaManager.get_schema())
-    log.info('procrastinate schema applied')
+        if found is None or found[0] is None:
+            conn.execute(SchemaManager.get_schema())  # the full schema already holds every shipped migration
+            pending, run = shipped, False
+            log.info('procrastinate schema applied')
+        else:
+            pending, run = [m for m in shipped if m.name not in applied], bool(applied)
+        for migration in pending:
+            if run:
+                conn.execute(migration.read_text())
+                log.info('procrastinate migration %s applied', migration.name)
+            conn.execute(f'INSERT INTO {MIGRATIONS_TABLE} (name) VALUES (%s)', (migration.name,))
 
 
 class JobEngine:
