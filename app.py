@@ -41,7 +41,7 @@ def create_app(settings: Settings | None = None) -> Services:
     pages.register(services.studio())  # the pages get the narrow facade, not the db (issue 13)
     app.state.services = services  # for tests that seed data; pages never read it (tests/unit/test_studio.py)
     app.on_startup(services.start)
-    app.on_startup(lambda: chain_sigterm(services.begin_drain))  # after uvicorn installed its own handler
+    app.on_startup(lambda: chain_sigterm(services.begin_drain, services.drain))  # after uvicorn's own handler
     app.on_shutdown(services.stop)
     return services
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import os
@@ -9,7 +10,8 @@ import signal
 import socket
 import sys
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -139,10 +141,20 @@ class Services:
         pools.shutdown()  # the image worker processes end with the app
 
     def begin_drain(self) -> None:
-        """SIGTERM arrived: `/readyz` says 503 draining from now on, while the shutdown hook drains the worker."""
+        """SIGTERM arrived: `/readyz` says 503 draining from now on (then `drain`, or the shutdown hook, stops the
+        worker)."""
         if not self.generation.engine.draining:
             log.info('draining: no new generation steps start here; /readyz answers 503')
         self.generation.engine.draining = True
+
+    async def drain(self) -> None:
+        """SIGTERM on `python app.py` (chained before uvicorn's exit): the worker takes no new job at once, in-flight
+        steps (a submit and the saving of its task id) end within NANOGEN_SHUTDOWN_GRACE, while the server still
+        answers (`/readyz` 503 draining, callbacks deferred for other workers)."""
+        self.begin_drain()
+        began = time.monotonic()
+        await self.generation.drain()
+        log.info('drained in %.1f s: stopping the server', time.monotonic() - began)
 
     @property
     def draining(self) -> bool:
@@ -165,23 +177,44 @@ class Services:
                       batches=self.batches)
 
 
-def chain_sigterm(on_term: Callable[[], None]) -> None:
-    """Call `on_term` first when SIGTERM arrives, then whatever handler was installed (uvicorn's graceful exit)."""
+def chain_sigterm(on_term: Callable[[], None], drain: Callable[[], Coroutine[Any, Any, None]] | None = None) -> None:
+    """When SIGTERM arrives call `on_term` at once, then (called from the event loop) run `drain` and only once it
+    ends hand the signal to the handler installed before (uvicorn's graceful exit, which stops serving), so the
+    server answers meanwhile. A second SIGTERM goes straight through."""
     if threading.current_thread() is not threading.main_thread():
         return  # a server run in a thread (the browser tests' screen fixture) gets no signals; its owner stops it
     previous = signal.getsignal(signal.SIGTERM)
+    loop = asyncio.get_running_loop() if drain is not None else None
+    signalled: list[int] = []
 
-    def handler(signum: int, frame: Any) -> None:
-        on_term()
+    def forward(signum: int, frame: Any) -> None:
         if callable(previous):
             previous(signum, frame)
         elif previous == signal.SIG_DFL:
             raise SystemExit(128 + signum)
+
+    def drained(_task: asyncio.Task[None]) -> None:
+        if callable(previous):
+            previous(signal.SIGTERM, None)
+        elif previous is not None:  # no Python handler to call from here: the signal again, with the one from before
+            signal.signal(signal.SIGTERM, previous)
+            signal.raise_signal(signal.SIGTERM)
+
+    def start_drain() -> None:
+        assert loop is not None and drain is not None
+        loop.create_task(drain(), name='nanogen-drain').add_done_callback(drained)
+
+    def handler(signum: int, frame: Any) -> None:
+        on_term()
+        if loop is None or signalled:
+            forward(signum, frame)
+            return
+        signalled.append(signum)
+        loop.call_soon_threadsafe(start_drain)  # a signal handler must not touch the loop's queues directly
     signal.signal(signal.SIGTERM, handler)
 
 
 async def _to_thread(fn: Any) -> Any:
-    import asyncio
     return await asyncio.to_thread(fn)
 
 
@@ -258,8 +291,8 @@ def _build(settings: Settings, lock: DataDirLock | None, *, storage: Storage | N
         api_key, base_url = settings.nanobanana_api_key, settings.nanobanana_base_url
     client = NanobananaClient(http, api_key=api_key, base_url=base_url, retries=settings.provider_retries)
     bus = EventBus()
-    # The graph is built in dependency order and every collaborator goes in through a constructor. One pair needs
-    # each other; a small hub built before both breaks the cycle (see generation/wakeups.py).
+    # The graph is built in dependency order and every collaborator goes in through a constructor, except two links
+    # set once both ends exist (webhooks.wake, generation.steps.refresh_references).
     users = UserService(db, settings)
     tokens = TokenService(db)
     groups = GroupService(db)

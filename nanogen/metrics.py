@@ -16,7 +16,7 @@ from nanogen.db import Database
 from nanogen.errors import StorageError
 from nanogen.events import EventBus, PromptEvent
 from nanogen.models import Prompt, Status, utcnow
-from nanogen.spend import team_month_spend
+from nanogen.spend import month_suspect_submits, team_month_spend
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
@@ -45,6 +45,8 @@ class Metrics:
         self.suspect = Gauge('nanogen_suspect_submits', 'Resubmits by this process after a submit whose task id was '
                              'lost (possibly billed twice; counted in the prompt cost)', registry=r)
         self.suspect.set_function(lambda: float(suspect_submits()))
+        self.suspect_month = Gauge('nanogen_suspect_submits_month', 'Resubmits this UTC month, all replicas, after '
+                                   'a submit whose task id was lost (from the database)', registry=r)
         self.prompts_by_status = Gauge('nanogen_prompts', 'Prompts in the database, by status', ['status'],
                                        registry=r)
         self.spend = Gauge('nanogen_spend_usd_month', 'Spend this UTC month in USD, reservations included',
@@ -109,13 +111,15 @@ class Metrics:
         """Refresh the database-derived gauges, then the text exposition format."""
         now = utcnow()
 
-        def work(s: Session) -> tuple[dict[str, int], float]:
+        def work(s: Session) -> tuple[dict[str, int], float, int]:
             rows = s.exec(select(Prompt.status, func.count()).group_by(col(Prompt.status))).all()
-            return {str(k): int(v) for k, v in rows}, float(team_month_spend(s, now))
-        counts, spent = await self.db.run(work)
+            return ({str(k): int(v) for k, v in rows}, float(team_month_spend(s, now)),
+                    month_suspect_submits(s, now)[1])
+        counts, spent, suspect = await self.db.run(work)
         for status in Status:
             self.prompts_by_status.labels(status=status.value).set(counts.get(status.value, 0))
         self.spend.set(spent)
+        self.suspect_month.set(suspect)
         return generate_latest(self.registry)
 
 

@@ -148,8 +148,6 @@ class Prompt(SQLModel, table=True):
     submit_attempts: int = 0
     idempotency_key: str | None = Field(default=None, max_length=128)
     request_fingerprint: str | None = Field(default=None, max_length=64)  # SHA-256 of the whole API request
-    lease_owner: str | None = Field(default=None, max_length=64)  # unused since 0005 (the old lease engine's)
-    lease_expires_at: datetime | None = _opt_ts()  # unused since 0005
     claim_token: str | None = Field(default=None, max_length=32)  # the step execution that may write this row
     claimed_at: datetime | None = _opt_ts()  # from the database's clock
     finish_attempts: int = Field(default=0, sa_column_kwargs={'server_default': '0'})

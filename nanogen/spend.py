@@ -73,3 +73,11 @@ def month_spend_per_user(s: Session, now: datetime) -> dict[int, Decimal]:
     rows = s.exec(select(Prompt.user_id, func.sum(spend_expression())).where(*in_month(*month_bounds(now)))
                   .group_by(col(Prompt.user_id))).all()
     return {int(user_id): money(total) for user_id, total in rows}
+
+
+def month_suspect_submits(s: Session, now: datetime) -> tuple[int, int]:
+    """(prompts, resubmits) this UTC month that were sent again after a submit whose answer was lost: each such
+    resubmit may have been billed twice by the provider (its estimate is in the prompt's cost)."""
+    prompts, resubmits = s.exec(select(func.count(), func.coalesce(func.sum(col(Prompt.suspect_submits)), 0))
+                                .where(col(Prompt.suspect_submits) > 0, *in_month(*month_bounds(now)))).one()
+    return int(prompts or 0), int(resubmits or 0)

@@ -62,7 +62,7 @@ class AdminConsole:
         users = await self.admin.users_overview()
         team_spent, team_cap = await self.admin.team_spend()
         budget_banner(users, team_spent, team_cap)
-        self.summary_cards(team_spent, team_cap)
+        self.summary_cards(team_spent, team_cap, await self.admin.suspect_submits())
         ui.label('Users').classes('text-lg font-semibold')
         with ui.column().classes('w-full gap-1'):
             for u in users:
@@ -73,7 +73,7 @@ class AdminConsole:
         await self.billing_mismatches()
         await self.audit()
 
-    def summary_cards(self, team_spent: Decimal, team_cap: Decimal | None) -> None:
+    def summary_cards(self, team_spent: Decimal, team_cap: Decimal | None, suspect: tuple[int, int]) -> None:
         admin = self.admin
         with ui.row().classes('w-full gap-4 items-stretch'):
             with ui.card().classes('grow'):
@@ -89,6 +89,13 @@ class AdminConsole:
                 ui.label('Team spend this month').classes('text-sm opacity-70')
                 ui.label(money(team_spent) + (f' of {money(team_cap)}' if team_cap else ' (no cap)')).classes(
                     'text-2xl')
+            with ui.card().classes('grow'):
+                ui.label('Possible double charges this month').classes('text-sm opacity-70')
+                prompts, resubmits = suspect
+                ui.label(str(prompts)).classes('text-2xl').mark('suspect-submits')
+                ui.label('Prompts sent again after a submit whose answer was lost (a crash or cut connection): the '
+                         f'provider may have billed them twice ({resubmits} resubmit(s), counted in their cost).'
+                         if prompts else 'None: every submit was answered.').classes('text-xs opacity-70')
             with ui.card().classes('grow'):
                 ui.label('Exports').classes('text-sm opacity-70')
                 ui.link('Usage per user per month (CSV)', '/admin/usage.csv').mark('usage-csv')

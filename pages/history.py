@@ -73,7 +73,7 @@ PHONE_CARD_SLOT = r'''
 
 def table_row(p: Prompt) -> dict[str, Any]:
     return {'id': p.id, 'status': p.status, 'prompt': p.prompt, 'size': size_label(p.model, p.image_size, p.resolution),
-            'cost': money(p.cost),
+            'cost': money(p.cost) + (f' (incl. {p.suspect_submits} possible double charge)' if p.suspect_submits else ''),
             'duration': duration(p.duration_ms), 'error': p.error_message or '', 'date': when(p.created_at),
             'image_id': p.image_id, 'retryable': p.status in (Status.FAILED.value, Status.CANCELLED.value)}
 

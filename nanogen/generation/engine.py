@@ -20,6 +20,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import procrastinate
@@ -51,18 +52,41 @@ def task_name(step: str) -> str:
     return f'nanogen.{step}'
 
 
-def apply_schema(db: Database) -> None:
-    """procrastinate's tables and functions, once (idempotent: skipped when they exist). Called by
-    `Services.migrate()` right after our own migrations; SQLite needs none."""
+MIGRATIONS_TABLE = 'nanogen_procrastinate_migrations'  # procrastinate's migration files applied here (ours)
+
+
+def shipped_migrations(path: Path | None = None) -> list[Path]:
+    """procrastinate's own SQL migration files, in the order they apply (their names sort by version)."""
+    folder = path or Path(SchemaManager.get_migrations_path())
+    return sorted(folder.glob('*.sql'))
+
+
+def apply_schema(db: Database, migrations: Path | None = None) -> None:
+    """procrastinate's tables and functions, brought up to the installed procrastinate: the full schema on an empty
+    database, else each of its migration files not applied yet, recorded in MIGRATIONS_TABLE. Called by
+    `Services.migrate()` under the cluster's migration lock, right after our own migrations; SQLite needs none.
+
+    A database whose procrastinate schema predates MIGRATIONS_TABLE was made by procrastinate 3.10's full schema
+    (the only release nanogen has allowed, see pyproject.toml), so every file shipped with it counts as applied."""
     if db.is_sqlite:
         return
-    with psycopg.connect(to_psycopg_url(db.url), autocommit=True) as conn:
+    shipped = shipped_migrations(migrations)
+    with psycopg.connect(to_psycopg_url(db.url), autocommit=True) as conn, conn.transaction():
+        conn.execute(f'CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} (name text PRIMARY KEY, '
+                     'applied_at timestamptz NOT NULL DEFAULT now())')
+        applied = {row[0] for row in conn.execute(f'SELECT name FROM {MIGRATIONS_TABLE}')}
         found = conn.execute("SELECT to_regclass('procrastinate_jobs')").fetchone()
-        if found and found[0] is not None:
-            return
-        with conn.transaction():
-            conn.execute(SchemaManager.get_schema())
-    log.info('procrastinate schema applied')
+        if found is None or found[0] is None:
+            conn.execute(SchemaManager.get_schema())  # the full schema already holds every shipped migration
+            pending, run = shipped, False
+            log.info('procrastinate schema applied')
+        else:
+            pending, run = [m for m in shipped if m.name not in applied], bool(applied)
+        for migration in pending:
+            if run:
+                conn.execute(migration.read_text())
+                log.info('procrastinate migration %s applied', migration.name)
+            conn.execute(f'INSERT INTO {MIGRATIONS_TABLE} (name) VALUES (%s)', (migration.name,))
 
 
 class JobEngine:
@@ -77,6 +101,7 @@ class JobEngine:
                                                          kwargs={'application_name': f'nanogen-jobs {name}'[:60]}))
         self.app = procrastinate.App(connector=connector)
         self._worker: asyncio.Task[None] | None = None
+        self._worker_stop: asyncio.Future[Any] | None = None  # the graceful stop under way (drain, then stop)
         self._opened = False
         self.draining = False  # SIGTERM (begin_drain) or stop(): no new step starts here
         self._stopped = False  # stop() ran: a later start_worker is a restart and clears `draining`
@@ -224,13 +249,21 @@ class JobEngine:
     def worker_running(self) -> bool:
         return self._worker is not None and not self._worker.done()
 
+    async def stop_worker(self) -> None:
+        """Take no new job from now on; running steps end, bounded by NANOGEN_SHUTDOWN_GRACE. The app stays open: a
+        draining replica still defers jobs (a prompt posted, a callback) for the other workers."""
+        self.draining = True
+        if self._worker is not None and self._worker_stop is None:
+            self._worker.cancel()  # procrastinate's graceful stop; only once: a second cancel aborts running steps
+            self._worker_stop = asyncio.ensure_future(asyncio.gather(self._worker, return_exceptions=True))
+        if self._worker_stop is not None:
+            await asyncio.shield(self._worker_stop)
+            self._worker = self._worker_stop = None
+
     async def stop(self) -> None:
-        """Drain: take no new job, let running steps end (bounded by NANOGEN_SHUTDOWN_GRACE), then close."""
-        self.draining = self._stopped = True
-        if self._worker is not None:
-            self._worker.cancel()  # procrastinate turns this into a graceful stop of its worker
-            await asyncio.gather(self._worker, return_exceptions=True)
-            self._worker = None
+        """Drain (`stop_worker`), then close."""
+        self._stopped = True
+        await self.stop_worker()
         if self._opened:
             self._opened = False
             await self.app.close_async()

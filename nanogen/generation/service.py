@@ -70,6 +70,7 @@ class GenerationService:
         self.engine.periodic('resume', SWEEP_EVERY_S, self.steps.resume)
         self.engine.periodic('timeouts', SWEEP_EVERY_S, self.steps.fail_timed_out)
         self.engine.periodic('retry-stalled', max(1, round(settings.worker_heartbeat_s)), self.engine.retry_stalled)
+        self._drain_deadline: float | None = None  # time.monotonic() by which a drain under way ends
         self._active: set[int] = set()  # unfinished prompts this process has seen move (the in-flight gauge)
         bus.subscribe(self._track)
 
@@ -81,12 +82,20 @@ class GenerationService:
             await self.resume_unfinished()
             await self.engine.start_worker()
 
+    async def drain(self) -> None:
+        """No new step starts here; running ones end (submits are shielded, so their task ids are saved), bounded by
+        NANOGEN_SHUTDOWN_GRACE counted from the first call. The job queue stays open for deferring. Rows left
+        PENDING/PROCESSING stay resumable; their jobs stay queued (PostgreSQL) or are re-seeded at start."""
+        if self._drain_deadline is None:
+            self._drain_deadline = time.monotonic() + self.settings.shutdown_grace_s
+        await self.engine.stop_worker()
+        await self.steps.drain(self._drain_deadline - time.monotonic())
+
     async def stop(self) -> None:
-        """Drain: no new step starts, running ones end (submits are shielded), bounded by NANOGEN_SHUTDOWN_GRACE.
-        Rows stay PENDING/PROCESSING and resumable; their jobs stay queued (PostgreSQL) or are re-seeded at start."""
-        began = time.monotonic()
+        """Drain (if SIGTERM has not already), then close the job queue."""
+        await self.drain()
         await self.engine.stop()
-        await self.steps.drain(self.settings.shutdown_grace_s - (time.monotonic() - began))
+        self._drain_deadline = None
 
     @property
     def draining(self) -> bool:

@@ -22,11 +22,10 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 from procrastinate.exceptions import ConnectorException
-from sqlmodel import Session, col, func, select
 
 from nanogen import retrying
 from nanogen.config import Settings
@@ -43,8 +42,9 @@ from nanogen.generation.refusals import (
 )
 from nanogen.generation.results import ResultSaver
 from nanogen.generation.store import Claim, PromptRows
+from nanogen.generation.sweeps import Sweeps
 from nanogen.logs import current_prompt_id
-from nanogen.models import UNFINISHED, Prompt, Status
+from nanogen.models import Prompt, Status
 from nanogen.provider.client import PROVIDER_SIDE, GenerateRequest, NanobananaClient, TaskRecord, TaskState
 from nanogen.retrying import DB_UNAVAILABLE
 
@@ -55,7 +55,6 @@ log = logging.getLogger(__name__)
 SAVE_TASK_ID_BACKOFF = retrying.Backoff(0.5, 10.0)
 Publish = Callable[[Prompt, str, tuple[int, ...]], None]
 
-TIMEOUT_SWEEP_GRACE_S = 60.0  # past the deadline, before the sweep fails a prompt its own step did not end
 # With callbacks arriving (one in the last CALLBACKS_HEALTHY_S), the safety-net check runs SAFETY_NET_FACTOR times
 # less often: at 500 in flight a 15 s net was 33 record-info calls a second, competing with the finishes.
 CALLBACKS_HEALTHY_S = 300.0
@@ -66,7 +65,15 @@ class _Lost(Exception):
     """This execution no longer holds the prompt (cancelled, or claimed by another): stop, write nothing."""
 
 
-class Steps:
+@dataclass
+class _Run:
+    """What a check/finish execution writes under: the claim token it read on the row, then its finish's own (every
+    write compares it, so an execution another has claimed past writes nothing). Not `read`: nothing to fence with."""
+    read: bool = False
+    token: str | None = None
+
+
+class Steps(Sweeps):
     def __init__(self, *, engine: JobEngine, rows: PromptRows, client: NanobananaClient, results: ResultSaver,
                  settings: Settings, callback_url: Callable[[int], str], publish: Publish) -> None:
         self.engine = engine
@@ -293,13 +300,15 @@ class Steps:
 
     async def _advance(self, pid: int, *, chain: bool, interval: float) -> None:
         current_prompt_id.set(pid)
+        run = _Run()
         try:
             prompt = await self.rows.get(pid)
             if prompt is None or prompt.status != Status.PROCESSING.value or not saved_task_ids(prompt):
                 return
+            run.read, run.token = True, prompt.claim_token
             started = prompt.submitted_at or prompt.started_at
             if self.rows.clock() >= started + timedelta(seconds=self.settings.generation_timeout_s):
-                await self._fail(pid, self.timeout_message())
+                await self._fail(pid, self.timeout_message(), claim=run.token)
                 return
             grown = self.safety_net_s() if self.settings.public_url else min(interval * 1.5, self.settings.poll_max_s)
             try:
@@ -308,7 +317,7 @@ class Steps:
                     async with self.provider_slots:
                         records.append(await self.client.record_info(task_id))
             except ProviderRejected as exc:
-                await self._fail(pid, exc.user_message)
+                await self._fail(pid, exc.user_message, claim=run.token)
                 return
             except ProviderError as exc:
                 if chain:
@@ -319,19 +328,15 @@ class Steps:
                 if chain:
                     await self.engine.defer('check', pid, delay_s=interval, interval=grown)
                 return
-            await self._finish(prompt, records)
+            await self._finish(prompt, records, run)
         except PAUSE as exc:  # the resume sweep picks the prompt up again
             log.warning('prompt %s paused: database unavailable (%s); it will be resumed', pid, type(exc).__name__)
         except Exception as exc:  # the last line of defence: the job ends FAILED with a message, never vanishes
             log.warning('prompt %s failed unexpectedly: %r', pid, exc, exc_info=True)
-            await self._fail(pid, 'Something went wrong on our side while generating. Try again.')
+            if run.read:  # else the resume sweep runs the step again
+                await self._fail(pid, 'Something went wrong on our side while generating. Try again.', claim=run.token)
 
-    def timeout_message(self) -> str:
-        minutes = max(1, round(self.settings.generation_timeout_s / 60))
-        return (f'The provider did not finish within {minutes} minutes. {PROVIDER_SIDE}; you were not charged. '
-                'Press Retry later.')
-
-    async def _finish(self, prompt: Prompt, records: list[TaskRecord]) -> None:
+    async def _finish(self, prompt: Prompt, records: list[TaskRecord], run: _Run) -> None:
         """Every task of the prompt has ended: store the images of those that made one (all on this prompt)."""
         assert prompt.id is not None
         pid = prompt.id
@@ -339,6 +344,7 @@ class Steps:
         if claim is None:
             return
         token, attempt = claim.token, claim.prompt.finish_attempts
+        run.token = token  # from here on, a failure of this execution is fenced by its own claim
         raw: object = records[0].raw if len(records) == 1 else [r.raw for r in records]
         await self.rows.update(pid, claim=token, response_data=json.dumps(raw, default=str)[:20000],
                                **billing_columns(prompt, [r.operation_type for r in records]))
@@ -384,43 +390,8 @@ class Steps:
         log.info('prompt %s completed with %d image(s) in %s ms', pid, len(processed), done.duration_ms)
         self.publish(done, 'Done', ids)
 
-    async def _fail(self, pid: int, message: str, *, billed: bool = False, claim: str | None = None) -> None:
+    async def _fail(self, pid: int, message: str, *, claim: str | None, billed: bool = False) -> None:
         row = await self.rows.fail(pid, message, billed=billed, claim=claim)
         if row is not None:
             log.warning('prompt %s failed: %s', pid, message)
             self._say(row, message)
-
-    # ------------------------------------------------------------------ sweeps (periodic tasks)
-    async def resume(self) -> int:
-        """Defer the next step of every unfinished prompt that has no live job (the queue lost it: a restart on
-        SQLite, a job that ended badly, a crash between recording and deferring)."""
-        live = await self.engine.live_prompt_ids()
-
-        def find(s: Session) -> list[tuple[int, str]]:
-            rows = s.exec(select(Prompt.id, Prompt.status).where(col(Prompt.status).in_(UNFINISHED))
-                          .order_by(col(Prompt.id)))
-            return [(i, st) for i, st in rows if i is not None and i not in live]
-        resumed = 0
-        for pid, status in await self.rows.db.run(find):
-            step = 'submit' if status == Status.PENDING.value else 'check'
-            if await self.engine.defer(step, pid):
-                resumed += 1
-        if resumed:
-            log.info('resumed %d unfinished generation(s)', resumed)
-        return resumed
-
-    async def fail_timed_out(self) -> int:
-        """End every unfinished prompt past NANOGEN_GENERATION_TIMEOUT (whatever happened to its jobs), after a
-        grace: a step still running ends its own prompt at the deadline with the reason it knows (a model in
-        maintenance, say), and this net must not race it with a plain "timed out"."""
-        cutoff = self.rows.clock() - timedelta(seconds=self.settings.generation_timeout_s + TIMEOUT_SWEEP_GRACE_S)
-
-        def find(s: Session) -> list[int]:
-            started: Any = func.coalesce(col(Prompt.released_at), col(Prompt.created_at))
-            rows = s.exec(select(Prompt.id).where(col(Prompt.status).in_(UNFINISHED), started < cutoff,
-                                                  (col(Prompt.submitted_at).is_(None)) | (col(Prompt.submitted_at) < cutoff)))
-            return [i for i in rows if i is not None]
-        ids = await self.rows.db.run(find)
-        for pid in ids:
-            await self._fail(pid, self.timeout_message())
-        return len(ids)

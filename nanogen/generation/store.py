@@ -142,12 +142,14 @@ class PromptRows:
             return row
         return await self.db.write(work)
 
-    async def fail(self, pid: int, message: str, *, billed: bool = False, claim: str | None = None) -> Prompt | None:
-        """End an unfinished prompt FAILED with a message; None when it had already ended or `claim` lost it. The
-        cost counts this attempt when `billed`, plus every suspect (possibly billed) submit."""
+    async def fail(self, pid: int, message: str, *, claim: str | None, billed: bool = False) -> Prompt | None:
+        """End an unfinished prompt FAILED with a message, only while `claim` is still the row's claim token (None:
+        only while no execution has claimed it); None when it had already ended or another execution claimed it
+        since (this one lost: nothing is written). The cost counts this attempt when `billed`, plus every suspect
+        (possibly billed) submit."""
         def work(s: Session) -> Prompt | None:
             row = s.get(Prompt, pid, with_for_update=True)
-            if row is None or Status(row.status).finished or (claim is not None and row.claim_token != claim):
+            if row is None or Status(row.status).finished or row.claim_token != claim:
                 return None
             now = self.clock()
             # One-image tasks the provider accepted before a later one of the prompt failed to submit were billed.

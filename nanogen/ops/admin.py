@@ -31,7 +31,7 @@ from nanogen.library.service import Library
 from nanogen.models import UNFINISHED, AuditEvent, Image, Prompt, Status, User, utcnow
 from nanogen.ops.export import export_zip
 from nanogen.provider.client import NanobananaClient
-from nanogen.spend import in_month, month_bounds, month_spend_per_user, team_month_spend
+from nanogen.spend import in_month, month_bounds, month_spend_per_user, month_suspect_submits, team_month_spend
 
 log = logging.getLogger(__name__)
 MAX_BUDGET = Decimal('1000000')
@@ -157,6 +157,11 @@ class AdminService:
     async def team_spend(self) -> tuple[Decimal, Decimal | None]:
         now = self.clock()
         return await self.db.run(lambda s: team_month_spend(s, now)), self.budget.team_cap
+
+    async def suspect_submits(self) -> tuple[int, int]:
+        """(prompts, resubmits) this month that may have been billed twice (see `month_suspect_submits`)."""
+        now = self.clock()
+        return await self.db.run(lambda s: month_suspect_submits(s, now))
 
     async def credits(self) -> float | None:
         """The provider's remaining credits, or None when it cannot say right now (the page shows that).

@@ -40,22 +40,35 @@ def haproxy_binary() -> str:
     return found
 
 
-def balancer_config(port: int, servers: Sequence[tuple[str, int]], check_path: str = '/readyz') -> str:
-    """deploy/haproxy.cfg's frontend and backend, on local ports (no Docker resolver)."""
-    lines = [
-        'global', '    maxconn 1024', '    log stderr format raw local0 info',  # into haproxy.log: what a drill saw
-        'defaults', '    mode http', '    log global', '    option httplog', '    option redispatch', '    retries 2',
-        '    timeout connect 2s', '    timeout check 3s',  # without it the check's timeout is `inter`: a replica busy
-        # starting answered /readyz in over 300 ms, was marked down, and its in-flight page was cut (502)
-        '    timeout client 60s', '    timeout server 60s', '    timeout tunnel 1h',
-        'frontend nanogen', f'    bind 127.0.0.1:{port}', '    default_backend web',
-        'backend web', '    balance roundrobin', '    cookie SERVERID insert indirect nocache httponly',
-        f'    option httpchk GET {check_path}', '    http-check expect status 200',
-        '    default-server inter 300ms fastinter 300ms downinter 500ms fall 1 rise 1 '
-        'on-marked-down shutdown-sessions',
-    ]
-    lines += [f'    server {name} 127.0.0.1:{p} check cookie {name}' for name, p in servers]
-    return '\n'.join(lines) + '\n'
+SHIPPED_BALANCER = Path(__file__).resolve().parents[2] / 'deploy' / 'haproxy.cfg'
+
+
+def balancer_config(port: int, servers: Sequence[tuple[str, int]], shipped: Path = SHIPPED_BALANCER) -> str:
+    """deploy/haproxy.cfg itself, so its timings and options are what the drills test, with only what differs off
+    Docker changed: the frontend binds a local port, the servers are the replicas' local ports (no Docker resolver,
+    so its section goes), and the log goes to stderr (into haproxy.log: what a drill saw)."""
+    out: list[str] = []
+    servers_written = False
+    section = ''
+    for line in shipped.read_text().splitlines():
+        stripped = line.strip()
+        if line and not line[0].isspace() and not line.startswith('#'):
+            section = stripped.split()[0]
+        if section == 'resolvers':
+            continue
+        if stripped.startswith('bind ') and section == 'frontend':
+            line = f'    bind 127.0.0.1:{port}'
+        elif stripped.startswith('log stdout'):
+            line = line.replace('log stdout', 'log stderr')
+        elif stripped.startswith('server ') and section == 'backend':
+            if servers_written:
+                continue
+            servers_written = True
+            out += [f'    server {name} 127.0.0.1:{p} check cookie {name}' for name, p in servers]
+            continue
+        out.append(line)
+    assert servers_written and f'bind 127.0.0.1:{port}' in '\n'.join(out), 'deploy/haproxy.cfg changed shape'
+    return '\n'.join(out) + '\n'
 
 
 class Balancer:

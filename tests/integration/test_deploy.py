@@ -81,3 +81,21 @@ def test_the_balancer_serves_every_web_replica_with_sticky_sessions() -> None:
     public = nanogen_services()['web1']['environment']['NANOGEN_PUBLIC_URL']
     assert 'balancer' in public  # the balancer's address, never a replica's
     assert {'postgres', 'minio'} <= set(services)
+
+
+def test_the_drills_run_the_shipped_balancer_config(tmp_path: Path) -> None:
+    """The cluster drills' HAProxy is deploy/haproxy.cfg (its checks, timings, stickiness), with only the addresses
+    off Docker changed: its failover behaviour is what they test, not a re-typed copy's."""
+    from tests.drills.cluster import balancer_config
+    changed = ('bind ', 'server ', 'log stdout', 'log stderr', 'resolvers ', 'nameserver ', 'hold ')
+    shipped = [line.strip() for line in (DEPLOY / 'haproxy.cfg').read_text().splitlines()
+               if line.strip() and not line.strip().startswith(('#', *changed))]
+    used = [line.strip() for line in balancer_config(18080, [('r0', 18081), ('r1', 18082)]).splitlines()]
+    assert shipped == [line for line in used if line and not line.startswith(('#', *changed))]
+    assert 'server r0 127.0.0.1:18081 check cookie r0' in used and 'bind 127.0.0.1:18080' in used
+    haproxy = shutil.which('haproxy') or ('/usr/sbin/haproxy' if os.path.exists('/usr/sbin/haproxy') else None)
+    if haproxy is not None:
+        (tmp_path / 'haproxy.cfg').write_text('\n'.join(used) + '\n')
+        result = subprocess.run([haproxy, '-c', '-f', str(tmp_path / 'haproxy.cfg')], capture_output=True,
+                                text=True, timeout=30)
+        assert result.returncode == 0, result.stdout + result.stderr

@@ -82,7 +82,8 @@ async def test_graceful_shutdown_leaves_generations_resumable(fake, make_service
         await wait_status(first, pid, {'PROCESSING'})
     await first.stop()  # what the app's shutdown hook runs
     rows = await first.db.run(lambda s: list(s.exec(select(Prompt))))
-    assert {(p.status, p.lease_owner, p.lease_expires_at) for p in rows} == {('PROCESSING', None, None)}
+    # Submitted, their task ids saved: the next start polls them (no new submit), whichever execution claims them.
+    assert {(p.status, bool(p.provider_task_id), p.submit_attempts) for p in rows} == {('PROCESSING', True, 1)}
 
     second = await make_services(settings, worker_id='replica-b')  # a restart: picks both up at once
     for pid in ids:

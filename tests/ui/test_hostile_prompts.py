@@ -8,7 +8,6 @@ its own (`:x=...` is JavaScript to the browser), and a newline or `\\N`/`\\x`/`\
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
 
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -61,14 +60,14 @@ async def make_generation(uid: int, prompt: str) -> tuple[int, int, str]:
 
 
 async def make_in_flight(prompt: str) -> None:
-    """Someone else's running job, leased by another replica so this one never drives it: the admin page lists it.
+    """Someone else's running job, with no provider task saved yet (a check step of this process finds nothing to
+    ask about, so it stays running): the admin page lists it.
 
     A new person each time: running jobs count against their owner's concurrency limit."""
     uid = await user_id(app_services(), f'bob{uuid.uuid4().hex[:8]}@example.com')
 
     def work(s) -> None:  # type: ignore[no-untyped-def]
-        s.add(Prompt(user_id=uid, prompt=prompt, status=Status.PROCESSING.value, submitted_at=utcnow(),
-                     lease_owner='another-replica', lease_expires_at=utcnow() + timedelta(hours=1)))
+        s.add(Prompt(user_id=uid, prompt=prompt, status=Status.PROCESSING.value, submitted_at=utcnow()))
         s.commit()
     await app_services().db.write(work)
 

@@ -67,3 +67,10 @@ def test_ci_installs_haproxy_and_brings_up_postgresql() -> None:
     assert 'pg_isready -q -h 127.0.0.1' in ci and 'apt_install postgresql' in ci and 'pg_ctlcluster' in ci
     assert 'export CI="${CI:-true}"' in ci
     assert 'python3 -m venv .venv' in ci
+
+
+def test_ci_brings_up_redis_for_the_shared_rate_limit_tests() -> None:
+    """Issue 14 audit: under CI=true the Redis cases fail when nothing answers on 127.0.0.1:6379."""
+    ci = (ROOT / '.ci' / 'run').read_text()
+    assert 'apt_install redis-server' in ci and 'redis-server --bind 127.0.0.1 --port 6379' in ci
+    assert ci.index('redis_ready || ') < ci.index('\nscripts/check')  # up before the tests run

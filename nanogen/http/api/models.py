@@ -168,6 +168,9 @@ class PromptOut(BaseModel):
     error_message: str | None = Field(description='Why it failed or was cancelled.')
     estimated_cost: str
     cost: str = Field(description='What it cost in USD (0 until it completes).')
+    suspect_submits: int = Field(0, description='Times it was sent again after a submit whose answer was lost (a '
+                                                'crash or a cut connection): the provider may have billed each of '
+                                                'those too, so their estimate is included in `cost`. Usually 0.')
     duration_ms: int | None
     created_at: datetime
     completed_at: datetime | None
@@ -245,6 +248,7 @@ def prompt_out(base: str, prompt: Prompt, images: list[Image] | None = None) -> 
                      aspect_ratio=prompt.aspect_ratio,
                      num_images=prompt.num_images, watermark=prompt.watermark, error_message=prompt.error_message,
                      estimated_cost=money(prompt.estimated_cost), cost=money(prompt.cost),
+                     suspect_submits=prompt.suspect_submits,
                      duration_ms=prompt.duration_ms, created_at=prompt.created_at, completed_at=prompt.completed_at,
                      status_url=f'{base}/api/v1/prompts/{prompt.id}',
                      image_ids=[i.id for i in images if i.id is not None],

@@ -33,7 +33,7 @@ SQLITE_TRIGGERS = {
                       'INSERT INTO prompts_fts(rowid, prompt) VALUES (new.id, new.prompt); END',
     'prompts_fts_ad': 'AFTER DELETE ON prompts BEGIN '
                       "INSERT INTO prompts_fts(prompts_fts, rowid, prompt) VALUES ('delete', old.id, old.prompt); END",
-    # Only when the text changes: prompts are updated often (status, lease) and those updates must not touch the index.
+    # Only when the text changes: prompts are updated often (status, claims) and those updates must not touch the index.
     'prompts_fts_au': 'AFTER UPDATE OF prompt ON prompts BEGIN '
                       "INSERT INTO prompts_fts(prompts_fts, rowid, prompt) VALUES ('delete', old.id, old.prompt); "
                       'INSERT INTO prompts_fts(rowid, prompt) VALUES (new.id, new.prompt); END',
