@@ -1,4 +1,4 @@
-"""Migration 0014 (the old lease engine's columns dropped) on a database that already holds data: nothing else lost;
+"""Migration 0015 (the old lease engine's columns dropped) on a database that already holds data: nothing else lost;
 on SQLite, where the batch recreates `prompts`, ids stay never-reused and the search triggers are back."""
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ ROWS = [
 @pytest.fixture
 def old_db(database_url: str) -> Iterator[Database]:
     database = Database(database_url)
-    database.migrate('0013')
+    database.migrate('0014')
     with database.engine.begin() as conn:
         for statement in ROWS:
             conn.exec_driver_sql(statement)
@@ -40,7 +40,7 @@ def old_db(database_url: str) -> Iterator[Database]:
     database.dispose()
 
 
-def test_0014_drops_the_lease_columns_and_keeps_every_row(old_db: Database) -> None:
+def test_0015_drops_the_lease_columns_and_keeps_every_row(old_db: Database) -> None:
     old_db.migrate()
     columns = {c['name'] for c in sa.inspect(old_db.engine).get_columns('prompts')}
     assert 'lease_owner' not in columns and 'lease_expires_at' not in columns

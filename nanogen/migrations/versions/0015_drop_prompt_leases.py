@@ -1,7 +1,7 @@
 """drop the old lease engine's prompt columns (lease_owner, lease_expires_at)
 
-Revision ID: 0014
-Revises: 0013
+Revision ID: 0015
+Revises: 0014
 Create Date: 2026-12-07
 
 Issue 14 replaced the hand-written lease engine with procrastinate and claim tokens (0005); nothing has read or
@@ -18,8 +18,8 @@ from alembic import op
 
 import nanogen.models
 
-revision = '0014'
-down_revision = '0013'
+revision = '0015'
+down_revision = '0014'
 branch_labels = None
 depends_on = None
 
