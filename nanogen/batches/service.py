@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -42,6 +42,9 @@ class BatchFinished:
     user_id: int
     status: str  # DONE or CANCELLED
     counts: dict[str, int]
+
+
+FinishedHook = Callable[[BatchFinished], Awaitable[None] | None]
 
 
 @dataclass(frozen=True)
@@ -104,11 +107,11 @@ class BatchService:
     def __init__(self, *, db: Database, settings: Settings, engine: JobEngine, bus: EventBus, storage: Storage,
                  references: ReferenceStore | None, budget_check: Callable[[Session, int, Decimal], None] | None,
                  request_check: Callable[[Session, int, Any], None] | None,
-                 clock: Callable[[], datetime] = utcnow) -> None:
+                 on_finished: Sequence[FinishedHook] = (), clock: Callable[[], datetime] = utcnow) -> None:
         self.db, self.settings, self.storage, self.references = db, settings, storage, references
         self.budget_check, self.request_check, self.clock = budget_check, request_check, clock
-        # The batch-end hook: bootstrap subscribes the webhooks' emitter (sync or async callables).
-        self.on_finished: list[Callable[[BatchFinished], Awaitable[None] | None]] = []
+        # The batch-end hooks (sync or async callables): bootstrap passes the webhooks' emitter.
+        self.on_finished: list[FinishedHook] = list(on_finished)
         self._tasks: set[asyncio.Task[Any]] = set()
         self.feeder = BatchFeeder(db=db, settings=settings, engine=engine, bus=bus, clock=clock,
                                   on_finished=self._finished)

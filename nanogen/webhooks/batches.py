@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from nanogen.batches.service import BatchFinished, BatchService
+from nanogen.batches.service import BatchFinished, FinishedHook
 from nanogen.models import BatchRow, Prompt
 from nanogen.webhooks.service import WebhookService
 from nanogen.webhooks.tables import BATCH_COMPLETED
@@ -23,14 +23,13 @@ def batch_payload(event: BatchFinished, public_url: str | None) -> dict[str, Any
             'url': f'{base}/api/v1/batches/{event.batch_id}', 'zip_url': f'{base}/api/v1/batches/{event.batch_id}/zip'}
 
 
-def connect(webhooks: WebhookService, batches: BatchService) -> None:
-    """Wire the two together (bootstrap calls this once)."""
-    webhooks.batch_of = batch_of
-
+def finished_hook(webhooks: WebhookService) -> FinishedHook:
+    """The batch-end hook that sends `batch.completed` (bootstrap gives it to BatchService; `batch_of` goes to
+    WebhookService)."""
     async def finished(event: BatchFinished) -> None:
         # The event id is stable for one ending (a hook run twice sends once) but new when the batch ends again with
         # other counts, after its failed rows were retried.
         counts = '-'.join(f'{k}{v}' for k, v in sorted(event.counts.items()))
         await webhooks.emit(event.user_id, BATCH_COMPLETED, batch_payload(event, webhooks.settings.public_url),
                             batch_id=event.batch_id, event_id=f'batch-{event.batch_id}-{event.status.lower()}-{counts}')
-    batches.on_finished.append(finished)
+    return finished
