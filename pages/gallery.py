@@ -324,7 +324,7 @@ class GalleryView:
     # ------------------------------------------------------------------ delete with undo
     async def delete(self, row: ImageRow) -> None:
         try:
-            await self.ctx.services.library.soft_delete(self.ctx.user.id, [row.id])
+            await self.ctx.services.library.delete_images(self.ctx.user.id, [row.id])
         except NanogenError as exc:
             notify_error(exc.user_message)
             return
@@ -366,7 +366,7 @@ class GalleryView:
         if not rows:
             return
         try:
-            restored = await self.ctx.services.library.undo_delete(self.ctx.user.id, [r.id for r in rows])
+            restored = await self.ctx.services.library.restore_images(self.ctx.user.id, [r.id for r in rows])
         except NanogenError as exc:
             notify_error(exc.user_message)
             return

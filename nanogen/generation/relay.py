@@ -1,4 +1,4 @@
-"""Cross-replica relay over PostgreSQL LISTEN/NOTIFY: status events and callback wake-ups reach every replica.
+"""Cross-replica relay over PostgreSQL LISTEN/NOTIFY: status events reach every replica.
 
 One replica's GenerationService publishes PromptEvents on its own EventBus; a browser tab of the same user may be
 connected to another replica (sticky sessions pin a tab, not a user). With PostgreSQL as the database, this relay
@@ -40,11 +40,9 @@ def to_psycopg_url(url: str) -> str:
 
 
 class PostgresRelay:
-    def __init__(self, url: str, bus: EventBus, *, on_wake: Callable[[int], Any] | None = None,
-                 replica_id: str | None = None) -> None:
+    def __init__(self, url: str, bus: EventBus, *, replica_id: str | None = None) -> None:
         self.url = to_psycopg_url(url)
         self.bus = bus
-        self.on_wake = on_wake
         self.replica_id = replica_id or uuid.uuid4().hex
         self._listener: asyncio.Task[None] | None = None
         self._sender: psycopg.AsyncConnection[Any] | None = None
@@ -64,10 +62,6 @@ class PostgresRelay:
             await asyncio.gather(self._listener, return_exceptions=True)
         if self._sender is not None:
             await self._sender.close()
-
-    async def wake(self, prompt_id: int) -> None:
-        """Ask whichever replica drives this prompt to check on it now (a callback reached us instead)."""
-        await self._notify({'kind': 'wake', 'prompt_id': prompt_id})
 
     def _forward(self, event: PromptEvent) -> Any:
         if event.relayed:
@@ -121,10 +115,8 @@ class PostgresRelay:
             data = json.loads(payload)
             if data.get('from') == self.replica_id:
                 return
-            if data.get('kind') == 'wake':
-                if self.on_wake:
-                    self.on_wake(int(data['prompt_id']))
-                return
+            if data.get('kind') != 'event':
+                return  # e.g. a 'wake' from a replica still running an older version: nothing listens for it now
             self.bus.publish(PromptEvent(user_id=int(data['user_id']), prompt_id=int(data['prompt_id']),
                                          status=str(data['status']), message=str(data.get('message', '')),
                                          image_ids=tuple(int(i) for i in data.get('image_ids', ())),
