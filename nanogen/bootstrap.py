@@ -46,7 +46,7 @@ from nanogen.ops.stats import StatsService
 from nanogen.ops.usage import UsageService
 from nanogen.provider.client import NanobananaClient
 from nanogen.provider.fake import FakeConfig, FakeProvider
-from nanogen.studio import Browse, Studio, frozen_settings
+from nanogen.studio import Studio, frozen_settings
 from nanogen.webhooks import WebhookSender, WebhookService
 from nanogen.webhooks.batches import batch_of, finished_hook
 
@@ -158,7 +158,7 @@ class Services:
         """The narrow view the pages get (issue 13): the services they may call, not the db, HTTP or storage."""
         return Studio(settings=frozen_settings(self.settings), demo_mode=self.settings.demo_mode, auth=self.auth,
                       users=self.users, local_sign_in=self.local_sign_in, bus=self.bus, generation=self.generation,
-                      library=self.library, groups=self.groups, browse=Browse(self.db), budget=self.budget,
+                      library=self.library, groups=self.groups, budget=self.budget,
                       admin=self.admin, tokens=self.tokens, references=self.references,
                       stats=StatsService(self.db), usage=UsageService(self.db), edits=self.edits,
                       webhooks=self.webhooks,

@@ -188,7 +188,7 @@ class GalleryView:
         if self.board is not None:
             return await self.ctx.services.library.board_images(self.ctx.user.id, self.board.id, query, cursor=cursor,
                                                                 limit=PAGE_SIZE)
-        return await self.ctx.services.browse.images(self.ctx.user.id, query, cursor=cursor, limit=PAGE_SIZE)
+        return await self.ctx.services.library.images(self.ctx.user.id, query, cursor=cursor, limit=PAGE_SIZE)
 
     def show(self, rows: list[ImageRow], cursor: str | None) -> None:
         for row in rows:

@@ -24,7 +24,7 @@ from nanogen.library.board_access import BoardInfo, shared_image_ids, visible_im
 from nanogen.library.boards import Boards
 from nanogen.library.deletes import Deleted, Deletes, delete_objects
 from nanogen.library.files import VARIANTS, FileRef, file_ref
-from nanogen.library.queries import ImageQuery, ImageRow, Page, own_image
+from nanogen.library.queries import ImageQuery, ImageRow, Page, PromptQuery, own_image
 from nanogen.library.shares import SharedImage, ShareLink, Shares
 from nanogen.library.tagging import Tagging
 from nanogen.models import Image, Prompt, utcnow
@@ -92,6 +92,23 @@ class Library:
             rows = s.exec(select(Prompt).where(col(Prompt.user_id) == user_id, col(Prompt.id).in_(ids)))
             return {p.id: p for p in rows if p.id is not None}
         return await self.db.run(work)
+
+    async def images(self, user_id: int, query: ImageQuery, *, cursor: str | None = None,
+                     limit: int = 60) -> Page[ImageRow]:
+        """A filtered page of the user's live images (the gallery, the dashboard, the edit picker, the API)."""
+        return await queries.list_images(self.db, user_id, query, cursor=cursor, limit=limit)
+
+    async def prompts(self, user_id: int, query: PromptQuery, *, cursor: str | None = None,
+                      limit: int = 50) -> Page[Prompt]:
+        """A filtered page of the user's prompts (the history page and its CSV export, the API)."""
+        return await queries.list_prompts(self.db, user_id, query, cursor=cursor, limit=limit)
+
+    async def count_prompts(self, user_id: int, query: PromptQuery) -> int:
+        return await queries.count_prompts(self.db, user_id, query)
+
+    async def images_of_prompts(self, user_id: int, prompt_ids: list[int]) -> dict[int, list[Image]]:
+        """The live images of several of the user's prompts in one read, by prompt id, in position order."""
+        return await queries.images_of_prompts(self.db, user_id, prompt_ids)
 
     async def image_ids_of_prompts(self, user_id: int, prompt_ids: Iterable[int]) -> dict[int, list[int]]:
         """The live image ids of each of these prompts of this user, in position order, in one read."""
