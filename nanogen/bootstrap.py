@@ -48,9 +48,9 @@ from nanogen.ops.stats import StatsService
 from nanogen.ops.usage import UsageService
 from nanogen.provider.client import NanobananaClient
 from nanogen.provider.fake import FakeConfig, FakeProvider
-from nanogen.studio import Browse, Studio, frozen_settings
+from nanogen.studio import Studio, frozen_settings
 from nanogen.webhooks import WebhookSender, WebhookService
-from nanogen.webhooks.batches import connect as connect_batch_webhooks
+from nanogen.webhooks.batches import batch_of, end_hooks
 
 log = logging.getLogger(__name__)
 DEMO_BASE_URL = 'http://demo-provider.invalid'
@@ -170,7 +170,7 @@ class Services:
         """The narrow view the pages get (issue 13): the services they may call, not the db, HTTP or storage."""
         return Studio(settings=frozen_settings(self.settings), demo_mode=self.settings.demo_mode, auth=self.auth,
                       users=self.users, local_sign_in=self.local_sign_in, bus=self.bus, generation=self.generation,
-                      library=self.library, groups=self.groups, browse=Browse(self.db), budget=self.budget,
+                      library=self.library, groups=self.groups, budget=self.budget,
                       admin=self.admin, tokens=self.tokens, references=self.references,
                       stats=StatsService(self.db), usage=UsageService(self.db), edits=self.edits,
                       webhooks=self.webhooks,
@@ -291,8 +291,8 @@ def _build(settings: Settings, lock: DataDirLock | None, *, storage: Storage | N
         api_key, base_url = settings.nanobanana_api_key, settings.nanobanana_base_url
     client = NanobananaClient(http, api_key=api_key, base_url=base_url, retries=settings.provider_retries)
     bus = EventBus()
-    # The graph is built in dependency order and every collaborator goes in through a constructor, except two links
-    # set once both ends exist (webhooks.wake, generation.steps.refresh_references).
+    # The graph is built in dependency order and every collaborator goes in through a constructor: the webhook sender
+    # before the service it wakes, the reference store before generation, the webhooks before batches.
     users = UserService(db, settings)
     tokens = TokenService(db)
     groups = GroupService(db)
@@ -304,14 +304,15 @@ def _build(settings: Settings, lock: DataDirLock | None, *, storage: Storage | N
     if not db.is_sqlite:  # a worker-only process tells pages on web replicas through it (NOTIFY)
         relay = PostgresRelay(db.url, bus, replica_id=worker_id)
     engine = JobEngine(db=db, settings=settings, name=worker_id)
-    webhooks = WebhookService(db, settings)
     sender = WebhookSender(db, settings)
-    webhooks.wake = sender.wake
+    webhooks = WebhookService(db, settings, wake=sender.wake, batch_of=batch_of)
+    references = ReferenceStore(storage=storage, settings=settings, secret_key=secret_key)
     generation = GenerationService(db=db, client=client, storage=storage, bus=bus, settings=settings,
                                    secret_key=secret_key, worker_id=worker_id, engine=engine,
                                    budget_check=budget.check,  # runs inside the insert's write-locked transaction
                                    request_check=check_allowed,  # the groups' allow-lists, in the same transaction
-                                   on_final=webhooks.record_final)  # deliveries commit with the final status
+                                   on_final=webhooks.record_final,  # deliveries commit with the final status
+                                   refresh_references=references.refresh)
     local = None if settings.oidc_enabled else LocalSignIn(secret_key, db)
     add_secrets(secret_key)  # the dev key is generated, so setup_logging could not know it
     admin = AdminService(db=db, settings=settings, storage=storage, users=users, auth=auth, generation=generation,
@@ -321,11 +322,10 @@ def _build(settings: Settings, lock: DataDirLock | None, *, storage: Storage | N
     metrics.instrument_http(http, base_url)
     metrics.instrument_storage(storage)
     retention = RetentionService(library=library, settings=settings)
-    references = ReferenceStore(storage=storage, settings=settings, secret_key=secret_key)
-    generation.steps.refresh_references = references.refresh
+    batch_ended, batch_committed = end_hooks(webhooks)
     batches = BatchService(db=db, settings=settings, engine=engine, bus=bus, storage=storage, references=references,
-                           budget_check=budget.check, request_check=check_allowed)
-    connect_batch_webhooks(webhooks, batches)
+                           budget_check=budget.check, request_check=check_allowed,
+                           on_end_in=[batch_ended], on_finished=[batch_committed])
     # Housekeeping of the library runs as periodic jobs, on one worker of the cluster per tick.
     engine.periodic('library-sweeps', LIBRARY_SWEEP_S, lambda: _run_sweeps(library))
     engine.periodic('pending-deletes', LIBRARY_SWEEP_S, library.retry_pending_deletes)

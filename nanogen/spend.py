@@ -2,7 +2,8 @@
 (and of queued batch rows), in UTC months.
 
 Every figure that says "spent this month" (the budget check and widget, the profile, the dashboard card, the admin
-overview and team total, the `nanogen_spend_usd_month` metric) reads it here, so they agree while jobs run. The
+overview and team total, a group's budget check and its admin console row, the `nanogen_spend_usd_month` metric)
+reads it here, so they agree while jobs run. The
 functions take a Session so the budget check can run them inside its write-locked insert transaction.
 """
 
@@ -15,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
-from nanogen.models import RESERVING, Prompt
+from nanogen.models import RESERVING, GroupMember, Prompt
 
 MONEY_SCALE = Decimal('0.000001')  # the MONEY column's scale
 
@@ -81,3 +82,14 @@ def month_suspect_submits(s: Session, now: datetime) -> tuple[int, int]:
     prompts, resubmits = s.exec(select(func.count(), func.coalesce(func.sum(col(Prompt.suspect_submits)), 0))
                                 .where(col(Prompt.suspect_submits) > 0, *in_month(*month_bounds(now)))).one()
     return int(prompts or 0), int(resubmits or 0)
+
+
+def group_members(s: Session, group_id: int) -> list[int]:
+    return list(s.exec(select(GroupMember.user_id).where(col(GroupMember.group_id) == group_id)))
+
+
+def group_month_spend(s: Session, group_id: int, now: datetime) -> Decimal:
+    """This month's spend of a group: its current members' spend added up (a member's whole spend counts, whichever
+    group they were in when they spent it)."""
+    start, end = month_bounds(now)
+    return sum((spend_in(s, start, end, uid) for uid in group_members(s, group_id)), Decimal(0))

@@ -13,37 +13,16 @@ from nanogen.accounts.tokens import TokenService
 from nanogen.accounts.users import UserService
 from nanogen.batches.service import BatchService
 from nanogen.config import Settings
-from nanogen.db import Database
 from nanogen.events import EventBus
 from nanogen.generation.budget import BudgetService
 from nanogen.generation.edits import Edits
 from nanogen.generation.service import GenerationService
 from nanogen.images.references import ReferenceStore
-from nanogen.library.queries import ImageQuery, ImageRow, Page, PromptQuery, count_prompts, list_images, list_prompts
 from nanogen.library.service import Library
-from nanogen.models import Prompt
 from nanogen.ops.admin import AdminService
 from nanogen.ops.stats import StatsService
 from nanogen.ops.usage import UsageService
 from nanogen.webhooks import WebhookService
-
-
-class Browse:
-    """The filtered, paged lists the gallery, history and dashboard pages show (nanogen.library.queries)."""
-
-    def __init__(self, db: Database) -> None:
-        self._db = db
-
-    async def images(self, user_id: int, query: ImageQuery, *, cursor: str | None = None,
-                     limit: int = 60) -> Page[ImageRow]:
-        return await list_images(self._db, user_id, query, cursor=cursor, limit=limit)
-
-    async def prompts(self, user_id: int, query: PromptQuery, *, cursor: str | None = None,
-                      limit: int = 50) -> Page[Prompt]:
-        return await list_prompts(self._db, user_id, query, cursor=cursor, limit=limit)
-
-    async def count_prompts(self, user_id: int, query: PromptQuery) -> int:
-        return await count_prompts(self._db, user_id, query)
 
 
 @dataclass(frozen=True)
@@ -59,7 +38,6 @@ class Studio:
     generation: GenerationService
     library: Library
     groups: GroupService
-    browse: Browse
     budget: BudgetService
     admin: AdminService
     tokens: TokenService

@@ -215,7 +215,7 @@ class GalleryPicker:
     async def load(self) -> None:
         query = ImageQuery(search=(self.search.value or '').strip() or None)
         try:
-            page = await self.ctx.services.browse.images(self.ctx.user.id, query, cursor=self.cursor,
+            page = await self.ctx.services.library.images(self.ctx.user.id, query, cursor=self.cursor,
                                                          limit=PICKER_PAGE)
         except NanogenError as exc:
             self.message.text = exc.user_message

@@ -143,7 +143,7 @@ class RecentImages:
 
     @ui.refreshable_method
     async def show(self) -> None:
-        page = await self.ctx.services.browse.images(self.ctx.user.id, ImageQuery(), limit=RECENT_IMAGES)
+        page = await self.ctx.services.library.images(self.ctx.user.id, ImageQuery(), limit=RECENT_IMAGES)
         if not page.items:
             with ui.card().classes('w-full items-center py-8').mark('no-images'):
                 ui.icon('image', size='xl').classes('opacity-40')

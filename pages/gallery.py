@@ -188,7 +188,7 @@ class GalleryView:
         if self.board is not None:
             return await self.ctx.services.library.board_images(self.ctx.user.id, self.board.id, query, cursor=cursor,
                                                                 limit=PAGE_SIZE)
-        return await self.ctx.services.browse.images(self.ctx.user.id, query, cursor=cursor, limit=PAGE_SIZE)
+        return await self.ctx.services.library.images(self.ctx.user.id, query, cursor=cursor, limit=PAGE_SIZE)
 
     def show(self, rows: list[ImageRow], cursor: str | None) -> None:
         for row in rows:
@@ -325,7 +325,7 @@ class GalleryView:
     # ------------------------------------------------------------------ delete with undo
     async def delete(self, row: ImageRow) -> None:
         try:
-            await self.ctx.services.library.soft_delete(self.ctx.user.id, [row.id])
+            await self.ctx.services.library.delete_images(self.ctx.user.id, [row.id])
         except NanogenError as exc:
             notify_error(exc.user_message)
             return
@@ -367,7 +367,7 @@ class GalleryView:
         if not rows:
             return
         try:
-            restored = await self.ctx.services.library.undo_delete(self.ctx.user.id, [r.id for r in rows])
+            restored = await self.ctx.services.library.restore_images(self.ctx.user.id, [r.id for r in rows])
         except NanogenError as exc:
             notify_error(exc.user_message)
             return

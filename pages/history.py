@@ -138,8 +138,8 @@ class HistoryView:
         cursors = self.cursors
         try:
             query = history_query(**self.filters())
-            page = await self.ctx.services.browse.prompts(self.uid, query, cursor=cursors[-1], limit=PAGE_SIZE)
-            total = await self.ctx.services.browse.count_prompts(self.uid, query)
+            page = await self.ctx.services.library.prompts(self.uid, query, cursor=cursors[-1], limit=PAGE_SIZE)
+            total = await self.ctx.services.library.count_prompts(self.uid, query)
         except NanogenError as exc:
             self.error.text = exc.user_message
             return

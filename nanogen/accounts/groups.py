@@ -16,7 +16,7 @@ from sqlmodel import Session, col, func, select
 from nanogen.db import Database
 from nanogen.errors import Forbidden, InvalidInput, NotFound
 from nanogen.models import GROUP_ROLES, AuditEvent, Board, Group, GroupMember, User, utcnow
-from nanogen.spend import user_month_spend
+from nanogen.spend import group_members, group_month_spend
 
 log = logging.getLogger(__name__)
 MAX_GROUP_NAME = 100
@@ -302,9 +302,9 @@ class GroupService:
                 raise Forbidden('Only an admin can see spend per group.')
             out = []
             for group in s.exec(select(Group).order_by(col(Group.name))):
-                members = list(s.exec(select(GroupMember.user_id).where(col(GroupMember.group_id) == group.id)))
-                spent = sum((user_month_spend(s, uid, now) for uid in members), Decimal(0))
-                out.append(GroupSpend(id=group.id or 0, name=group.name, members=len(members), spent=spent,
+                assert group.id is not None
+                out.append(GroupSpend(id=group.id, name=group.name, members=len(group_members(s, group.id)),
+                                      spent=group_month_spend(s, group.id, now),
                                       budget=Decimal(group.monthly_budget) if group.monthly_budget else None))
             return out
         return await self.db.run(work)

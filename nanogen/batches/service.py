@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -84,6 +84,10 @@ def _request_of(p: Prompt) -> GenerationRequest:
                              output_format=p.output_format)
 
 
+EndInHook = Callable[[Session, BatchFinished], None]
+FinishedHook = Callable[[BatchFinished], Awaitable[None] | None]
+
+
 class BudgetCheck(Protocol):
     """`BudgetService.check`: raises BudgetExceeded; `warn=False` for probes (no 80% warning from them)."""
 
@@ -94,14 +98,15 @@ class BatchService:
     def __init__(self, *, db: Database, settings: Settings, engine: JobEngine, bus: EventBus, storage: Storage,
                  references: ReferenceStore | None, budget_check: BudgetCheck | None,
                  request_check: Callable[[Session, int, Any], None] | None,
+                 on_end_in: Sequence[EndInHook] = (), on_finished: Sequence[FinishedHook] = (),
                  clock: Callable[[], datetime] = utcnow) -> None:
         self.db, self.settings, self.storage, self.references = db, settings, storage, references
         self.budget_check, self.request_check, self.clock = budget_check, request_check, clock
         # The batch-end hooks. `on_end_in` runs in the transaction that ends the batch (each in a savepoint): what it
         # writes commits with the end, so a crash right after loses nothing (webhooks queue `batch.completed` there).
         # `on_finished` runs after the commit (sync or async callables): notifications a crash may lose.
-        self.on_end_in: list[Callable[[Session, BatchFinished], None]] = []
-        self.on_finished: list[Callable[[BatchFinished], Awaitable[None] | None]] = []
+        self.on_end_in: list[EndInHook] = list(on_end_in)
+        self.on_finished: list[FinishedHook] = list(on_finished)
         self._tasks: set[asyncio.Task[Any]] = set()
         self.feeder = BatchFeeder(db=db, settings=settings, engine=engine, bus=bus, clock=clock,
                                   end_in=self._end_in, on_finished=self._finished)

@@ -18,7 +18,7 @@ from sqlmodel import Session, col, select
 
 from nanogen.errors import BudgetExceeded, Forbidden
 from nanogen.models import Group, GroupMember
-from nanogen.spend import month_bounds, spend_in
+from nanogen.spend import group_month_spend
 
 GROUP_LOCK_KEY = 7_263_002  # pg_advisory_xact_lock(key, group id): one group's budget check at a time
 RESOLUTION_OF_SIZE = {512: '1K', 768: '1K', 1024: '1K', 1536: '2K', 2048: '2K', 4096: '4K'}
@@ -60,14 +60,13 @@ def check_allowed(s: Session, user_id: int, req: Any) -> None:
 
 def check_group_budgets(s: Session, user_id: int, estimate: Decimal, now: Any, usd: Any) -> None:
     """Raise BudgetExceeded when `estimate` does not fit a budget of one of the user's groups."""
-    start, end = month_bounds(now)
     for group in groups_of(s, user_id):
         if group.monthly_budget is None or Decimal(group.monthly_budget) <= 0:
             continue
         if s.get_bind().dialect.name == 'postgresql':
             s.execute(sa.text('SELECT pg_advisory_xact_lock(:k, :g)'), {'k': GROUP_LOCK_KEY, 'g': group.id})
-        members = list(s.exec(select(GroupMember.user_id).where(col(GroupMember.group_id) == group.id)))
-        spent = sum((spend_in(s, start, end, uid) for uid in members), Decimal(0))
+        assert group.id is not None
+        spent = group_month_spend(s, group.id, now)
         limit = Decimal(group.monthly_budget)
         if spent + estimate > limit:
             left = max(Decimal(0), limit - spent)

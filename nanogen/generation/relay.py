@@ -115,6 +115,8 @@ class PostgresRelay:
             data = json.loads(payload)
             if data.get('from') == self.replica_id:
                 return
+            if data.get('kind') != 'event':
+                return  # e.g. a 'wake' from a replica still running an older version: nothing listens for it now
             self.bus.publish(PromptEvent(user_id=int(data['user_id']), prompt_id=int(data['prompt_id']),
                                          status=str(data['status']), message=str(data.get('message', '')),
                                          image_ids=tuple(int(i) for i in data.get('image_ids', ())),

@@ -31,7 +31,7 @@ from nanogen.generation.engine import JobEngine
 from nanogen.generation.idempotency import same_request_or_conflict
 from nanogen.generation.requests import GenerationRequest, retry_request
 from nanogen.generation.results import ResultSaver
-from nanogen.generation.steps import Steps
+from nanogen.generation.steps import RefreshReferences, Steps
 from nanogen.generation.store import FinalHook, PromptRows
 from nanogen.images.storage import Storage
 from nanogen.models import UNFINISHED, Prompt, Status, utcnow
@@ -51,7 +51,8 @@ class GenerationService:
                  clock: Callable[[], datetime] = utcnow,
                  budget_check: Callable[[Session, int, Decimal], None] | None = None,
                  request_check: Callable[[Session, int, Any], None] | None = None,
-                 engine: JobEngine | None = None, on_final: FinalHook | None = None) -> None:
+                 engine: JobEngine | None = None, on_final: FinalHook | None = None,
+                 refresh_references: RefreshReferences | None = None) -> None:
         self.db = db
         self.client = client
         self.storage = storage
@@ -66,7 +67,8 @@ class GenerationService:
         self.rows = PromptRows(db, clock, on_final)  # on_final: webhooks' deliveries, in the final transaction
         self._signer = URLSafeSerializer(secret_key, salt='nanogen.callback')
         self.steps = Steps(engine=self.engine, rows=self.rows, client=client, results=self.results, settings=settings,
-                           callback_url=self.callback_url, publish=self._publish)
+                           callback_url=self.callback_url, publish=self._publish,
+                           refresh_references=refresh_references)
         self.engine.periodic('resume', SWEEP_EVERY_S, self.steps.resume)
         self.engine.periodic('timeouts', SWEEP_EVERY_S, self.steps.fail_timed_out)
         self.engine.periodic('retry-stalled', max(1, round(settings.worker_heartbeat_s)), self.engine.retry_stalled)

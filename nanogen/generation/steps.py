@@ -54,6 +54,7 @@ PAUSE = (*DB_UNAVAILABLE, ConnectorException)
 log = logging.getLogger(__name__)
 SAVE_TASK_ID_BACKOFF = retrying.Backoff(0.5, 10.0)
 Publish = Callable[[Prompt, str, tuple[int, ...]], None]
+RefreshReferences = Callable[[int, tuple[str, ...]], Awaitable[tuple[str, ...]]]
 
 # With callbacks arriving (one in the last CALLBACKS_HEALTHY_S), the safety-net check runs SAFETY_NET_FACTOR times
 # less often: at 500 in flight a 15 s net was 33 record-info calls a second, competing with the finishes.
@@ -75,19 +76,15 @@ class _Run:
 
 class Steps(Sweeps):
     def __init__(self, *, engine: JobEngine, rows: PromptRows, client: NanobananaClient, results: ResultSaver,
-                 settings: Settings, callback_url: Callable[[int], str], publish: Publish) -> None:
-        self.engine = engine
-        self.rows = rows
-        self.client = client
-        self.results = results
-        self.settings = settings
-        self.callback_url = callback_url
-        self.publish = publish
+                 settings: Settings, callback_url: Callable[[int], str], publish: Publish,
+                 refresh_references: RefreshReferences | None = None) -> None:
+        self.engine, self.rows, self.client, self.results = engine, rows, client, results
+        self.settings, self.callback_url, self.publish = settings, callback_url, publish
         self.provider_slots = asyncio.Semaphore(settings.provider_concurrency)
         self.suspect_submits = 0  # this process's resubmits after a lost task id (a metric)
         self._shielded: set[asyncio.Task[None]] = set()
-        # Re-signs the prompt's own reference URLs just before they are sent (bootstrap sets the reference store's).
-        self.refresh_references: Callable[[int, tuple[str, ...]], Awaitable[tuple[str, ...]]] | None = None
+        # Re-signs the prompt's own reference URLs just before they are sent (bootstrap passes the reference store's).
+        self.refresh_references = refresh_references
         self.last_callback_at: float | None = None  # time.monotonic() of this process's last genuine callback
         self.monotonic: Callable[[], float] = time.monotonic
         engine.step('submit', self.submit)

@@ -13,7 +13,6 @@ from fastapi.responses import Response, StreamingResponse
 from nanogen.csvfile import csv_lines
 from nanogen.http.identity import current_identity
 from nanogen.library.filters import history_query
-from nanogen.library.queries import list_prompts
 from nanogen.models import Prompt
 
 if TYPE_CHECKING:
@@ -40,7 +39,7 @@ def build_history_router(services: Services) -> APIRouter:
         query = history_query(status=status, size=size, search=search, date_from=date_from, date_to=date_to,
                               sort=sort)
         # The first page is read before answering, so bad filters get a 422 instead of a broken download.
-        first = await list_prompts(services.db, identity.id, query, limit=CSV_PAGE)
+        first = await services.library.prompts(identity.id, query, limit=CSV_PAGE)
 
         async def body() -> AsyncIterator[str]:
             yield csv_lines([list(CSV_COLUMNS)])
@@ -49,7 +48,7 @@ def build_history_router(services: Services) -> APIRouter:
                 yield csv_lines([csv_row(p) for p in page.items])
                 if page.next_cursor is None:
                     return
-                page = await list_prompts(services.db, identity.id, query, cursor=page.next_cursor, limit=CSV_PAGE)
+                page = await services.library.prompts(identity.id, query, cursor=page.next_cursor, limit=CSV_PAGE)
 
         log.info('user %s exported their history as CSV', identity.id)
         filename = f'nanogen-history-{datetime.now(UTC):%Y%m%d}.csv'

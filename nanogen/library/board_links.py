@@ -12,10 +12,10 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, select
 
-from nanogen.accounts.tokens import hash_token
 from nanogen.db import Database
-from nanogen.errors import InvalidInput, NotFound
+from nanogen.errors import NotFound
 from nanogen.library.board_access import LINK_GONE, BoardInfo, board_info, owned_board
+from nanogen.library.links import LinkState, expires_at, hash_token, is_live, link_state, revoke
 from nanogen.models import Board, BoardLink
 
 log = logging.getLogger(__name__)
@@ -41,13 +41,9 @@ class BoardLinkRow:
     expires_at: datetime | None
     revoked_at: datetime | None
 
-    def state(self, now: datetime) -> str:
+    def state(self, now: datetime) -> LinkState:
         """'revoked', 'expired' or 'live' at `now` (revoked wins: it was a person's decision)."""
-        if self.revoked_at is not None:
-            return 'revoked'
-        if self.expires_at is not None and self.expires_at <= now:
-            return 'expired'
-        return 'live'
+        return link_state(self.revoked_at, self.expires_at, now)
 
 
 class BoardLinkOps:
@@ -57,15 +53,13 @@ class BoardLinkOps:
     clock: Callable[[], datetime]
 
     async def create_link(self, user_id: int, board_id: int, *, expires_in: timedelta | None = None) -> BoardLinkInfo:
-        if expires_in is not None and expires_in <= timedelta(0):
-            raise InvalidInput('A link must stay valid for some time: choose a later expiry.', field='expires_in')
-        token = secrets.token_urlsafe(32)
         now = self.clock()
+        until = expires_at(now, expires_in)
+        token = secrets.token_urlsafe(32)
 
         def work(s: Session) -> BoardLink:
             owned_board(s, user_id, board_id)
-            link = BoardLink(board_id=board_id, token_hash=hash_token(token), created_at=now,
-                             expires_at=now + expires_in if expires_in else None)
+            link = BoardLink(board_id=board_id, token_hash=hash_token(token), created_at=now, expires_at=until)
             s.add(link)
             s.commit()
             s.refresh(link)
@@ -94,8 +88,7 @@ class BoardLinkOps:
             link = s.get(BoardLink, link_id)
             if link is None or link.board_id != board_id:
                 raise NotFound('That link does not exist.')
-            if link.revoked_at is None:
-                link.revoked_at = now
+            if revoke(link, now):
                 s.add(link)
                 s.commit()
         await self.db.write(work)
@@ -109,7 +102,7 @@ class BoardLinkOps:
 
         def work(s: Session) -> BoardInfo:
             link = s.exec(select(BoardLink).where(col(BoardLink.token_hash) == digest)).first()
-            if link is None or link.revoked_at is not None or (link.expires_at and link.expires_at <= now):
+            if link is None or not is_live(link.revoked_at, link.expires_at, now):
                 raise NotFound(LINK_GONE)
             board = s.get(Board, link.board_id)
             if board is None:

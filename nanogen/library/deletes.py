@@ -6,7 +6,7 @@ Every delete is two steps, the same for every caller:
    `nanogen.library.queries.own_image`) treats them as gone.
 2. **Purge**, once the undo window is over: the objects (image, original, thumb) are deleted from the store, then
    the rows (prompt -> image pointers unlinked first; share links cascade). An object the store will not delete is
-   queued in `pending_deletes` and retried by the library's loop; the row goes anyway.
+   queued in `pending_deletes` and retried by the engine's periodic 'pending-deletes' job; the row goes anyway.
 
 Callers and their window:
 
@@ -18,9 +18,11 @@ Callers and their window:
 | retention (`NANOGEN_RETENTION_DAYS`)     | 0                         | none                               |
 | admin "delete user"                      | 0 (plus stray objects under the user's prefix) | none          |
 
-The purge of a window runs on a timer, and the library's loop sweeps any hidden row whose window has passed (a
-restart during a window loses nothing). Objects stored for a result that never got rows (generation/results.py)
-have no row to hide: they go through `delete_objects`, the same object step with the same retry queue.
+The purge of a window runs on a timer, and the engine's periodic 'library-sweeps' job purges any hidden row whose
+window has passed (a restart during a window loses nothing). Rows that appear while the admin's "delete user" runs go
+with the user, inside its transaction (`remove_in`): their objects are queued in `pending_deletes`. Objects stored
+for a result that never got rows (generation/results.py) have no row to hide: they go through `delete_objects`, the
+same object step with the same retry queue.
 """
 
 from __future__ import annotations
@@ -158,7 +160,7 @@ class Deletes:
             await asyncio.sleep(window_s + 0.05)
             try:
                 await self.purge_deleted(window_s=window_s, ids=ids)
-            except Exception:  # the loop's sweep retries; a failure here loses nothing
+            except Exception:  # the periodic sweep retries; a failure here loses nothing
                 log.warning('purge of deleted images %s failed; the sweep will retry', ids, exc_info=True)
         task = asyncio.create_task(later(), name='library-purge-later')
         self._timers.add(task)
@@ -179,6 +181,25 @@ class Deletes:
         return done
 
 
+def remove_in(s: Session, *where: Any) -> int:
+    """Inside the caller's transaction, remove every image row matching `where` now and queue its objects in
+    pending_deletes (the periodic job deletes them): for rows made while a bulk delete ran, so they go with their
+    owner's rows and their objects are not left behind. Returns how many rows went."""
+    images = list(s.exec(select(Image).where(*where)))
+    if not images:
+        return 0
+    keys = list(dict.fromkeys(k for i in images for k in (i.key, i.original_key, i.thumb_key)))
+    queued = set(s.exec(select(PendingDelete.key).where(col(PendingDelete.key).in_(keys))))
+    for key in keys:
+        if key not in queued:
+            s.add(PendingDelete(key=key))
+    ids = [i.id for i in images]
+    s.execute(sa.update(Prompt).where(col(Prompt.image_id).in_(ids)).values(image_id=None))
+    s.execute(sa.delete(Image).where(col(Image.id).in_(ids)))
+    log.info('removed images %s made during a bulk delete; their objects are queued', ids)
+    return len(ids)
+
+
 def _bump(s: Session, rid: Any, message: str) -> None:
     row = s.get(PendingDelete, rid)
     if row:
@@ -196,7 +217,7 @@ def _forget(s: Session, rid: Any) -> None:
 
 
 async def delete_objects(db: Database, storage: Storage, keys: Iterable[str]) -> None:
-    """Delete objects; one that will not go is queued in pending_deletes, which the library's loop retries."""
+    """Delete objects; one that will not go is queued in pending_deletes, which the periodic job retries."""
     for key in keys:
         try:
             await storage.delete(key)

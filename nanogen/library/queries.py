@@ -238,44 +238,6 @@ async def images_of_prompts(db: Database, user_id: int, prompt_ids: list[int]) -
     return await db.run(work)
 
 
-@dataclass(frozen=True)
-class UsageBucket:
-    period_start: datetime
-    prompts: int = 0
-    completed: int = 0
-    failed: int = 0
-    images: int = 0
-    spend: Decimal = Decimal(0)
-
-
-async def usage(db: Database, user_id: int, *, period: Literal['day', 'month'], date_from: datetime,
-                date_to: datetime) -> list[UsageBucket]:
-    """Prompts, images and spend per UTC day or month in [date_from, date_to); only periods with activity."""
-    if period not in ('day', 'month'):
-        raise InvalidInput('Group by day or month.', field='period')
-    start, end = _utc(date_from), _utc(date_to)
-    if start >= end:
-        raise InvalidInput('The start date must be before the end date.', field='date_from')
-
-    def work(s: Session) -> list[tuple[datetime, str, Decimal, int]]:
-        images = (select(func.count()).select_from(Image)
-                  .where(col(Image.prompt_id) == col(Prompt.id)).scalar_subquery())
-        stmt = sa.select(col(Prompt.created_at), col(Prompt.status), col(Prompt.cost), images).where(
-            col(Prompt.user_id) == user_id, col(Prompt.created_at) >= start, col(Prompt.created_at) < end)
-        return [(r[0], r[1], r[2], r[3]) for r in s.execute(stmt)]
-
-    buckets: dict[datetime, UsageBucket] = {}
-    for created, status, cost, n_images in await db.run(work):
-        day = _utc(created).replace(hour=0, minute=0, second=0, microsecond=0)
-        key = day.replace(day=1) if period == 'month' else day
-        b = buckets.get(key) or UsageBucket(period_start=key)
-        buckets[key] = UsageBucket(period_start=key, prompts=b.prompts + 1,
-                                   completed=b.completed + (status == Status.COMPLETED.value),
-                                   failed=b.failed + (status == Status.FAILED.value),
-                                   images=b.images + int(n_images or 0), spend=b.spend + Decimal(cost or 0))
-    return [buckets[k] for k in sorted(buckets)]
-
-
 # ---------------------------------------------------------------------------------------------- filters
 
 def _filtered_prompts(stmt: Any, user_id: int, query: PromptQuery, s: Session, *, search: bool = True) -> Any:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -17,27 +16,16 @@ log = logging.getLogger(__name__)
 
 
 class RetentionService:
-    def __init__(self, *, library: Library, settings: Settings,
-                 clock: Callable[[], datetime] = utcnow, interval_s: float = 3600.0) -> None:
+    """What retention removes; the job engine's periodic 'retention' job (bootstrap) calls `purge_once` hourly."""
+
+    def __init__(self, *, library: Library, settings: Settings, clock: Callable[[], datetime] = utcnow) -> None:
         self.library = library
         self.settings = settings
         self.clock = clock
-        self.interval_s = interval_s
-        self._task: asyncio.Task[None] | None = None
 
     @property
     def enabled(self) -> bool:
         return self.settings.retention_days > 0
-
-    async def start(self) -> None:
-        if self.enabled and self._task is None:
-            self._task = asyncio.create_task(self._loop(), name='retention')
-
-    async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
 
     async def purge_once(self) -> int:
         """Remove every image older than the retention period; returns how many went. Prompt rows stay (they hold
@@ -50,13 +38,3 @@ class RetentionService:
         if removed:
             log.info('retention removed %d image(s) older than %d days', removed, self.settings.retention_days)
         return removed
-
-    async def _loop(self) -> None:
-        while True:
-            try:
-                await self.purge_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # the database or store may be briefly away: next round
-                log.warning('retention round failed; will retry', exc_info=True)
-            await asyncio.sleep(self.interval_s)

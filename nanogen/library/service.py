@@ -8,7 +8,6 @@ nanogen.library.deletes for each caller's window and undo.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from datetime import datetime, timedelta
@@ -25,10 +24,10 @@ from nanogen.library.board_access import BoardInfo, shared_image_ids, visible_im
 from nanogen.library.boards import Boards
 from nanogen.library.deletes import Deleted, Deletes, delete_objects
 from nanogen.library.files import VARIANTS, FileRef, file_ref
-from nanogen.library.queries import ImageQuery, ImageRow, Page, own_image
+from nanogen.library.queries import ImageQuery, ImageRow, Page, PromptQuery, own_image
 from nanogen.library.shares import SharedImage, ShareLink, Shares
 from nanogen.library.tagging import Tagging
-from nanogen.models import Image, Prompt, Share, utcnow
+from nanogen.models import Image, Prompt, utcnow
 
 __all__ = ['VARIANTS', 'FileRef', 'Library', 'Sweeps', 'file_ref']
 
@@ -39,8 +38,9 @@ Sweep = Callable[[], Awaitable[Any]]
 
 
 class Sweeps:
-    """The periodic clean-ups the library's loop runs: its own purge of deleted images whose window is over, and
-    any another service adds (built outside so a service made before the library can hand its sweep in)."""
+    """The library's clean-ups, run by the engine's periodic 'library-sweeps' job (bootstrap._run_sweeps): its own
+    purge of deleted images whose window is over, and any another service adds (built outside so a service made
+    before the library can hand its sweep in)."""
 
     def __init__(self) -> None:
         self._sweeps: list[Sweep] = []
@@ -63,23 +63,16 @@ class Library:
         self.settings = settings
         self.secret_key = secret_key
         self.clock = clock
-        self.undo_window_s = settings.undo_window_s  # the gallery's undo window (soft_delete)
+        self.undo_window_s = settings.undo_window_s  # delete_images' default undo window (the gallery's)
         self.shares = Shares(db=db, storage=storage, settings=settings, secret_key=secret_key,
                              clock=lambda: self.clock())
         self.boards = Boards(db=db, clock=lambda: self.clock())  # board CRUD and access: library.boards.<op>
         self.tagging = Tagging(db)  # tags, stars and saved searches: library.tagging.<op>
-        self._task: asyncio.Task[None] | None = None
         self.sweeps = sweeps if sweeps is not None else Sweeps()
         self.deletes = Deletes(db=db, storage=storage)
         self.sweeps.add(self.purge_deleted)  # deleted images go even if their timer died in a restart
 
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._purge_loop(), name='library-purge')
-
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
         await self.deletes.stop()
 
     # ------------------------------------------------------------------ reading
@@ -99,6 +92,23 @@ class Library:
             rows = s.exec(select(Prompt).where(col(Prompt.user_id) == user_id, col(Prompt.id).in_(ids)))
             return {p.id: p for p in rows if p.id is not None}
         return await self.db.run(work)
+
+    async def images(self, user_id: int, query: ImageQuery, *, cursor: str | None = None,
+                     limit: int = 60) -> Page[ImageRow]:
+        """A filtered page of the user's live images (the gallery, the dashboard, the edit picker, the API)."""
+        return await queries.list_images(self.db, user_id, query, cursor=cursor, limit=limit)
+
+    async def prompts(self, user_id: int, query: PromptQuery, *, cursor: str | None = None,
+                      limit: int = 50) -> Page[Prompt]:
+        """A filtered page of the user's prompts (the history page and its CSV export, the API)."""
+        return await queries.list_prompts(self.db, user_id, query, cursor=cursor, limit=limit)
+
+    async def count_prompts(self, user_id: int, query: PromptQuery) -> int:
+        return await queries.count_prompts(self.db, user_id, query)
+
+    async def images_of_prompts(self, user_id: int, prompt_ids: list[int]) -> dict[int, list[Image]]:
+        """The live images of several of the user's prompts in one read, by prompt id, in position order."""
+        return await queries.images_of_prompts(self.db, user_id, prompt_ids)
 
     async def image_ids_of_prompts(self, user_id: int, prompt_ids: Iterable[int]) -> dict[int, list[int]]:
         """The live image ids of each of these prompts of this user, in position order, in one read."""
@@ -168,12 +178,6 @@ class Library:
         return await self.db.write(work)
 
     # ------------------------------------------------------------------ share links (nanogen.library.shares)
-    def share_token(self, salt: str) -> str:
-        return self.shares.share_token(salt)
-
-    def share_path(self, share: Share) -> str:
-        return self.shares.share_path(share)
-
     async def create_share(self, user_id: int, image_id: int, *, expires_in: timedelta | None = None) -> ShareLink:
         return await self.shares.create_share(user_id, image_id, expires_in=expires_in)
 
@@ -256,21 +260,14 @@ class Library:
     async def delete_images(self, user_id: int, image_ids: Iterable[int], *,
                             undo_window_s: float | None = None) -> Deleted:
         """The one delete path: hidden from every reader at once, purged after the window (default: the
-        settings' undo window; 0 purges before returning). NotFound if any id is not the user's live image.
-        The loop's sweep purges hidden rows older than the settings' window, so a longer window is cut to it."""
-        window = self.settings.undo_window_s if undo_window_s is None else undo_window_s
+        settings' undo window, `self.undo_window_s`; 0 purges before returning). NotFound if any id is not the
+        user's live image. The sweep purges hidden rows older than the settings' window, so a longer window is
+        cut to it."""
+        window = self.undo_window_s if undo_window_s is None else undo_window_s
         return await self.deletes.delete_images(user_id, image_ids, undo_window_s=window)
 
-    async def soft_delete(self, user_id: int, image_ids: Iterable[int]) -> list[int]:
-        """The gallery's delete: hidden at once, removed for real after its undo window (or by the sweep)."""
-        return (await self.delete_images(user_id, image_ids, undo_window_s=self.undo_window_s)).ids
-
-    async def undo_delete(self, user_id: int, image_ids: Iterable[int]) -> list[int]:
-        """Bring back images still inside their undo window; returns the ids restored (gone ones are skipped)."""
-        return await self.restore_images(user_id, image_ids)
-
     async def restore_images(self, user_id: int, image_ids: Iterable[int]) -> list[int]:
-        """Undo a delete still inside its window; returns the ids brought back."""
+        """Undo a delete still inside its window; returns the ids brought back (gone ones are skipped)."""
         return await self.deletes.restore(user_id, image_ids)
 
     async def delete_image(self, user_id: int, image_id: int) -> None:
@@ -295,20 +292,3 @@ class Library:
             stray = []
         await delete_objects(self.db, self.storage, stray)
         return 3 * images + len(stray)
-
-    async def _purge_loop(self) -> None:
-        while True:
-            await asyncio.sleep(60)
-            try:
-                await self.retry_pending_deletes()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.warning('pending-delete retry round failed', exc_info=True)
-            for sweep in self.sweeps:
-                try:
-                    await sweep()
-                except asyncio.CancelledError:
-                    raise
-                except Exception:
-                    log.warning('sweep %s failed', getattr(sweep, '__qualname__', sweep), exc_info=True)

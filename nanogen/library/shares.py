@@ -15,12 +15,12 @@ from datetime import datetime, timedelta
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlmodel import Session, col, select
 
-from nanogen.accounts.tokens import hash_token
 from nanogen.config import Settings
 from nanogen.db import Database
-from nanogen.errors import InvalidInput, NotFound
+from nanogen.errors import NotFound
 from nanogen.images.storage import Storage
 from nanogen.library.files import FileRef, file_ref
+from nanogen.library.links import expires_at, hash_token, is_live, revoke
 from nanogen.library.queries import own_image
 from nanogen.models import Image, Prompt, Share
 
@@ -40,7 +40,7 @@ class ShareLink:
     revoked_at: datetime | None
 
     def live(self, now: datetime) -> bool:
-        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+        return is_live(self.revoked_at, self.expires_at, now)
 
 
 @dataclass(frozen=True)
@@ -82,16 +82,15 @@ class Shares:
         return f'/s/{self.share_token(share.salt)}'
 
     async def create_share(self, user_id: int, image_id: int, *, expires_in: timedelta | None = None) -> ShareLink:
-        if expires_in is not None and expires_in <= timedelta(0):
-            raise InvalidInput('A link must stay valid for some time: choose a later expiry.', field='expires_in')
         now = self.clock()
+        until = expires_at(now, expires_in)
 
         def work(s: Session) -> Share:
             own_image(s, user_id, image_id)
             salt = secrets.token_urlsafe(24)
             share = Share(image_id=image_id, user_id=user_id, created_at=now, salt=salt,
                           token_hash=hash_token(self.share_token(salt)),
-                          expires_at=now + expires_in if expires_in else None)
+                          expires_at=until)
             s.add(share)
             s.commit()
             s.refresh(share)
@@ -114,8 +113,7 @@ class Shares:
             share = s.get(Share, share_id)
             if share is None or share.user_id != user_id:
                 raise NotFound('That share link does not exist.')
-            if share.revoked_at is None:
-                share.revoked_at = now
+            if revoke(share, now):
                 s.add(share)
                 s.commit()
         await self.db.write(work)
@@ -141,7 +139,7 @@ class Shares:
                 share = s.exec(select(Share).where(col(Share.id) == legacy_id, col(Share.salt).is_(None))).first()
             else:
                 share = s.exec(select(Share).where(col(Share.token_hash) == digest)).first()
-            if share is None or share.revoked_at is not None or (share.expires_at and share.expires_at <= now):
+            if share is None or not is_live(share.revoked_at, share.expires_at, now):
                 raise NotFound(SHARE_GONE)
             image = s.get(Image, share.image_id)
             if image is None or image.deleted_at is not None or image.user_id != share.user_id:

@@ -27,6 +27,7 @@ from nanogen.errors import InvalidInput, NanogenError, NotFound, ProviderError
 from nanogen.generation.budget import WARN_RATIO, BudgetService, usd
 from nanogen.generation.service import GenerationService
 from nanogen.images.storage import Storage
+from nanogen.library.deletes import remove_in
 from nanogen.library.service import Library
 from nanogen.models import UNFINISHED, AuditEvent, Image, Prompt, Status, User, utcnow
 from nanogen.ops.export import export_zip
@@ -364,7 +365,7 @@ class AdminService:
         def remove(s: Session) -> None:
             # Unlink the prompt -> image pointers first: the two tables point at each other.
             s.execute(sa.update(Prompt).where(col(Prompt.user_id) == user_id).values(image_id=None))
-            s.execute(sa.delete(Image).where(col(Image.user_id) == user_id))  # any row made since
+            remove_in(s, col(Image.user_id) == user_id)  # any row made since: objects queued, not left behind
             s.execute(sa.delete(Prompt).where(col(Prompt.user_id) == user_id))
             row = s.get(User, user_id)
             if row is not None:

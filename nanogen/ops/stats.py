@@ -8,14 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from sqlmodel import Session, col
 
 from nanogen.db import Database
+from nanogen.errors import InvalidInput
 from nanogen.generation.catalogue import size_label
 from nanogen.models import UNFINISHED, Prompt, Status, utcnow
 from nanogen.spend import money as _money
@@ -50,6 +51,19 @@ class DayStat:
     spend: Decimal
     completed: int
     failed: int
+
+
+@dataclass(frozen=True)
+class UsageBucket:
+    """One UTC day or month of a user's usage; `images` counts what their completed prompts made (a later delete
+    does not change history, as it does not change spend)."""
+
+    period_start: datetime
+    prompts: int = 0
+    completed: int = 0
+    failed: int = 0
+    images: int = 0
+    spend: Decimal = Decimal(0)
 
 
 @dataclass(frozen=True)
@@ -123,26 +137,51 @@ def _day_expr(db: Database) -> Any:
     return sa.cast(col(Prompt.created_at), sa.Date)
 
 
-async def daily(db: Database, user_id: int, *, date_from: date, date_to: date) -> list[DayStat]:
-    """One row per day in the range, days without prompts included (as zeros), oldest first."""
-    if date_to < date_from:
-        date_from, date_to = date_to, date_from
+async def usage(db: Database, user_id: int, *, period: Literal['day', 'month'], date_from: datetime,
+                date_to: datetime) -> list[UsageBucket]:
+    """Prompts, images and spend per UTC day or month in [date_from, date_to); only periods with activity, oldest
+    first. The one usage count: the API's /me/usage and the Analytics page's days both read it."""
+    if period not in ('day', 'month'):
+        raise InvalidInput('Group by day or month.', field='period')
+    start, end = _aware(date_from), _aware(date_to)
+    if start >= end:
+        raise InvalidInput('The start date must be before the end date.', field='date_from')
 
     def work(s: Session) -> list[Any]:
         day = _day_expr(db).label('day')
         return list(s.execute(sa.select(
             day, sa.func.count(), sa.func.coalesce(sa.func.sum(_completed(col(Prompt.num_images))), 0),
             sa.func.sum(spend_expression()), _count_if(Status.COMPLETED.value), _count_if(Status.FAILED.value),
-        ).where(col(Prompt.user_id) == user_id, *_day_bounds(date_from, date_to)).group_by(day)))
-    rows = await db.run(work)
-    by_day = {(r[0] if isinstance(r[0], date) else date.fromisoformat(str(r[0]))): r for r in rows}
+        ).where(col(Prompt.user_id) == user_id, col(Prompt.created_at) >= start, col(Prompt.created_at) < end)
+            .group_by(day)))
+    buckets: dict[datetime, UsageBucket] = {}
+    for r in await db.run(work):
+        day_of = r[0] if isinstance(r[0], date) else date.fromisoformat(str(r[0]))
+        key = datetime.combine(day_of.replace(day=1) if period == 'month' else day_of, time.min, UTC)
+        b = buckets.get(key) or UsageBucket(period_start=key)
+        buckets[key] = UsageBucket(period_start=key, prompts=b.prompts + int(r[1]), images=b.images + int(r[2]),
+                                   spend=b.spend + _money(r[3]), completed=b.completed + int(r[4]),
+                                   failed=b.failed + int(r[5]))
+    return [buckets[k] for k in sorted(buckets)]
+
+
+def _aware(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+async def daily(db: Database, user_id: int, *, date_from: date, date_to: date) -> list[DayStat]:
+    """One row per day in the range, days without prompts included (as zeros), oldest first (`usage` by day)."""
+    if date_to < date_from:
+        date_from, date_to = date_to, date_from
+    found = {b.period_start.date(): b for b in await usage(
+        db, user_id, period='day', date_from=datetime.combine(date_from, time.min, UTC),
+        date_to=datetime.combine(date_to + timedelta(days=1), time.min, UTC))}
     result = []
     current = date_from
     while current <= date_to:
-        r = by_day.get(current)
-        result.append(DayStat(day=current, prompts=int(r[1]), images=int(r[2]), spend=_money(r[3]),
-                              completed=int(r[4]), failed=int(r[5])) if r else
-                      DayStat(day=current, prompts=0, images=0, spend=_money(0), completed=0, failed=0))
+        b = found.get(current) or UsageBucket(period_start=datetime.combine(current, time.min, UTC))
+        result.append(DayStat(day=current, prompts=b.prompts, images=b.images, spend=_money(b.spend),
+                              completed=b.completed, failed=b.failed))
         current += timedelta(days=1)
     return result
 
@@ -174,6 +213,10 @@ class StatsService:
     async def range_summary(self, user_id: int, *, date_from: date | None = None,
                             date_to: date | None = None) -> Summary:
         return await range_summary(self._db, user_id, date_from=date_from, date_to=date_to)
+
+    async def usage(self, user_id: int, *, period: Literal['day', 'month'], date_from: datetime,
+                    date_to: datetime) -> list[UsageBucket]:
+        return await usage(self._db, user_id, period=period, date_from=date_from, date_to=date_to)
 
     async def daily(self, user_id: int, *, date_from: date, date_to: date) -> list[DayStat]:
         return await daily(self._db, user_id, date_from=date_from, date_to=date_to)

@@ -7,7 +7,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from nanogen.batches.ends import BatchFinished
-from nanogen.batches.service import BatchService
+from nanogen.batches.service import EndInHook, FinishedHook
 from nanogen.models import BatchRow, Prompt
 from nanogen.webhooks.service import WebhookService
 from nanogen.webhooks.tables import BATCH_COMPLETED
@@ -24,16 +24,17 @@ def batch_payload(event: BatchFinished, public_url: str | None) -> dict[str, Any
             'url': f'{base}/api/v1/batches/{event.batch_id}', 'zip_url': f'{base}/api/v1/batches/{event.batch_id}/zip'}
 
 
-def connect(webhooks: WebhookService, batches: BatchService) -> None:
-    """Wire the two together (bootstrap calls this once)."""
-    webhooks.batch_of = batch_of
-
+def end_hooks(webhooks: WebhookService) -> tuple[EndInHook, FinishedHook]:
+    """The batch-end hooks bootstrap gives to BatchService: `batch.completed` written in the transaction that ends the
+    batch (the outbox: the delivery commits with the end or not at all), then a wake-up of the sender after the
+    commit (`batch_of` goes to WebhookService's constructor)."""
     def ended(s: Session, event: BatchFinished) -> None:
-        # In the transaction that ends the batch (the outbox): the delivery commits with the end or not at all.
         # The event id is stable for one ending (a hook run twice sends once) but new when the batch ends again with
         # other counts, after its failed rows were retried.
         counts = '-'.join(f'{k}{v}' for k, v in sorted(event.counts.items()))
         webhooks.emit_in(s, event.user_id, BATCH_COMPLETED, f'batch-{event.batch_id}-{event.status.lower()}-{counts}',
                          batch_payload(event, webhooks.settings.public_url), batch_id=event.batch_id)
-    batches.on_end_in.append(ended)
-    batches.on_finished.append(lambda event: webhooks.wake())  # committed now: the sender looks at once
+
+    def committed(event: BatchFinished) -> None:
+        webhooks.wake()  # committed now: the sender looks at once
+    return ended, committed

@@ -80,15 +80,17 @@ def _no_batch(s: Session, prompt: Prompt) -> int | None:
 
 
 class WebhookService:
-    """Long-lived; `wake` is set by the sender (called from any thread) so new rows go out without waiting a poll."""
+    """Long-lived. `wake` is the sender's (callable from any thread) so new rows go out without waiting a poll;
+    `batch_of` maps a prompt to its batch (a batch's endpoints filter on it)."""
 
-    def __init__(self, db: Database, settings: Settings, clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(self, db: Database, settings: Settings, clock: Callable[[], datetime] = utcnow, *,
+                 wake: Callable[[], None] | None = None, batch_of: BatchOf | None = None) -> None:
         self.db = db
         self.settings = settings
         self.clock = clock
         self.allowed = safety.parse_allowed(settings.webhook_allowed_hosts)
-        self.batch_of: BatchOf = _no_batch  # the lead wires prompt -> batch here (a batch's endpoints filter on it)
-        self.wake: Callable[[], None] = lambda: None
+        self.batch_of: BatchOf = batch_of or _no_batch
+        self.wake: Callable[[], None] = wake or (lambda: None)
 
     # ------------------------------------------------------------------ endpoints
     async def register(self, user_id: int, url: str, events: list[str] | tuple[str, ...],

@@ -9,6 +9,7 @@ import pytest
 from nicegui.testing import User
 
 from nanogen.models import Image, Prompt
+from nanogen.ops import stats
 from tests.integration.api_support import ApiUser, api_user, app_services, error_of
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -167,6 +168,24 @@ async def test_me_and_usage_by_day_and_month(user: User) -> None:
     assert default['period'] == 'day' and default['buckets'] == [] and default['totals']['spend'] == '0'
     bob = await api_user(user, 'bob@example.com')
     assert (await bob.get('/api/v1/me/usage', params=window)).json()['data']['buckets'] == []
+
+
+async def test_usage_in_the_api_and_on_the_analytics_page_agree_after_a_delete(user: User) -> None:
+    """Issue 13: one usage count. Deleting an image does not rewrite history: /me/usage and the Analytics page's
+    days (ops.stats.daily) give the same prompts, images and spend for the day, before and after."""
+    api = await api_user(user)
+    first, _second = await seed(api, 2)  # 2026-03-01: 2 completed, one image each
+    window = {'period': 'day', 'date_from': '2026-03-01T00:00:00Z', 'date_to': '2026-03-02T00:00:00Z'}
+    services = app_services()
+
+    async def both() -> tuple[tuple[int, int, str], tuple[int, int, str]]:
+        (bucket,) = (await api.get('/api/v1/me/usage', params=window)).json()['data']['buckets']
+        (day,) = await stats.daily(services.db, api.id, date_from=T0.date(), date_to=T0.date())
+        return (bucket['prompts'], bucket['images'], bucket['spend']), (day.prompts, day.images, str(day.spend))
+    api_before, page_before = await both()
+    assert api_before == (2, 2, '0.025') and page_before == (2, 2, '0.025000')
+    await services.library.delete_images(api.id, [first], undo_window_s=0)  # hidden and purged now
+    assert await both() == (api_before, page_before)
 
 
 async def test_the_openapi_schema_documents_every_route_model_and_error(user: User) -> None:

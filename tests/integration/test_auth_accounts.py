@@ -96,7 +96,7 @@ async def test_a_deleted_share_link_never_shows_the_next_shared_image(studio: Se
     assert stored.token_hash == hashlib.sha256(old_token.encode()).hexdigest()
     assert old_token not in (stored.salt or '')  # the link itself is not in the database
 
-    await services.library.soft_delete(ada.id, [ada_image])
+    await services.library.delete_images(ada.id, [ada_image])
     for _ in range(100):  # the undo window passes: the image and its share rows are removed for good
         if await services.db.run(lambda s: s.get(Share, old.id)) is None:
             break

@@ -188,7 +188,7 @@ async def test_the_owner_renames_describes_and_picks_the_cover_which_falls_back_
     await boards.add_images(ada, board.id, [fox])
     assert (await boards.get(ada, board.id)).cover_image_id == whale  # a removed cover is not chosen again
     await boards.update(ada, board.id, cover_image_id=fox)
-    await services.library.soft_delete(ada, [fox])  # a deleted cover falls back too
+    await services.library.delete_images(ada, [fox])  # a deleted cover falls back too
     assert (await boards.get(ada, board.id)).cover_image_id == whale
     with pytest.raises(InvalidInput):
         await boards.update(ada, board.id, cover_image_id=fox)

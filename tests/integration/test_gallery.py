@@ -44,14 +44,14 @@ async def test_delete_hides_at_once_undo_brings_back_and_the_window_then_removes
     first, second = await make_images(services, ada, 'a castle made of sand', n=2)
     library = services.library
     with pytest.raises(NotFound):  # one foreign id refuses the lot: nothing of Ada's is hidden by Bob
-        await library.soft_delete(bob, [first])
+        await library.delete_images(bob, [first])
     assert sorted(await listed(services, ada)) == sorted([first, second])
 
-    assert await library.soft_delete(ada, [first, second]) == [first, second]
+    assert (await library.delete_images(ada, [first, second])).ids == [first, second]
     assert await listed(services, ada) == []
     with pytest.raises(NotFound):
         await services.library.get_image(ada, first)
-    assert await library.undo_delete(ada, [first]) == [first]
+    assert await library.restore_images(ada, [first]) == [first]
     assert await listed(services, ada) == [first]
 
     keys = await services.db.run(lambda s: [(r.key, r.original_key, r.thumb_key) for r in
@@ -63,7 +63,7 @@ async def test_delete_hides_at_once_undo_brings_back_and_the_window_then_removes
     await until(second_purged, what='purge of the image left deleted')
     for key in keys[0]:
         assert not await services.storage.exists(key)
-    assert await library.undo_delete(ada, [second]) == []  # too late: says so by restoring nothing
+    assert await library.restore_images(ada, [second]) == []  # too late: says so by restoring nothing
 
 
 async def test_the_sweep_removes_soft_deleted_images_left_by_a_restart(studio) -> None:
@@ -117,7 +117,7 @@ async def test_share_links_resolve_until_revoked_expired_or_deleted(studio) -> N
     library.clock = utcnow
 
     live = await library.create_share(ada, second)
-    await library.soft_delete(ada, [second])
+    await library.delete_images(ada, [second])
     with pytest.raises(NotFound, match=SHARE_GONE):  # a deleted image is invisible through its links too
         await library.resolve_share(live.path.removeprefix('/s/'))
     async def shares_purged() -> bool:
@@ -141,7 +141,7 @@ async def test_zip_holds_exactly_the_chosen_images_of_the_viewer(studio) -> None
     assert rows[a1].prompt == 'three tiny robots'
     with pytest.raises(NotFound):  # Bob's image in Ada's zip: refused like a missing id, nothing built
         await services.library.build_zip(ada, [a1, b1])
-    await services.library.soft_delete(ada, [a2])
+    await services.library.delete_images(ada, [a2])
     with pytest.raises(NotFound):
         await services.library.build_zip(ada, [a2])
 

@@ -71,7 +71,7 @@ async def test_an_image_deleted_by_any_caller_is_hidden_from_every_reader_until_
     token = (await services.library.create_share(ada, first)).path.removeprefix('/s/')
     services.library.undo_window_s = 30  # long enough that the purge cannot race the reads
     if caller == 'gallery':
-        assert await services.library.soft_delete(ada, [first]) == [first]
+        assert (await services.library.delete_images(ada, [first])).ids == [first]
     else:
         deleted = await services.library.delete_images(ada, [first], undo_window_s=30)
         assert deleted.ids == [first] and deleted.undo_until is not None
@@ -119,6 +119,25 @@ async def test_retention_and_admin_delete_purge_through_the_one_path_and_leave_n
     assert await rows(services, user_id=bob) == []
     assert not any([await services.storage.exists(k) for k in keys_of(bob_images)])
     assert await services.db.run(lambda s: list(s.exec(select(PendingDelete)))) == []
+
+
+async def test_admin_delete_user_queues_the_objects_of_an_image_made_while_it_ran(studio, monkeypatch) -> None:
+    """An image row that appears after the bulk delete (a job ending meanwhile) goes with the user's rows, and its
+    objects are queued in pending_deletes, so the retry job deletes them: none is left behind unreferenced."""
+    services, ada, bob = studio
+    _first, late = await make_images(services, bob, 'a kite over a hill', n=2)
+    late_image = (await rows(services, id=late))[0]
+    bulk = services.library.deletes.delete_where
+
+    async def missing_the_late_one(user_id: int) -> int:  # as if `late` was saved after the bulk delete's reads
+        return await bulk(Image.user_id == user_id, Image.id != late)
+    monkeypatch.setattr(services.library, 'delete_all_of', missing_the_late_one)
+    await services.admin.delete_user(ada, bob)
+    assert await rows(services, user_id=bob) == []
+    queued = await services.db.run(lambda s: sorted(p.key for p in s.exec(select(PendingDelete))))
+    assert queued == sorted(keys_of([late_image]))
+    assert await services.library.retry_pending_deletes() == 3
+    assert not any([await services.storage.exists(k) for k in keys_of([late_image])])
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ async def sign_in(user: User, name: str = 'Ada', email: str = 'ada@example.com',
     user.find(marker='name').type(name)
     user.find(marker='email').type(email)
     user.find(marker='sign-in').click()
-    for _ in range(50):  # the navigation runs as a background task
+    for _ in range(int(WAIT_S / 0.05)):  # the navigation runs as a background task; the suite's standard wait
         await asyncio.sleep(0.05)
         if user.back_history and user.back_history[-1].startswith('/auth/local'):
             break

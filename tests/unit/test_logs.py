@@ -33,6 +33,8 @@ def logged(message: str, *args: object) -> str:
     ('provider refused %s', ('Bearer abc.DEF-123_xyz~9',), 'provider refused Bearer [redacted]'),
     # our personal API tokens, by their prefix, wherever they appear
     ('request with %s from 10.0.0.1', ('ngk_AbCdEf0123456789xyz',), 'request with [redacted] from 10.0.0.1'),
+    # webhook signing secrets, by their prefix, wherever they appear
+    ('endpoint 4 signs with %s now', ('whsec_Q1w2E3r4T5y6U7i8O9p0',), 'endpoint 4 signs with [redacted] now'),
     # key=value and key: value
     ('retrying with %s', ('api_key=abcd1234efgh',), 'retrying with api_key=[redacted]'),
     ('login failed: %s', ('password: "hunter2hunter2"',), 'login failed: password: "[redacted]"'),
@@ -42,7 +44,7 @@ def logged(message: str, *args: object) -> str:
     ('headers were %s', ('Cookie: nanogen_id=Zx9yW8vU7t',), 'headers were Cookie: [redacted]'),
     # known secrets: the configured keys, whatever text surrounds them
     ('upstream said %s is wrong', (KNOWN_SECRET,), 'upstream said [redacted] is wrong'),
-], ids=['bearer', 'api-token', 'key=value', 'key: value', 'url-signature', 'cookie', 'known-secret'])
+], ids=['bearer', 'api-token', 'webhook-secret', 'key=value', 'key: value', 'url-signature', 'cookie', 'known-secret'])
 def test_each_scrub_pattern_cuts_its_secret_and_keeps_the_rest(message: str, args: tuple, expected: str) -> None:
     """Issue 13 item 4: each scrub rule on its own (bearer, API token, key=value, cookie, known secrets); every
     case here is caught by exactly one rule."""

@@ -34,7 +34,7 @@ FILE_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 def build_images_router(services: 'Services', Who: Any) -> APIRouter:
     router = APIRouter(tags=['images'])
-    db, library = services.db, services.library
+    library = services.library
 
     @router.get('/images', response_model=Envelope[ListOut[ImageOut]], summary='List your images')
     async def list_images(request: Request, who: Who, cursor: Cursor = None, limit: Limit = 60,
@@ -57,7 +57,7 @@ def build_images_router(services: 'Services', Who: Any) -> APIRouter:
                                    date_to=utc(date_to, 'date_to'), tags=tuple(t.lower() for t in tag or ()),
                                    min_rating=min_rating, model=model, board_id=board_id, cost_min=cost_min,
                                    cost_max=cost_max, group_versions=group_versions)
-        page = await queries.list_images(db, who.id, query, cursor=cursor, limit=limit)
+        page = await library.images(who.id, query, cursor=cursor, limit=limit)
         return ok(ListOut[ImageOut](items=[image_out(base(request), r) for r in page.items],
                                     next_cursor=page.next_cursor))
 

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from nanogen.errors import InvalidInput
 from nanogen.http.api.common import MAX_USAGE_DAYS, ok, utc
 from nanogen.http.api.models import Envelope, MeOut, UsageBucket, UsageOut, me_out, money
-from nanogen.library import queries
+from nanogen.ops.stats import StatsService
 
 if TYPE_CHECKING:
     from nanogen.bootstrap import Services
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 def build_me_router(services: 'Services', Who: Any) -> APIRouter:
     router = APIRouter(tags=['me'])
-    db = services.db
+    stats = StatsService(services.db)  # the one usage count (the Analytics page reads it too)
 
     @router.get('/me', response_model=Envelope[MeOut], summary='Who you are')
     async def me(who: Who) -> JSONResponse:
@@ -32,7 +32,7 @@ def build_me_router(services: 'Services', Who: Any) -> APIRouter:
                        date_to: Annotated[datetime | None, Query(description='Exclusive; default: now.')] = None,
                        ) -> JSONResponse:
         start, end = usage_window(period, date_from, date_to)
-        buckets = await queries.usage(db, who.id, period=period, date_from=start, date_to=end)
+        buckets = await stats.usage(who.id, period=period, date_from=start, date_to=end)
         out = [UsageBucket(period_start=b.period_start, prompts=b.prompts, completed=b.completed, failed=b.failed,
                            images=b.images, spend=money(b.spend)) for b in buckets]
         totals = UsageBucket(period_start=start, prompts=sum(b.prompts for b in buckets),

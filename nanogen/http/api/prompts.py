@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 def build_prompts_router(services: 'Services', Who: Any) -> APIRouter:
     router = APIRouter(tags=['prompts'])
-    db, library, generation = services.db, services.library, services.generation
+    library, generation = services.library, services.generation
 
     @router.get('/prompts', response_model=Envelope[ListOut[PromptOut]], summary='List your prompts')
     async def list_prompts(request: Request, who: Who, cursor: Cursor = None, limit: Limit = 50,
@@ -28,8 +28,8 @@ def build_prompts_router(services: 'Services', Who: Any) -> APIRouter:
         """Newest first by default; pages never skip or repeat a prompt, even while new ones are created."""
         query = queries.PromptQuery(status=status, size=None if size is None else int(size), search=text(q, 'q'),
                                     sort=sort, date_from=utc(date_from, 'date_from'), date_to=utc(date_to, 'date_to'))
-        page = await queries.list_prompts(db, who.id, query, cursor=cursor, limit=limit)
-        images = await queries.images_of_prompts(db, who.id, [p.id for p in page.items if p.id is not None])
+        page = await library.prompts(who.id, query, cursor=cursor, limit=limit)
+        images = await library.images_of_prompts(who.id, [p.id for p in page.items if p.id is not None])
         items = [prompt_out(base(request), p, images.get(p.id or 0)).model_copy(update={'images': []})
                  for p in page.items]
         return ok(ListOut[PromptOut](items=items, next_cursor=page.next_cursor))
