@@ -160,7 +160,7 @@ async def test_hosts_off_the_list_and_private_addresses_are_refused(fake: Any, m
 
 
 def own_batches(s: Any, user_id: int, n: int) -> list[int]:
-    made = [Batch(user_id=user_id, name=f'b{i}', status='PAUSED') for i in range(n)]
+    made = [Batch(user_id=user_id, name=f'b{i}', status='DONE') for i in range(n)]
     s.add_all(made)
     s.commit()
     return [b.id for b in made]
@@ -313,6 +313,6 @@ async def test_an_endpoint_turned_off_holds_its_pending_deliveries_until_it_is_o
         await services.db.write(queue)
         assert await sender.run_due() == 0 and receiver.got == []
         await hooks.set_active(ada, hook.id, True)
-        assert await sender.run_due() + len(receiver.got) >= 1  # this sender or the app's sends it now
+        await sender.run_due()  # this sender or the app's (which may hold the claim at this moment) sends it now
         await received(receiver, 1)
         await sender.stop()
