@@ -69,7 +69,8 @@ def _group_panel(ctx: PageContext, act: Act, policy: GroupPolicy, members: list[
                                                                    'Member removed.')).props('no-caps flat').mark(
                 f'remove-{gid}-{m.user_id}')
     models = {spec.id: spec.name for spec in CATALOGUE.values()}
-    sizes = {**{r: r for r in RESOLUTIONS}, **{str(s): f'{s} px' for s in CATALOGUE['nanobanana'].sizes}}
+    # A pixel size names Nano Banana's sizes only; 1K/2K/4K cover Pro and 2 and Nano Banana's sizes of that class.
+    sizes = {**{r: r for r in RESOLUTIONS}, **{str(s): f'{s} px (Nano Banana)' for s in CATALOGUE['nanobanana'].sizes}}
     with ui.row().classes('items-end gap-2'):
         budget = ui.input('Monthly budget ($, empty: none)',
                           value=str(policy.monthly_budget) if policy.monthly_budget else '').props(

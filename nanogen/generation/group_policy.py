@@ -4,7 +4,10 @@ and the team cap (nanogen.generation.budget).
 
 Allow-lists: a user in no group with a list may use anything; otherwise a request must be allowed by at least one
 of their groups that has a list (so "4K only for design": give the other groups a list without 4K). A resolution
-entry is '1K'/'2K'/'4K' (the provider's names) or a pixel size ('1024').
+entry is '1K'/'2K'/'4K' (the provider's names) or a pixel size ('1024'). A pixel size names Nano Banana's own sizes
+only: the models sized by resolution (Pro, 2) are checked by their resolution alone, never by the 1024 their requests
+carry as a size, so a list with "1024" does not let Pro through at 4K. A Nano Banana size also answers to its class
+('1024' is 1K, '1536' is 2K), so a list of ["1K"] allows Nano Banana at 512 to 1024 px.
 """
 
 from __future__ import annotations
@@ -33,11 +36,13 @@ def request_terms(req: Any) -> tuple[str, set[str]]:
     """(model id, the names its resolution answers to) of a request (a GenerationRequest, or any object with its
     `model`, `size` and `resolution`)."""
     model = str(getattr(req, 'model', None) or 'nanobanana')
+    resolution = getattr(req, 'resolution', None)
+    if resolution:  # sized by resolution: its size is a placeholder (always 1024), never a term of its own
+        return model, {str(resolution).upper()}
     size = int(getattr(req, 'size', 0) or 0)
     names = {str(size)}
-    resolution = getattr(req, 'resolution', None) or RESOLUTION_OF_SIZE.get(size)
-    if resolution:
-        names.add(str(resolution).upper())
+    if size_class := RESOLUTION_OF_SIZE.get(size):
+        names.add(size_class)
     return model, names
 
 

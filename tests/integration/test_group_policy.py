@@ -4,7 +4,6 @@ real databases and the contract fake over HTTP."""
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
@@ -45,15 +44,6 @@ async def test_twenty_members_at_once_against_a_group_budget_for_five_make_exact
     assert 'group.policy' in actions and actions.count('group.member_add') == 20
 
 
-@dataclass(frozen=True)
-class WithModel:
-    """A request as the models helper's GenerationRequest will carry it (a model and a resolution name)."""
-
-    model: str
-    size: int
-    resolution: str | None = None
-
-
 async def test_an_allow_list_refuses_other_models_and_resolutions_with_a_clear_message(
         fake, make_services, isolated_env: Path) -> None:
     _provider, url = fake
@@ -79,7 +69,33 @@ async def test_an_allow_list_refuses_other_models_and_resolutions_with_a_clear_m
         await services.groups.set_policy(ada, design.id, monthly_budget=Decimal(1))
 
 
-def test_request_terms_read_the_model_field_when_it_is_there() -> None:
+def test_request_terms_name_a_size_and_its_class_or_a_resolution_alone() -> None:
     assert request_terms(validate_request(prompt='xyz', size=1536)) == ('nanobanana', {'1536', '2K'})
-    assert request_terms(WithModel(model='nanobanana-pro', size=1024, resolution='4K')) == (
-        'nanobanana-pro', {'1024', '4K'})
+    # Pro and 2 carry size=1024 as a placeholder: only their resolution is a term, so "1024" never allows them.
+    assert request_terms(validate_request(prompt='xyz', model='nanobanana-pro', resolution='4K')) == (
+        'nanobanana-pro', {'4K'})
+
+
+async def test_a_pixel_size_on_the_list_does_not_let_pro_through_at_any_resolution(
+        fake, make_services, isolated_env: Path) -> None:
+    """The README's own list, ["1K", "1024"]: Pro and 2 are checked by resolution, so 1K passes and 4K does not."""
+    _provider, url = fake
+    services = await make_services(make_settings(isolated_env, f'sqlite:///{isolated_env}/g.db', url))
+    root = await make_admin(services)
+    ada = await add_user(services, 'ada@example.com')
+    group = await services.groups.create(root, 'Marketing')
+    await services.groups.add_member(root, group.id, ada)
+    await services.groups.set_policy(root, group.id, allowed_resolutions=['1K', '1024'])
+    with pytest.raises(Forbidden) as info:
+        await services.generation.create(ada, validate_request(prompt='a poster', model='nanobanana-pro',
+                                                               resolution='4K'))
+    assert info.value.user_message == ('Your group does not allow nanobanana-pro at 4K: choose another model or '
+                                       'size, or ask an admin.')
+    await services.groups.set_policy(root, group.id, allowed_resolutions=['1024'])  # pixels only: Nano Banana's
+    with pytest.raises(Forbidden):
+        await services.generation.create(ada, validate_request(prompt='a poster', model='nanobanana-2',
+                                                               resolution='1K'))
+    assert isinstance(await services.generation.create(ada, validate_request(prompt='a fox', size=1024)), Prompt)
+    await services.groups.set_policy(root, group.id, allowed_resolutions=['1K'])
+    assert isinstance(await services.generation.create(ada, validate_request(
+        prompt='a fox', model='nanobanana-pro', resolution='1K')), Prompt)
