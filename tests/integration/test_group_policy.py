@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import col, select
 
+from nanogen.batches.inputs import RawRow
 from nanogen.errors import BudgetExceeded, Forbidden, InvalidInput
 from nanogen.generation.group_policy import request_terms
 from nanogen.generation.requests import validate_request
@@ -99,3 +100,29 @@ async def test_a_pixel_size_on_the_list_does_not_let_pro_through_at_any_resoluti
     await services.groups.set_policy(root, group.id, allowed_resolutions=['1K'])
     assert isinstance(await services.generation.create(ada, validate_request(
         prompt='a fox', model='nanobanana-pro', resolution='1K')), Prompt)
+
+
+async def test_a_batch_checks_the_allow_list_for_every_size_it_asks_for(
+        fake, make_services, isolated_env: Path) -> None:
+    """Nano Banana rows carry no resolution: a 2K row before a 512 px one must not hide behind the 512 px check."""
+    _provider, url = fake
+    services = await make_services(make_settings(isolated_env, f'sqlite:///{isolated_env}/g.db', url))
+    assert services.batches is not None
+    root = await make_admin(services)
+    ada = await add_user(services, 'ada@example.com')
+    group = await services.groups.create(root, 'Marketing')
+    await services.groups.add_member(root, group.id, ada)
+    await services.groups.set_policy(root, group.id, allowed_resolutions=['512'])
+    rows = [RawRow(number=1, prompt='a big fox', size='1536'), RawRow(number=2, prompt='a small fox', size='512')]
+    with pytest.raises(Forbidden) as info:
+        await services.batches.create(ada, rows, source='rows')
+    assert info.value.user_message == ('Row 1: Your group does not allow nanobanana at 2K: choose another model or '
+                                       'size, or ask an admin. Nothing was submitted.')
+    pro = [RawRow(number=1, prompt='a fox', model='nanobanana-pro', size='1K'),
+           RawRow(number=2, prompt='a fox', model='nanobanana-pro', size='4K')]
+    await services.groups.set_policy(root, group.id, allowed_resolutions=['512', '1K', '1024'])
+    with pytest.raises(Forbidden, match=r'^Row 2: .* nanobanana-pro at 4K'):
+        await services.batches.create(ada, pro, source='rows')
+    assert await services.db.run(lambda s: list(s.exec(select(Prompt)))) == []  # all rows or none
+    batch = await services.batches.create(ada, [rows[1], pro[0]], source='rows')
+    assert batch.total_rows == 2
