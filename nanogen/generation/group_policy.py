@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from nanogen.errors import BudgetExceeded, Forbidden
+from nanogen.generation.catalogue import CATALOGUE
 from nanogen.models import Group, GroupMember
 from nanogen.spend import month_bounds, spend_in
 
@@ -47,20 +48,36 @@ def request_terms(req: Any) -> tuple[str, set[str]]:
 
 
 def check_allowed(s: Session, user_id: int, req: Any) -> None:
-    """Raise Forbidden when none of the user's groups with an allow-list allows this model and resolution."""
+    """Raise Forbidden when none of the user's groups with an allow-list allows this model and resolution. When the
+    model itself is on none of their lists, the message says so and names the models they may use."""
     listed = [g for g in groups_of(s, user_id) if g.allowed_models is not None or g.allowed_resolutions is not None]
     if not listed:
         return
     model, names = request_terms(req)
+    model_lists: list[list[str] | None] = []
     for group in listed:
         models = json.loads(group.allowed_models) if group.allowed_models is not None else None
+        model_lists.append(models)
         sizes = {str(r).upper() for r in json.loads(group.allowed_resolutions)} \
             if group.allowed_resolutions is not None else None
         if (models is None or model in models) and (sizes is None or names & sizes):
             return
+    groups_do = f'Your group{"s do" if len(listed) > 1 else " does"} not allow'
+    if all(models is not None and model not in models for models in model_lists):
+        allowed = sorted({m for models in model_lists for m in models or ()}, key=_catalogue_order)
+        raise Forbidden(f'{groups_do} the model {_model_name(model)}: choose '
+                        f'{" or ".join(_model_name(m) for m in allowed) or "another model"}, or ask an admin.')
     wanted = next((n for n in names if not n.isdigit()), str(getattr(req, 'size', '')))
-    raise Forbidden(f'Your group{"s do" if len(listed) > 1 else " does"} not allow {model} at {wanted}: '
-                    f'choose another model or size, or ask an admin.')
+    raise Forbidden(f'{groups_do} {model} at {wanted}: choose another model or size, or ask an admin.')
+
+
+def _model_name(model_id: str) -> str:
+    spec = CATALOGUE.get(model_id)
+    return f'{spec.name} ({model_id})' if spec else model_id
+
+
+def _catalogue_order(model_id: str) -> int:
+    return list(CATALOGUE).index(model_id) if model_id in CATALOGUE else len(CATALOGUE)
 
 
 def check_group_budgets(s: Session, user_id: int, estimate: Decimal, now: Any, usd: Any) -> None:

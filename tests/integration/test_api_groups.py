@@ -92,3 +92,19 @@ async def test_deleting_a_group_makes_its_boards_private_and_refuses_non_admins(
     assert await services.db.run(lambda s: s.get(Board, board.id).group_id) is None
     assert (await services.library.boards.get(ada, board.id)).name == 'Shared'  # the board and its images stay
     assert await services.groups.groups_of(ada) == []
+
+
+async def test_a_model_off_the_groups_list_is_refused_over_the_api_with_a_clear_message(user: User) -> None:
+    root = await api_user(user, 'root@example.com')
+    await promote_admin(app_services(), root.id)
+    ada = await api_user(user, 'ada@example.com')
+    group = (await root.client.post('/api/v1/groups', json={'name': 'Marketing'})).json()['data']
+    url = f"/api/v1/groups/{group['id']}"
+    assert (await root.client.post(f'{url}/members', json={'email': 'ada@example.com'})).status_code == 201
+    assert (await root.client.put(f'{url}/policy', json={'allowed_models': ['nanobanana']})).status_code == 200
+    refused = await ada.client.post('/api/v1/images/generate', json={
+        'prompt': 'a poster', 'model': 'nanobanana-pro', 'resolution': '2K'})
+    error = error_of(refused, 403)
+    assert (error['code'], error['message']) == ('forbidden', 'Your group does not allow the model Nano Banana Pro '
+                                                 '(nanobanana-pro): choose Nano Banana (nanobanana), or ask an admin.')
+    assert (await ada.get('/api/v1/prompts')).json()['data']['items'] == []

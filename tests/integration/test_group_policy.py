@@ -70,6 +70,27 @@ async def test_an_allow_list_refuses_other_models_and_resolutions_with_a_clear_m
         await services.groups.set_policy(ada, design.id, monthly_budget=Decimal(1))
 
 
+async def test_a_model_allow_list_refuses_another_model_at_any_resolution_naming_the_allowed_ones(
+        fake, make_services, isolated_env: Path) -> None:
+    _provider, url = fake
+    services = await make_services(make_settings(isolated_env, f'sqlite:///{isolated_env}/g.db', url))
+    root = await make_admin(services)
+    ada = await add_user(services, 'ada@example.com')
+    group = await services.groups.create(root, 'Marketing')
+    await services.groups.add_member(root, group.id, ada)
+    await services.groups.set_policy(root, group.id, allowed_models=['nanobanana', 'nanobanana-2'])
+    for resolution in ('1K', '4K'):
+        with pytest.raises(Forbidden) as info:
+            await services.generation.create(ada, validate_request(prompt='a poster', model='nanobanana-pro',
+                                                                   resolution=resolution))
+        assert info.value.user_message == ('Your group does not allow the model Nano Banana Pro (nanobanana-pro): '
+                                           'choose Nano Banana (nanobanana) or Nano Banana 2 (nanobanana-2), or ask '
+                                           'an admin.')
+    assert await services.db.run(lambda s: list(s.exec(select(Prompt)))) == []
+    assert isinstance(await services.generation.create(ada, validate_request(
+        prompt='a poster', model='nanobanana-2', resolution='4K')), Prompt)
+
+
 def test_request_terms_name_a_size_and_its_class_or_a_resolution_alone() -> None:
     assert request_terms(validate_request(prompt='xyz', size=1536)) == ('nanobanana', {'1536', '2K'})
     # Pro and 2 carry size=1024 as a placeholder: only their resolution is a term, so "1024" never allows them.

@@ -11,6 +11,7 @@ from tests.support.gallery import svc
 from tests.support.library import promote_admin
 from tests.ui.helpers import should_see, sign_in
 from tests.ui.studio import user_id
+from tests.ui.test_generator_models import one
 
 
 async def ada_in_a_group(**policy: object) -> int:
@@ -32,6 +33,17 @@ async def test_an_allow_list_refuses_on_the_generator_with_a_clear_message(user:
     user.find(marker='generate').click()
     await should_see(user, 'Your group does not allow nanobanana at 1K: choose another model or size, or ask an '
                            'admin.')
+    assert await svc().library.recent_prompts(ada) == []
+
+
+async def test_a_model_off_the_allow_list_refuses_on_the_generator_with_a_clear_message(user: User) -> None:
+    await sign_in(user, then='/generator')
+    ada = await ada_in_a_group(allowed_models=['nanobanana'])
+    one(user, 'model').value = 'nanobanana-pro'
+    user.find(marker='prompt').type('a poster in the pro model')
+    user.find(marker='generate').click()
+    await should_see(user, 'Your group does not allow the model Nano Banana Pro (nanobanana-pro): choose Nano Banana '
+                           '(nanobanana), or ask an admin.')
     assert await svc().library.recent_prompts(ada) == []
 
 
