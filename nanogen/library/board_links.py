@@ -15,7 +15,7 @@ from sqlmodel import Session, col, select
 from nanogen.accounts.tokens import hash_token
 from nanogen.db import Database
 from nanogen.errors import InvalidInput, NotFound
-from nanogen.library.board_access import LINK_GONE, BoardInfo, board_info, owned_board
+from nanogen.library.board_access import LINK_GONE, BoardInfo, audit_board, board_info, owned_board
 from nanogen.models import Board, BoardLink
 
 log = logging.getLogger(__name__)
@@ -67,6 +67,9 @@ class BoardLinkOps:
             link = BoardLink(board_id=board_id, token_hash=hash_token(token), created_at=now,
                              expires_at=now + expires_in if expires_in else None)
             s.add(link)
+            s.flush()
+            audit_board(s, user_id, 'board.link_create', board_id,
+                        f'link:{link.id} expires:{link.expires_at.isoformat() if link.expires_at else "never"}')
             s.commit()
             s.refresh(link)
             return link
@@ -97,6 +100,7 @@ class BoardLinkOps:
             if link.revoked_at is None:
                 link.revoked_at = now
                 s.add(link)
+                audit_board(s, user_id, 'board.link_revoke', board_id, f'link:{link_id}')
                 s.commit()
         await self.db.write(work)
         log.info('user %s revoked public link %s of board %s', user_id, link_id, board_id)
