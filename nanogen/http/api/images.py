@@ -33,6 +33,7 @@ FILE_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 def build_images_router(services: 'Services', Who: Any) -> APIRouter:
+    """Long because: the list's query parameters (one a line, each with its description) are its documentation."""
     router = APIRouter(tags=['images'])
     db, library = services.db, services.library
 
@@ -58,14 +59,16 @@ def build_images_router(services: 'Services', Who: Any) -> APIRouter:
                                    min_rating=min_rating, model=model, board_id=board_id, cost_min=cost_min,
                                    cost_max=cost_max, group_versions=group_versions)
         page = await queries.list_images(db, who.id, query, cursor=cursor, limit=limit)
-        return ok(ListOut[ImageOut](items=[image_out(base(request), r) for r in page.items],
+        labels = await library.tagging.labels_of(who.id, [r.id for r in page.items])
+        return ok(ListOut[ImageOut](items=[image_out(base(request), r, labels.get(r.id)) for r in page.items],
                                     next_cursor=page.next_cursor))
 
     @router.get('/images/{image_id}', response_model=Envelope[ImageOut], responses=BY_ID, summary='One image')
     async def get_image(image_id: IdPath, request: Request, who: Who) -> JSONResponse:
         image = await library.get_image(who.id, image_id)
         prompt = await library.get_prompt(who.id, image.prompt_id)
-        return ok(image_out(base(request), image_row(image, prompt)))
+        labels = await library.tagging.labels_of(who.id, [image_id])
+        return ok(image_out(base(request), image_row(image, prompt), labels.get(image_id)))
 
     @router.get('/images/{image_id}/file', summary="An image's bytes", response_class=Response,
                 responses=FILE_RESPONSES)
