@@ -1,5 +1,6 @@
 """Tags, ratings and the /api/v1/images filters over HTTP (issue 16): a script tags and rates its images, reads them
-back on the image itself, and finds them again by tag, stars, board, model, ratio, date range and cost."""
+back on the image itself, and finds them again by tag, stars, board, model, resolution, size, ratio, date range and
+cost."""
 
 from __future__ import annotations
 
@@ -65,7 +66,7 @@ async def test_tags_and_stars_are_set_read_back_on_the_image_and_filter_the_list
     assert await found(bob, tag='zine') == [] and await found(bob, tag='mine') == []
 
 
-async def test_the_list_filters_by_board_model_ratio_date_range_and_cost(user: User) -> None:
+async def test_the_list_filters_by_board_model_resolution_ratio_date_range_and_cost(user: User) -> None:
     ada = await api_user(user, 'ada@example.com')
     fox = await generate(ada, prompt='a fox', size=512)  # $0.0125
     whale = await generate(ada, prompt='a whale', model='nanobanana-pro', resolution='1K', aspect_ratio='16:9')  # $0.09
@@ -77,6 +78,15 @@ async def test_the_list_filters_by_board_model_ratio_date_range_and_cost(user: U
     assert await found(ada, board_id=board['id']) == [whale]
 
     assert await found(ada, model='nanobanana-pro') == [whale]
+    # Resolution for Pro and 2; a pixel size is Nano Banana's only (Pro and 2 store a placeholder 1024).
+    assert await found(ada, resolution='1K') == [whale]
+    assert await found(ada, resolution='2K') == [kite]
+    assert await found(ada, resolution='4K') == []
+    assert await found(ada, size=1024) == []
+    assert await found(ada, size=512) == [fox]
+    assert error_of(await ada.get('/api/v1/images', params={'resolution': '8K'}), 422)
+    shown = {i['id']: (i['model'], i['resolution']) for i in (await ada.get('/api/v1/images')).json()['data']['items']}
+    assert shown == {fox: ('nanobanana', None), whale: ('nanobanana-pro', '1K'), kite: ('nanobanana-2', '2K')}
     assert await found(ada, model='nanobanana') == [fox]
     assert await found(ada, aspect_ratio='16:9') == [whale]
     assert await found(ada, aspect_ratio='1:1') == sorted([fox, kite])

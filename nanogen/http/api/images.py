@@ -40,7 +40,10 @@ def build_images_router(services: 'Services', Who: Any) -> APIRouter:
     @router.get('/images', response_model=Envelope[ListOut[ImageOut]], summary='List your images')
     async def list_images(request: Request, who: Who, cursor: Cursor = None, limit: Limit = 60,
                           q: Search = None, favourites: Annotated[bool, Query(description='Only favourites.')] = False,
-                          size: Annotated[ImageSize | None, Query()] = None,
+                          size: Annotated[ImageSize | None, Query(
+                              description="Nano Banana's pixel size (never matches Pro or 2).")] = None,
+                          resolution: Annotated[Literal['1K', '2K', '4K'] | None, Query(
+                              description='Nano Banana Pro and 2: their resolution.')] = None,
                           aspect_ratio: Annotated[RatioLiteral | None, Query()] = None,
                           date_from: DateFrom = None, date_to: DateTo = None,
                           sort: Annotated[Literal['newest', 'oldest'], Query()] = 'newest',
@@ -57,7 +60,7 @@ def build_images_router(services: 'Services', Who: Any) -> APIRouter:
                                    aspect_ratio=aspect_ratio, sort=sort, date_from=utc(date_from, 'date_from'),
                                    date_to=utc(date_to, 'date_to'), tags=tuple(t.lower() for t in tag or ()),
                                    min_rating=min_rating, model=model, board_id=board_id, cost_min=cost_min,
-                                   cost_max=cost_max, group_versions=group_versions)
+                                   cost_max=cost_max, group_versions=group_versions, resolution=resolution)
         page = await queries.list_images(db, who.id, query, cursor=cursor, limit=limit)
         labels = await library.tagging.labels_of(who.id, [r.id for r in page.items])
         return ok(ListOut[ImageOut](items=[image_out(base(request), r, labels.get(r.id)) for r in page.items],
