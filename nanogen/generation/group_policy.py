@@ -80,6 +80,20 @@ def _catalogue_order(model_id: str) -> int:
     return list(CATALOGUE).index(model_id) if model_id in CATALOGUE else len(CATALOGUE)
 
 
+def group_budgets_left(s: Session, user_id: int, now: Any) -> list[tuple[str, Decimal]]:
+    """(name, what is left this month) of each of the user's groups with a budget, for the budget widget (a read:
+    the check is `check_group_budgets`)."""
+    start, end = month_bounds(now)
+    out = []
+    for group in groups_of(s, user_id):
+        if group.monthly_budget is None or Decimal(group.monthly_budget) <= 0:
+            continue
+        members = list(s.exec(select(GroupMember.user_id).where(col(GroupMember.group_id) == group.id)))
+        spent = sum((spend_in(s, start, end, uid) for uid in members), Decimal(0))
+        out.append((group.name, max(Decimal(0), Decimal(group.monthly_budget) - spent)))
+    return out
+
+
 def check_group_budgets(s: Session, user_id: int, estimate: Decimal, now: Any, usd: Any) -> None:
     """Raise BudgetExceeded when `estimate` does not fit a budget of one of the user's groups."""
     start, end = month_bounds(now)

@@ -39,8 +39,11 @@ async def test_twenty_members_at_once_against_a_group_budget_for_five_make_exact
     refused = [r for r in results if isinstance(r, BudgetExceeded)]
     assert len(created) == 5 and len(refused) == 15, results
     assert refused[0].user_message.startswith("The Design group's monthly budget of $0.0625 is spent")
+    status = await services.budget.remaining(uids[0])  # the widget's figure: the group's, spent by the others too
+    assert (status.remaining, status.group) == (0, 'Design')
     outsider = await add_user(services, 'outsider@example.com')
     assert isinstance(await services.generation.create(outsider, req), Prompt)
+    assert (await services.budget.remaining(outsider)).group is None
     actions = await services.db.run(lambda s: list(s.exec(select(AuditEvent.action).order_by(col(AuditEvent.id)))))
     assert 'group.policy' in actions and actions.count('group.member_add') == 20
 

@@ -55,3 +55,11 @@ async def test_a_spent_group_budget_refuses_on_the_generator_with_a_clear_messag
     await should_see(user, "The Marketing group's monthly budget of $0.0100 is spent ($0.0100 left; this costs "
                            '$0.0125). Ask an admin to raise it.')
     assert await svc().library.recent_prompts(ada) == []
+
+
+async def test_the_budget_left_shows_the_group_budget_when_it_is_the_smallest(user: User) -> None:
+    """The generator's "budget left" must not promise money a group budget would refuse."""
+    await sign_in(user, then='/dashboard')
+    await ada_in_a_group(monthly_budget=Decimal('0.05'))
+    await user.open('/generator')
+    await should_see(user, 'Marketing group budget left this month: $0.0500.')
