@@ -1,5 +1,6 @@
-"""The admin console's Groups section (issue 16): spend per group this month; create, rename and delete groups;
-add and remove members and change their roles; set each group's monthly budget and model/resolution allow-list."""
+"""The admin console's Groups section (issue 16): spend per group this month; create, rename and delete groups and
+set their OIDC names; add and remove members and change their roles; set each group's monthly budget and
+model/resolution allow-list."""
 
 from __future__ import annotations
 
@@ -59,6 +60,13 @@ def _group_panel(ctx: PageContext, act: Act, policy: GroupPolicy, members: list[
                                                  'Group renamed.')).props('no-caps').mark(f'rename-group-{gid}')
         ui.button('Delete group', on_click=lambda: _confirm_delete(groups, me, policy, act)).props(
             'no-caps flat color=negative').mark(f'delete-group-{gid}')
+    with ui.row().classes('items-end gap-2'):
+        # The OIDC groups claim (NANOGEN_OIDC_GROUPS_CLAIM) joins members by the group's name or this one.
+        oidc_name = ui.input('OIDC group name (empty: its name)', value=policy.oidc_name or '').props(
+            'outlined dense maxlength=255').classes('w-72').mark(f'oidc-name-{gid}')
+        ui.button('Save OIDC name', on_click=lambda: act(lambda: groups.set_oidc_name(me, gid, oidc_name.value),
+                                                         'OIDC name saved.')).props('no-caps').mark(
+            f'save-oidc-name-{gid}')
     for m in members:
         with ui.row().classes('items-center gap-2'):
             ui.label(f'{m.email} ({m.source})' if m.source != 'manual' else m.email).classes('text-sm w-64')
@@ -69,7 +77,8 @@ def _group_panel(ctx: PageContext, act: Act, policy: GroupPolicy, members: list[
                                                                    'Member removed.')).props('no-caps flat').mark(
                 f'remove-{gid}-{m.user_id}')
     models = {spec.id: spec.name for spec in CATALOGUE.values()}
-    sizes = {**{r: r for r in RESOLUTIONS}, **{str(s): f'{s} px' for s in CATALOGUE['nanobanana'].sizes}}
+    # A pixel size names Nano Banana's sizes only; 1K/2K/4K cover Pro and 2 and Nano Banana's sizes of that class.
+    sizes = {**{r: r for r in RESOLUTIONS}, **{str(s): f'{s} px (Nano Banana)' for s in CATALOGUE['nanobanana'].sizes}}
     with ui.row().classes('items-end gap-2'):
         budget = ui.input('Monthly budget ($, empty: none)',
                           value=str(policy.monthly_budget) if policy.monthly_budget else '').props(

@@ -1,5 +1,5 @@
-"""The gallery's filters beyond text, size, ratio and dates (issue 16): tags with autocomplete, stars, model, board,
-cost range; and saved searches shown as chips that restore their filters."""
+"""The gallery's filters beyond text, size, ratio and dates (issue 16): tags with autocomplete, stars, model,
+resolution (1K/2K/4K of the models sized by resolution), board, cost range; and saved searches shown as chips that restore their filters."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any
 
 from nicegui import ui
 
+from nanogen.config import RESOLUTIONS
 from nanogen.errors import InvalidInput, NanogenError
 from nanogen.library.queries import ImageQuery
 
@@ -54,6 +55,9 @@ class ExtraFilters:
             'w-36').mark('rating-filter')
         self.model = ui.select({'': 'Any model', **{m: m for m in MODELS}}, value='', label='Model',
                                on_change=on_change).props('outlined dense').classes('w-40').mark('model-filter')
+        self.resolution = ui.select({'': 'Any resolution', **{r: r for r in RESOLUTIONS}}, value='',
+                                    label='Resolution (Pro, 2)', on_change=on_change).props('outlined dense').classes(
+            'w-40').mark('resolution-filter')
         self.board = ui.select({0: 'Any board'}, value=0, label='Board', on_change=on_change).props(
             'outlined dense').classes('w-40').mark('board-filter')
         self.board.set_visibility(boards)
@@ -77,6 +81,7 @@ class ExtraFilters:
     def values(self) -> dict[str, Any]:
         return {'tags': tuple(str(t).strip().lower() for t in self.tags.value or [] if str(t).strip()),
                 'min_rating': int(self.rating.value) or None, 'model': self.model.value or None,
+                'resolution': self.resolution.value or None,
                 'board_id': int(self.board.value or 0) or None, 'cost_min': _money(self.cost_min.value, 'lowest'),
                 'cost_max': _money(self.cost_max.value, 'highest')}
 
@@ -86,6 +91,7 @@ class ExtraFilters:
         self.tags.set_options(sorted(set(options) | set(query.tags)), value=list(query.tags))
         self.rating.value = query.min_rating or 0
         self.model.value = query.model or ''
+        self.resolution.value = query.resolution or ''
         self.board.value = query.board_id or 0
         self.cost_min.value = '' if query.cost_min is None else str(query.cost_min)
         self.cost_max.value = '' if query.cost_max is None else str(query.cost_max)

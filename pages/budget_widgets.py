@@ -15,6 +15,8 @@ from .frame import PageContext
 def describe(status: BudgetStatus) -> str:
     if status.remaining is None:
         return 'No monthly budget limit.'
+    if status.group is not None:
+        return f'{status.group} group budget left this month: {money(status.remaining)}.'
     if status.limit is not None and max(status.limit - status.spent, 0) <= status.remaining:
         return f'Budget left this month: {money(status.remaining)} of {money(status.limit)}.'
     return f'Team budget left this month: {money(status.remaining)}.'

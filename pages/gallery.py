@@ -77,8 +77,8 @@ class GalleryView:
             self.favourites = ui.switch('Favourites', on_change=self.reload).mark('favourites-only')
             self.group = ui.switch('Group versions', on_change=self.reload).tooltip(
                 'One tile per image and its edits (under the first version)').mark('group-versions')
-            self.size = ui.select({0: 'Any size', **{s: f'{s}px' for s in SIZES}}, value=0, label='Size',
-                                  on_change=self.reload).props('outlined dense').classes('w-32').mark('size-filter')
+            self.size = ui.select({0: 'Any size', **{s: f'{s}px' for s in SIZES}}, value=0, label='Size (Nano Banana)',
+                                  on_change=self.reload).props('outlined dense').classes('w-40').mark('size-filter')
             self.ratio = ui.select({'': 'Any ratio', **{r: r for r in ASPECT_RATIOS}}, value='', label='Aspect ratio',
                                    on_change=self.reload).props('outlined dense').classes('w-32').mark('ratio-filter')
             self.date_from = iso_date(ui.input('From', on_change=self.reload)).classes('w-40').mark('date-from')

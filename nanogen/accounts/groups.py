@@ -20,6 +20,7 @@ from nanogen.spend import group_members, group_month_spend
 
 log = logging.getLogger(__name__)
 MAX_GROUP_NAME = 100
+MAX_OIDC_NAME = 255
 RESOLUTIONS = ('1K', '2K', '4K')
 
 
@@ -29,6 +30,7 @@ class GroupInfo:
     name: str
     members: int
     role: str | None  # the asking user's role in it (None: an admin who is not a member)
+    oidc_name: str | None = None  # its name in the OIDC groups claim; shown to app admins only
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,7 @@ class GroupPolicy:
     monthly_budget: Decimal | None
     allowed_models: list[str] | None  # None: any model
     allowed_resolutions: list[str] | None  # None: any resolution
+    oidc_name: str | None = None  # its name in the OIDC groups claim (None: its own name only)
 
 
 @dataclass(frozen=True)
@@ -118,7 +121,27 @@ def _policy(group: Group) -> GroupPolicy:
                        monthly_budget=Decimal(group.monthly_budget) if group.monthly_budget else None,
                        allowed_models=json.loads(group.allowed_models) if group.allowed_models else None,
                        allowed_resolutions=json.loads(group.allowed_resolutions) if group.allowed_resolutions
-                       else None)
+                       else None, oidc_name=group.oidc_name)
+
+
+def _clean_oidc_name(oidc_name: str | None) -> str | None:
+    """None or blank: the claim matches the group's own name only."""
+    cleaned = (oidc_name or '').strip()
+    if not cleaned:
+        return None
+    if len(cleaned) > MAX_OIDC_NAME or not cleaned.isprintable():
+        raise InvalidInput(f'An OIDC group name has 1 to {MAX_OIDC_NAME} characters (no control characters).',
+                           field='oidc_name')
+    return cleaned
+
+
+def _oidc_name_free(s: Session, oidc_name: str, group_id: int | None = None) -> None:
+    """The claim matches case-insensitively, by name or OIDC name: one claim entry must name one group only."""
+    lowered = oidc_name.lower()
+    for other in s.exec(select(Group)):
+        if other.id != group_id and lowered in (other.name.lower(), (other.oidc_name or '').lower()):
+            raise InvalidInput(f'The group "{other.name}" already answers to "{oidc_name}" in the OIDC claim.',
+                               field='oidc_name')
 
 
 def _check_role(role: str) -> str:
@@ -136,18 +159,22 @@ class GroupService:
         assert group.id is not None
         count = s.exec(select(func.count()).select_from(GroupMember).where(col(GroupMember.group_id) == group.id)).one()
         member = _membership(s, group.id, user_id)
-        return GroupInfo(id=group.id, name=group.name, members=int(count), role=member.role if member else None)
+        return GroupInfo(id=group.id, name=group.name, members=int(count), role=member.role if member else None,
+                         oidc_name=group.oidc_name if _is_admin(s, user_id) else None)
 
-    async def create(self, actor_id: int, name: str) -> GroupInfo:
-        cleaned = _clean_name(name)
+    async def create(self, actor_id: int, name: str, *, oidc_name: str | None = None) -> GroupInfo:
+        cleaned, claim_name = _clean_name(name), _clean_oidc_name(oidc_name)
 
         def work(s: Session) -> GroupInfo:
             _require_admin(s, actor_id, 'Only an admin can create groups.')
             _name_free(s, cleaned)
-            group = Group(name=cleaned, created_at=self.clock())
+            if claim_name:
+                _oidc_name_free(s, claim_name)
+            group = Group(name=cleaned, oidc_name=claim_name, created_at=self.clock())
             s.add(group)
             s.flush()
-            _audit(s, actor_id, 'group.create', f'group:{group.id}', cleaned)
+            _audit(s, actor_id, 'group.create', f'group:{group.id}',
+                   cleaned + (f' (OIDC name {claim_name})' if claim_name else ''))
             s.commit()
             return self._info(s, group, actor_id)
         return await self.db.write(work)
@@ -162,6 +189,24 @@ class GroupService:
             if group.name != cleaned:
                 _audit(s, actor_id, 'group.rename', f'group:{group_id}', f'{group.name} -> {cleaned}')
                 group.name = cleaned
+                s.add(group)
+            s.commit()
+            return self._info(s, group, actor_id)
+        return await self.db.write(work)
+
+    async def set_oidc_name(self, actor_id: int, group_id: int, oidc_name: str | None) -> GroupInfo:
+        """An app admin sets the name the OIDC groups claim uses for this group (None or blank: its own name only).
+        The claim then matches either, case-insensitively."""
+        claim_name = _clean_oidc_name(oidc_name)
+
+        def work(s: Session) -> GroupInfo:
+            _require_admin(s, actor_id, "Only an admin can change a group's OIDC name.")
+            group = _group(s, group_id)
+            if claim_name:
+                _oidc_name_free(s, claim_name, group_id)
+            if group.oidc_name != claim_name:
+                _audit(s, actor_id, 'group.oidc_name', f'group:{group_id}', f'{group.oidc_name} -> {claim_name}')
+                group.oidc_name = claim_name
                 s.add(group)
             s.commit()
             return self._info(s, group, actor_id)
@@ -265,6 +310,12 @@ class GroupService:
                           .where(col(GroupMember.user_id) == user_id).order_by(col(Group.name)))
             return [self._info(s, g, user_id) for g in rows]
         return await self.db.run(work)
+
+    async def visible_groups(self, actor_id: int) -> list[GroupInfo]:
+        """Every group for an app admin; anyone else's own groups (so a script can find the group to share with)."""
+        if await self.db.run(lambda s: _is_admin(s, actor_id)):
+            return await self.all_groups(actor_id)
+        return await self.groups_of(actor_id)
 
     async def all_groups(self, actor_id: int) -> list[GroupInfo]:
         def work(s: Session) -> list[GroupInfo]:

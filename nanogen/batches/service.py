@@ -22,7 +22,7 @@ from nanogen.batches.inputs import RawRow
 from nanogen.batches.rows import Plan, PlannedRow, plan
 from nanogen.config import Settings
 from nanogen.db import Database
-from nanogen.errors import BudgetExceeded, InvalidInput, NotFound
+from nanogen.errors import BudgetExceeded, Forbidden, InvalidInput, NotFound
 from nanogen.events import EventBus
 from nanogen.generation.engine import JobEngine
 from nanogen.generation.requests import GenerationRequest, parse_id
@@ -151,9 +151,7 @@ class BatchService:
         def work(s: Session) -> int:
             if not self.db.is_sqlite:
                 s.execute(sa.text('SELECT id FROM users WHERE id = :id FOR UPDATE'), {'id': user_id})
-            if self.request_check:
-                for req in {(r.model, r.resolution): r for r in requests}.values():
-                    self.request_check(s, user_id, req)
+            self._check_requests(s, user_id, requests, checked.rows)
             self._check_budget(s, user_id, [r.estimate for r in checked.rows])
             batch = Batch(user_id=user_id, name=clean_name, source=source, status='RUNNING',
                           total_rows=len(requests), estimated_cost=checked.total_estimate, created_at=now)
@@ -174,6 +172,25 @@ class BatchService:
         log.info('batch %s of %d rows created by user %s', batch_id, len(requests), user_id)
         self.feeder.wake()
         return await self.get(user_id, batch_id, rows=False)
+
+    def _check_requests(self, s: Session, user_id: int, requests: list[GenerationRequest],
+                        rows: list[PlannedRow]) -> None:
+        """Every row against the groups' allow-lists, once per (model, size, resolution) actually asked for: the
+        size is part of the key, or Nano Banana rows of other sizes (resolution None) hid behind one check. A
+        refusal names the first row refused."""
+        if self.request_check is None:
+            return
+        seen: set[tuple[str, int, str | None]] = set()
+        for req, row in zip(requests, rows, strict=True):
+            key = (req.model, req.size, req.resolution)
+            if key in seen:
+                continue
+            seen.add(key)
+            try:
+                self.request_check(s, user_id, req)
+            except Forbidden as exc:
+                raise Forbidden(f'Row {row.raw.number}: {exc.user_message} Nothing was submitted.',
+                                detail=exc.detail) from None
 
     def _check_budget(self, s: Session, user_id: int, estimates: list[Decimal], *, probe: bool = False) -> None:
         """The whole batch against every budget; refused, it says how many rows would fit (a binary search over the

@@ -14,7 +14,7 @@ from sqlmodel import Session, col, select
 from nanogen.config import Settings
 from nanogen.db import Database
 from nanogen.errors import BudgetExceeded
-from nanogen.generation.group_policy import check_group_budgets
+from nanogen.generation.group_policy import check_group_budgets, group_budgets_left
 from nanogen.models import AuditEvent, User, utcnow
 from nanogen.spend import month_label, team_month_spend, user_month_spend
 
@@ -41,13 +41,15 @@ def usd(amount: Decimal | float | int) -> str:
 
 @dataclass(frozen=True)
 class BudgetStatus:
-    """One user's month: limit None means unlimited. `remaining` already accounts for the team cap."""
+    """One user's month: limit None means unlimited. `remaining` is the smallest of what is left of the user's budget,
+    their groups' budgets and the team cap."""
 
     limit: Decimal | None
     spent: Decimal
     remaining: Decimal | None
     team_cap: Decimal | None
     team_spent: Decimal
+    group: str | None = None  # the group whose budget is the smallest of what is left, when it is the binding one
 
     @property
     def used_ratio(self) -> Decimal:
@@ -126,5 +128,10 @@ class BudgetService:
             if cap is not None:
                 team_left = max(ZERO, cap - team_spent)
                 left = team_left if left is None else min(left, team_left)
-            return BudgetStatus(limit=limit, spent=spent, remaining=left, team_cap=cap, team_spent=team_spent)
+            group = None
+            for name, group_left in group_budgets_left(s, user_id, now):
+                if left is None or group_left < left:
+                    left, group = group_left, name
+            return BudgetStatus(limit=limit, spent=spent, remaining=left, team_cap=cap, team_spent=team_spent,
+                                group=group)
         return await self.db.run(work)

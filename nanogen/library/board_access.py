@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
 from nanogen.errors import Forbidden, InvalidInput, NotFound
-from nanogen.models import Board, BoardImage, Group, GroupMember, Image
+from nanogen.models import AuditEvent, Board, BoardImage, Group, GroupMember, Image
 
 BOARD_GONE = 'That board does not exist.'
 LINK_GONE = 'This link is no longer available.'
@@ -85,6 +85,11 @@ def editable_board(s: Session, user_id: int, board_id: int) -> tuple[Board, str]
     if role not in EDIT_ROLES:
         raise Forbidden('Only the owner and the group\'s editors can change this board.')
     return board, role
+
+
+def audit_board(s: Session, actor_id: int, action: str, board_id: int, detail: str = '') -> None:
+    """A change of who may see a board's images (sharing, public links, deletion), in the caller's transaction."""
+    s.add(AuditEvent(actor_id=actor_id, action=action, target=f'board:{board_id}', detail=detail[:1000]))
 
 
 def owned_board(s: Session, user_id: int, board_id: int) -> Board:

@@ -14,7 +14,7 @@ from sqlmodel import Session, col, select
 
 from nanogen.db import Database
 from nanogen.errors import NotFound
-from nanogen.library.board_access import LINK_GONE, BoardInfo, board_info, owned_board
+from nanogen.library.board_access import LINK_GONE, BoardInfo, audit_board, board_info, owned_board
 from nanogen.library.links import LinkState, expires_at, hash_token, is_live, link_state, revoke
 from nanogen.models import Board, BoardLink
 
@@ -61,6 +61,9 @@ class BoardLinkOps:
             owned_board(s, user_id, board_id)
             link = BoardLink(board_id=board_id, token_hash=hash_token(token), created_at=now, expires_at=until)
             s.add(link)
+            s.flush()
+            audit_board(s, user_id, 'board.link_create', board_id,
+                        f'link:{link.id} expires:{link.expires_at.isoformat() if link.expires_at else "never"}')
             s.commit()
             s.refresh(link)
             return link
@@ -90,6 +93,7 @@ class BoardLinkOps:
                 raise NotFound('That link does not exist.')
             if revoke(link, now):
                 s.add(link)
+                audit_board(s, user_id, 'board.link_revoke', board_id, f'link:{link_id}')
                 s.commit()
         await self.db.write(work)
         log.info('user %s revoked public link %s of board %s', user_id, link_id, board_id)

@@ -27,6 +27,7 @@ from nanogen.library.board_access import (
     LINK_GONE,
     MAX_ADD,
     BoardInfo,
+    audit_board,
     board_info,
     clean_description,
     clean_name,
@@ -123,6 +124,7 @@ class Boards(BoardLinkOps):
             board = owned_board(s, user_id, board_id)
             s.execute(sa.delete(BoardImage).where(col(BoardImage.board_id) == board_id))
             s.execute(sa.delete(BoardLink).where(col(BoardLink.board_id) == board_id))
+            audit_board(s, user_id, 'board.delete', board_id, board.name)
             s.delete(board)
             s.commit()
         await self.db.write(work)
@@ -172,8 +174,11 @@ class Boards(BoardLinkOps):
             if group_id is not None and s.exec(select(GroupMember).where(
                     col(GroupMember.group_id) == group_id, col(GroupMember.user_id) == user_id)).first() is None:
                 raise NotFound('That group does not exist, or you are not in it.')
-            board.group_id = group_id
-            s.add(board)
+            if board.group_id != group_id:
+                audit_board(s, user_id, 'board.share', board_id, f'group:{board.group_id} -> group:{group_id}'
+                            if group_id is not None else f'group:{board.group_id} -> private')
+                board.group_id = group_id
+                s.add(board)
             s.commit()
             return board_info(s, board, 'owner')
         info = await self.db.write(work)

@@ -1,5 +1,5 @@
 """The gallery's filters beyond text, size, ratio and dates (issue 16): tags (all of them), minimum stars, model,
-board and cost range: checked here; model and cost applied here to a select over (Image, Prompt), the others in
+resolution, board and cost range: checked here; model and cost applied here to a select over (Image, Prompt), the others in
 nanogen.library.member_pages."""
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlmodel import col
 
+from nanogen.config import RESOLUTIONS
 from nanogen.errors import InvalidInput
 from nanogen.models import Prompt
 
@@ -26,6 +27,8 @@ def check_extra(query: ImageQuery) -> None:
         raise InvalidInput('The lowest cost must not be above the highest.', field='cost_min')
     if query.model is not None and len(query.model) > 40:
         raise InvalidInput('That is not a model name.', field='model')
+    if query.resolution is not None and query.resolution not in RESOLUTIONS:
+        raise InvalidInput(f'Choose a resolution of {", ".join(RESOLUTIONS)}.', field='resolution')
 
 
 def apply_extra(stmt: Any, query: ImageQuery) -> Any:

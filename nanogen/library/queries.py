@@ -51,6 +51,7 @@ class ImageQuery:
     cost_min: Decimal | None = None   # the prompt's whole cost, USD
     cost_max: Decimal | None = None
     group_versions: bool = False      # versions collapse under their root (one tile per version tree)
+    resolution: str | None = None     # 1K/2K/4K: the models sized by resolution (Pro, 2); `size` is Nano Banana's
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,8 @@ class ImageRow:
     root_image_id: int | None = None  # the first of its versions; None for a root
     version_count: int = 1  # live versions in its tree (the root included); the tile's badge when above 1
     owner_id: int = 0  # who made it: a teammate's image (Team gallery, a shared board) is seen, not managed
+    model: str = 'nanobanana'
+    resolution: str | None = None  # 1K/2K/4K for the models sized by resolution (then image_size is a placeholder)
 
 
 @dataclass(frozen=True)
@@ -118,6 +121,17 @@ async def list_images_in(db: Database, image_ids: Any, kind: str, query: ImageQu
     return await _images_page(db, scope, kind, query, cursor=cursor, limit=limit, walkable=False)
 
 
+def _prompt_settings(stmt: Any, query: ImageQuery) -> Any:
+    """The size, resolution and ratio filters (columns of the prompt)."""
+    if query.size is not None:  # a pixel size: Pro and 2 store a placeholder 1024 beside their resolution
+        stmt = stmt.where(col(Prompt.image_size) == query.size, col(Prompt.resolution).is_(None))
+    if query.resolution is not None:
+        stmt = stmt.where(col(Prompt.resolution) == query.resolution)
+    if query.aspect_ratio is not None:
+        stmt = stmt.where(col(Prompt.aspect_ratio) == query.aspect_ratio)
+    return stmt
+
+
 async def _images_page(db: Database, scope: Callable[[Any], Any], kind: str, query: ImageQuery, *,
                        cursor: str | None, limit: int, walkable: bool) -> Page[ImageRow]:
     """`walkable`: `scope` is one user's images, which the (user_id, created_at) index walks in page order."""
@@ -134,7 +148,7 @@ async def _images_page(db: Database, scope: Callable[[Any], Any], kind: str, que
     key = col(Image.created_at)
     filters = members(query)
     needs_prompt = (query.size is not None or query.aspect_ratio is not None or query.model is not None
-                    or query.cost_min is not None or query.cost_max is not None)
+                    or query.cost_min is not None or query.cost_max is not None or query.resolution is not None)
 
     def narrow(stmt: Any) -> Any:
         """Everything but the membership filters and the text search."""
@@ -143,10 +157,7 @@ async def _images_page(db: Database, scope: Callable[[Any], Any], kind: str, que
             stmt = stmt.where(col(Image.is_favourite).is_(True))
         if query.group_versions:
             stmt = roots_only(stmt)
-        if query.size is not None:
-            stmt = stmt.where(col(Prompt.image_size) == query.size)
-        if query.aspect_ratio is not None:
-            stmt = stmt.where(col(Prompt.aspect_ratio) == query.aspect_ratio)
+        stmt = _prompt_settings(stmt, query)
         if query.date_from is not None:
             stmt = stmt.where(col(Image.created_at) >= _utc(query.date_from))
         if query.date_to is not None:
@@ -244,8 +255,8 @@ def _filtered_prompts(stmt: Any, user_id: int, query: PromptQuery, s: Session, *
     stmt = stmt.where(col(Prompt.user_id) == user_id)
     if query.status is not None:
         stmt = stmt.where(col(Prompt.status) == query.status.upper())
-    if query.size is not None:
-        stmt = stmt.where(col(Prompt.image_size) == query.size)
+    if query.size is not None:  # a pixel size: not the placeholder 1024 of the models sized by resolution
+        stmt = stmt.where(col(Prompt.image_size) == query.size, col(Prompt.resolution).is_(None))
     if search and query.search and query.search.strip():
         stmt = stmt.where(search_filter(s, query.search))
     if query.date_from is not None:
@@ -325,7 +336,8 @@ def image_row(image: Image, prompt: Prompt) -> ImageRow:
                     created_at=image.created_at, prompt=prompt.prompt, image_size=prompt.image_size,
                     aspect_ratio=prompt.aspect_ratio, watermark=prompt.watermark, cost=prompt.cost,
                     duration_ms=prompt.duration_ms, num_images=prompt.num_images, root_image_id=image.root_image_id,
-                    owner_id=image.user_id)
+                    owner_id=image.user_id,
+                    model=prompt.model, resolution=prompt.resolution)
 
 
 def with_version_counts(s: Session, rows: list[ImageRow]) -> list[ImageRow]:

@@ -50,8 +50,24 @@ async def test_an_admin_manages_groups_members_roles_and_limits_over_the_api(use
     assert error_of(await root.client.put(f'{url}/policy', json={'monthly_budget': -1}), 422)
     assert error_of(await root.client.put(f'{url}/policy', json={'allowed_resolutions': ['8K']}), 422)
 
-    # Ada (a member, not an admin): 403 for the admin's operations, 404 for a group that does not exist.
-    for method, path, body in (('GET', '/api/v1/groups', None), ('POST', '/api/v1/groups', {'name': 'Mine'}),
+    # Ada (a member, not an admin) lists her own groups, with her role (no OIDC name: that is the admins'), so a
+    # script finds the group_id to share a board with; an admin lists every group.
+    assert (await root.client.patch(url, json={'oidc_name': 'cn=design,ou=groups'})).json()['data']['oidc_name'] == \
+        'cn=design,ou=groups'
+    taken = await root.client.post('/api/v1/groups', json={'name': 'Ops', 'oidc_name': 'CN=Design,OU=groups'})
+    assert error_of(taken, 422)['field'] == 'oidc_name'  # one claim entry names one group
+    assert error_of(await root.client.patch(url, json={}), 422)
+    assert (await root.client.post('/api/v1/groups', json={'name': 'Ops'})).status_code == 201
+    mine = (await ada.get('/api/v1/groups')).json()['data']
+    assert [(g['id'], g['name'], g['role'], g['oidc_name']) for g in mine] == [(group['id'], 'Design', 'editor', None)]
+    everyone = (await root.get('/api/v1/groups')).json()['data']
+    assert [(g['name'], g['role'], g['oidc_name']) for g in everyone] == [('Design', None, 'cn=design,ou=groups'),
+                                                                         ('Ops', None, None)]
+    ops = everyone[1]['id']
+    assert (await root.client.delete(f'/api/v1/groups/{ops}')).status_code == 200
+
+    # Ada: 403 for the admin's operations, 404 for a group that does not exist.
+    for method, path, body in (('POST', '/api/v1/groups', {'name': 'Mine'}), ('PATCH', url, {'oidc_name': 'x'}),
                                ('PATCH', url, {'name': 'x'}), ('DELETE', url, None), ('GET', f'{url}/policy', None),
                                ('PUT', f'{url}/policy', {'monthly_budget': 100}),
                                ('POST', f'{url}/members', {'email': 'ada@example.com', 'role': 'admin'}),
@@ -65,7 +81,8 @@ async def test_an_admin_manages_groups_members_roles_and_limits_over_the_api(use
     assert (await root.client.delete(url)).status_code == 200
     assert (await root.get('/api/v1/groups')).json()['data'] == []
     assert await audit_actions() == ['group.create', 'group.rename', 'group.member_add', 'group.role', 'group.policy',
-                                     'group.member_remove', 'group.delete']
+                                     'group.oidc_name', 'group.create', 'group.delete', 'group.member_remove',
+                                     'group.delete']
 
 
 async def test_deleting_a_group_makes_its_boards_private_and_refuses_non_admins(
@@ -92,3 +109,19 @@ async def test_deleting_a_group_makes_its_boards_private_and_refuses_non_admins(
     assert await services.db.run(lambda s: s.get(Board, board.id).group_id) is None
     assert (await services.library.boards.get(ada, board.id)).name == 'Shared'  # the board and its images stay
     assert await services.groups.groups_of(ada) == []
+
+
+async def test_a_model_off_the_groups_list_is_refused_over_the_api_with_a_clear_message(user: User) -> None:
+    root = await api_user(user, 'root@example.com')
+    await promote_admin(app_services(), root.id)
+    ada = await api_user(user, 'ada@example.com')
+    group = (await root.client.post('/api/v1/groups', json={'name': 'Marketing'})).json()['data']
+    url = f"/api/v1/groups/{group['id']}"
+    assert (await root.client.post(f'{url}/members', json={'email': 'ada@example.com'})).status_code == 201
+    assert (await root.client.put(f'{url}/policy', json={'allowed_models': ['nanobanana']})).status_code == 200
+    refused = await ada.client.post('/api/v1/images/generate', json={
+        'prompt': 'a poster', 'model': 'nanobanana-pro', 'resolution': '2K'})
+    error = error_of(refused, 403)
+    assert (error['code'], error['message']) == ('forbidden', 'Your group does not allow the model Nano Banana Pro '
+                                                 '(nanobanana-pro): choose Nano Banana (nanobanana), or ask an admin.')
+    assert (await ada.get('/api/v1/prompts')).json()['data']['items'] == []

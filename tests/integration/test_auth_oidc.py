@@ -285,3 +285,26 @@ async def test_the_groups_claim_maps_to_groups_on_every_sign_in(oidc_mock: str, 
                                                                                ('Design', 'member')]
     assert ops.id not in [g.id for g in await services.groups.groups_of(ada)]
     assert design.id in [g.id for g in await services.groups.groups_of(ada)]
+
+
+async def test_the_groups_claim_maps_by_the_oidc_name_an_admin_set(oidc_mock: str, make_services, isolated_env: Path,
+                                                                  database_url: str, browser_like) -> None:
+    """A group whose name differs from the identity provider's (a DN, an id) joins by the OIDC name an admin gave
+    it, case-insensitively; after the admin clears it, the next sign-in leaves the group."""
+    services = await make_services(oidc_settings(isolated_env, database_url, oidc_mock,
+                                                 NANOGEN_OIDC_GROUPS_CLAIM='groups'))
+    root = await services.users.sign_in(subject='local:root@example.com', email='root@example.com')
+    await promote_admin(services, root.id)
+    design = await services.groups.create(root.id, 'Design')
+    await services.groups.set_oidc_name(root.id, design.id, 'cn=design,ou=groups,dc=example')
+
+    async def sign_in_with(groups: list[str]) -> list[str]:
+        set_claims(oidc_mock, 'google-sub-o', **google_claims('ada@example.com', groups=groups))
+        web = browser_like(services)
+        assert (await web.get(await consent(await start(web), 'google-sub-o'))).status_code == 303
+        ada = await services.db.run(lambda s: s.exec(select(User).where(User.email == 'ada@example.com')).one())
+        return [f'{g.name}:{g.role}' for g in await services.groups.groups_of(ada.id)]
+
+    assert await sign_in_with(['CN=Design,OU=Groups,DC=example', 'cn=other']) == ['Design:member']
+    await services.groups.set_oidc_name(root.id, design.id, None)
+    assert await sign_in_with(['CN=Design,OU=Groups,DC=example']) == []

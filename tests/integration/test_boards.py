@@ -256,3 +256,30 @@ async def test_the_owner_lists_links_with_their_state_and_a_gone_link_shows_noth
     await boards.remove_images(ada, board.id, [fox])
     with pytest.raises(InvalidInput):
         await library.linked_board_zip(token)
+
+
+async def test_sharing_public_links_and_deleting_a_board_are_in_the_audit_log(studio) -> None:
+    """Each changes who may see the board's images, so each is audited with its actor, like a group change."""
+    services, ada, bob = studio
+    group = await team(services, (ada, 'member'), (bob, 'member'))
+    boards = services.library.boards
+    board = await boards.create(ada, 'Audited')
+    await boards.share_with_group(ada, board.id, group)
+    await boards.share_with_group(ada, board.id, group)  # no change, no entry
+    await boards.share_with_group(ada, board.id, None)
+    link = await boards.create_link(ada, board.id)
+    await boards.revoke_link(ada, board.id, link.id)
+    await boards.revoke_link(ada, board.id, link.id)  # already revoked: no second entry
+    await boards.delete(ada, board.id)
+
+    def board_events(s):  # type: ignore[no-untyped-def]
+        rows = s.exec(select(AuditEvent).where(col(AuditEvent.action).startswith('board.')).order_by(col(AuditEvent.id)))
+        return [(e.actor_id, e.action, e.target, e.detail) for e in rows]
+    target = f'board:{board.id}'
+    assert await services.db.run(board_events) == [
+        (ada, 'board.share', target, f'group:None -> group:{group}'),
+        (ada, 'board.share', target, f'group:{group} -> private'),
+        (ada, 'board.link_create', target, f'link:{link.id} expires:never'),
+        (ada, 'board.link_revoke', target, f'link:{link.id}'),
+        (ada, 'board.delete', target, 'Audited'),
+    ]

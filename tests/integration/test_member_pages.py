@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import pytest
 import sqlalchemy as sa
 
+from bench import team_search
 from bench.gallery import fill
 from bench.team_search import label
 from nanogen.db import Database
@@ -80,3 +81,14 @@ async def test_filtered_pages_hold_exactly_the_matches_in_order(library) -> None
         assert want, f'the data set should match something: {query}'
         got = await all_pages(lambda q=query, **kw: list_board_images(db, board, q, **kw), 7)
         assert [i.id for i in got] == want, query
+
+
+def test_every_bench_query_matches_some_of_the_bench_data(library) -> None:
+    """bench.team_search once timed "stars >= 4" and "two tags" over data neither matched (every rating was 1 star;
+    zine and tag-7 never met): each of its queries must match rows, counted the plain way."""
+    db, ada, board = library
+    for name, query in team_search.QUERIES.items():
+        if query.board_id == -1:
+            query = ImageQuery(**{**vars(query), 'board_id': board})
+        assert expected(db, 'gallery', ada, query, board), name
+    assert len(expected(db, 'gallery', ada, ImageQuery(min_rating=4), board)) >= ROWS // 20  # 8% of the images

@@ -74,6 +74,12 @@ async def test_admin_renames_sets_roles_and_limits_and_they_refuse_a_generation(
     await should_see(user, 'Role changed.')
     assert [m.role for m in await services.groups.members(boss, gid)] == ['editor']
     await user.open('/admin')  # a fresh page, not the one the console is re-rendering after the change
+    await should_see(user, marker=f'save-oidc-name-{gid}')
+    user.find(marker=f'oidc-name-{gid}').clear().type('cn=brand,ou=groups')
+    user.find(marker=f'save-oidc-name-{gid}').click()
+    await should_see(user, 'OIDC name saved.')
+    assert (await services.groups.policy(boss, gid)).oidc_name == 'cn=brand,ou=groups'
+    await user.open('/admin')
 
     await save_limits(user, gid, '', ['512'])
     await should_see(user, 'Limits saved.')

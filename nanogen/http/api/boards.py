@@ -203,6 +203,11 @@ def build_tags_router(services: 'Services', Who: Any) -> APIRouter:
     async def set_tags(image_id: IdPath, who: Who, body: TagsIn) -> JSONResponse:
         return ok(TagsOut(tags=await tagging.set_tags(who.id, image_id, body.tags)))
 
+    @router.get('/images/{image_id}/rating', response_model=Envelope[RatingOut], responses=BY_ID,
+                summary="An image's rating")
+    async def get_rating(image_id: IdPath, who: Who) -> JSONResponse:
+        return ok(RatingOut(stars=await tagging.rating_of(who.id, image_id)))
+
     @router.put('/images/{image_id}/rating', response_model=Envelope[RatingOut], responses=BY_ID,
                 summary='Rate an image (1-5 stars)')
     async def set_rating(image_id: IdPath, who: Who, body: RatingIn) -> JSONResponse:

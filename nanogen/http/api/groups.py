@@ -1,7 +1,9 @@
-"""/api/v1/groups (issue 16, admin only): create, rename and delete groups, their members and roles, and their
-monthly budget and model/resolution allow-lists. Each change is audited by nanogen.accounts.groups.
+"""/api/v1/groups (issue 16): app admins create, rename and delete groups, set their OIDC names, members and roles,
+and their monthly budget and model/resolution allow-lists. Each change is audited by nanogen.accounts.groups.
 
-A caller who is not an app admin gets 403 (a group's own admins may still manage its members); a missing group 404.
+`GET /groups` lists every group for an app admin and the caller's own groups for anyone else (with their role), so a
+script can find the group_id a board is shared with. Other changes by a caller who is not an app admin get 403 (a
+group's own admins may still manage its members); a missing group 404.
 """
 
 # No `from __future__ import annotations`: FastAPI must see the route signatures' local aliases (Who) as objects.
@@ -13,6 +15,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from nanogen.accounts.groups import GroupInfo, GroupPolicy
+from nanogen.errors import InvalidInput
 from nanogen.http.api.common import BY_ID, IdPath, err, ok
 from nanogen.http.api.models import Envelope
 
@@ -26,10 +29,24 @@ class GroupOut(BaseModel):
     id: int
     name: str
     members: int
+    role: str | None = Field(description="The caller's role in it (member, editor or admin); null: not a member.")
+    oidc_name: str | None = Field(description='Its name in the OIDC groups claim, beside its own name (null: its own '
+                                              'name only). Shown to app admins only.')
+
+
+OIDC_NAME = Field(default=None, max_length=255, description="The group's name in the OIDC groups claim (null or "
+                                                           "empty: its own name only).")
 
 
 class GroupIn(BaseModel):
     name: str = Field(max_length=200)
+    oidc_name: str | None = OIDC_NAME
+
+
+class GroupPatch(BaseModel):
+    name: str | None = Field(default=None, max_length=200, description='Omitted: unchanged.')
+    oidc_name: str | None = Field(default=None, max_length=255, description='Omitted: unchanged; null or empty: the '
+                                                                            "group's own name only.")
 
 
 class MemberOut(BaseModel):
@@ -64,7 +81,7 @@ class PolicyIn(BaseModel):
 
 
 def group_out(g: GroupInfo) -> GroupOut:
-    return GroupOut(id=g.id, name=g.name, members=g.members)
+    return GroupOut(id=g.id, name=g.name, members=g.members, role=g.role, oidc_name=g.oidc_name)
 
 
 def policy_out(p: GroupPolicy) -> PolicyOut:
@@ -79,19 +96,29 @@ def build_groups_router(services: 'Services', Who: Any) -> APIRouter:
     router = APIRouter(tags=['groups'])
     groups = services.groups
 
-    @router.get('/groups', response_model=Envelope[list[GroupOut]], responses=ADMIN, summary='Every group (admin)')
+    @router.get('/groups', response_model=Envelope[list[GroupOut]],
+                summary='Every group (admin); your own groups (anyone else)')
     async def list_groups(who: Who) -> JSONResponse:
-        return ok([group_out(g) for g in await groups.all_groups(who.id)])
+        return ok([group_out(g) for g in await groups.visible_groups(who.id)])
 
     @router.post('/groups', response_model=Envelope[GroupOut], status_code=201, responses=ADMIN,
                  summary='Create a group (admin)')
     async def create_group(who: Who, body: GroupIn) -> JSONResponse:
-        return ok(group_out(await groups.create(who.id, body.name)), status=201)
+        return ok(group_out(await groups.create(who.id, body.name, oidc_name=body.oidc_name)), status=201)
 
     @router.patch('/groups/{group_id}', response_model=Envelope[GroupOut], responses=ADMIN,
-                  summary='Rename a group (admin)')
-    async def rename_group(group_id: IdPath, who: Who, body: GroupIn) -> JSONResponse:
-        return ok(group_out(await groups.rename(who.id, group_id, body.name)))
+                  summary='Rename a group or set its OIDC name (admin)')
+    async def update_group(group_id: IdPath, who: Who, body: GroupPatch) -> JSONResponse:
+        sent = body.model_fields_set
+        if not sent & {'name', 'oidc_name'} or ('name' in sent and body.name is None):
+            raise InvalidInput('Send a name, an oidc_name, or both.', field='name')
+        info = None
+        if 'oidc_name' in sent:  # first: its uniqueness is the likelier refusal, and then nothing has changed
+            info = await groups.set_oidc_name(who.id, group_id, body.oidc_name)
+        if 'name' in sent:
+            info = await groups.rename(who.id, group_id, body.name or '')
+        assert info is not None
+        return ok(group_out(info))
 
     @router.delete('/groups/{group_id}', response_model=Envelope[None], responses=ADMIN,
                    summary='Delete a group (its boards become private to their owners)')

@@ -33,13 +33,17 @@ FILE_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 def build_images_router(services: 'Services', Who: Any) -> APIRouter:
+    """Long because: the list's query parameters (one a line, each with its description) are its documentation."""
     router = APIRouter(tags=['images'])
     library = services.library
 
     @router.get('/images', response_model=Envelope[ListOut[ImageOut]], summary='List your images')
     async def list_images(request: Request, who: Who, cursor: Cursor = None, limit: Limit = 60,
                           q: Search = None, favourites: Annotated[bool, Query(description='Only favourites.')] = False,
-                          size: Annotated[ImageSize | None, Query()] = None,
+                          size: Annotated[ImageSize | None, Query(
+                              description="Nano Banana's pixel size (never matches Pro or 2).")] = None,
+                          resolution: Annotated[Literal['1K', '2K', '4K'] | None, Query(
+                              description='Nano Banana Pro and 2: their resolution.')] = None,
                           aspect_ratio: Annotated[RatioLiteral | None, Query()] = None,
                           date_from: DateFrom = None, date_to: DateTo = None,
                           sort: Annotated[Literal['newest', 'oldest'], Query()] = 'newest',
@@ -56,16 +60,18 @@ def build_images_router(services: 'Services', Who: Any) -> APIRouter:
                                    aspect_ratio=aspect_ratio, sort=sort, date_from=utc(date_from, 'date_from'),
                                    date_to=utc(date_to, 'date_to'), tags=tuple(t.lower() for t in tag or ()),
                                    min_rating=min_rating, model=model, board_id=board_id, cost_min=cost_min,
-                                   cost_max=cost_max, group_versions=group_versions)
+                                   cost_max=cost_max, group_versions=group_versions, resolution=resolution)
         page = await library.images(who.id, query, cursor=cursor, limit=limit)
-        return ok(ListOut[ImageOut](items=[image_out(base(request), r) for r in page.items],
+        labels = await library.tagging.labels_of(who.id, [r.id for r in page.items])
+        return ok(ListOut[ImageOut](items=[image_out(base(request), r, labels.get(r.id)) for r in page.items],
                                     next_cursor=page.next_cursor))
 
     @router.get('/images/{image_id}', response_model=Envelope[ImageOut], responses=BY_ID, summary='One image')
     async def get_image(image_id: IdPath, request: Request, who: Who) -> JSONResponse:
         image = await library.get_image(who.id, image_id)
         prompt = await library.get_prompt(who.id, image.prompt_id)
-        return ok(image_out(base(request), image_row(image, prompt)))
+        labels = await library.tagging.labels_of(who.id, [image_id])
+        return ok(image_out(base(request), image_row(image, prompt), labels.get(image_id)))
 
     @router.get('/images/{image_id}/file', summary="An image's bytes", response_class=Response,
                 responses=FILE_RESPONSES)

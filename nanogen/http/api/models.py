@@ -143,6 +143,11 @@ class ImageOut(BaseModel):
     duration_ms: int | None
     root_image_id: int | None = Field(None, description='The first of its versions (null: it is a root).')
     version_count: int = Field(1, description='Live versions in its tree, the root included.')
+    model: str = Field('nanobanana', description="The model that made it.")
+    resolution: str | None = Field(None, description='1K, 2K or 4K for Nano Banana Pro and 2 (their image_size is '
+                                                     'then a placeholder 1024); null for Nano Banana.')
+    tags: list[str] = Field(default_factory=list, description='Its tags, sorted (set with PUT .../tags).')
+    rating: int | None = Field(None, description='1 to 5 stars; null: not rated (set with PUT .../rating).')
     files: FileUrls
 
 
@@ -231,12 +236,16 @@ def file_urls(base: str, image_id: int) -> FileUrls:
     return FileUrls(image=url + 'image', original=url + 'original', thumb=url + 'thumb')
 
 
-def image_out(base: str, row: ImageRow) -> ImageOut:
+def image_out(base: str, row: ImageRow, labels: tuple[list[str], int | None] | None = None) -> ImageOut:
+    """`labels`: the image's (tags, stars) from Tagging.labels_of; None: none."""
+    tags, rating = labels or ([], None)
     return ImageOut(id=row.id, prompt_id=row.prompt_id, position=row.position, width=row.width, height=row.height,
                     size_bytes=row.size_bytes, is_favourite=row.is_favourite, created_at=row.created_at,
                     prompt=row.prompt, image_size=row.image_size, aspect_ratio=row.aspect_ratio,
                     watermark=row.watermark, cost=money(row.cost), duration_ms=row.duration_ms,
-                    root_image_id=row.root_image_id, version_count=row.version_count, files=file_urls(base, row.id))
+                    root_image_id=row.root_image_id, version_count=row.version_count, model=row.model,
+                    resolution=row.resolution, tags=tags, rating=rating,
+                    files=file_urls(base, row.id))
 
 
 def prompt_out(base: str, prompt: Prompt, images: list[Image] | None = None) -> PromptOut:
