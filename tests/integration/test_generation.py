@@ -127,9 +127,16 @@ async def test_cancel_stops_a_running_generation(fake, make_services, isolated_e
     prompt = await services.generation.create(uid, validate_request(prompt='a cancelled castle'))
     await wait_status(services, prompt.id, {'PROCESSING'})
     await services.generation.cancel(uid, prompt.id)
-    await asyncio.sleep(2.5)
+    task_id = (await services.db.run(lambda s: s.get(Prompt, prompt.id))).provider_task_id
+    deadline = time.monotonic() + 15
+    while not provider.tasks[task_id].finished:  # the provider finishes (and bills) the task anyway
+        assert time.monotonic() < deadline, 'the provider never finished the task'
+        await asyncio.sleep(0.1)
+    await services.generation.steps.check(prompt.id)  # what a late check or callback would do: nothing
+    await services.generation.steps.finish(prompt.id)
     row = await services.db.run(lambda s: s.get(Prompt, prompt.id))
     assert row.status == 'CANCELLED' and row.image_id is None
+    assert await services.db.run(lambda s: s.exec(select(Image).where(Image.prompt_id == prompt.id)).all()) == []
     other = await add_user(services, 'bob@example.com')
     with pytest.raises(Exception, match='does not exist'):
         await services.generation.cancel(other, prompt.id)
