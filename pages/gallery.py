@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from nicegui import ui
 
-from nanogen.config import ASPECT_RATIOS, SIZES
+from nanogen.config import SIZES
 from nanogen.errors import InvalidInput, NanogenError
 from nanogen.events import PromptEvent
 from nanogen.generation.requests import parse_id
@@ -15,6 +15,7 @@ from nanogen.library.boards import BoardInfo
 from nanogen.library.downloads import ZIP_MAX_IMAGES
 from nanogen.library.queries import ImageQuery, ImageRow, Page
 from nanogen.models import Status
+from nanogen.generation.catalogue import ALL_RATIOS
 
 from ._dates import iso_date
 from ._edit_dialog import EditDialog, compose
@@ -79,7 +80,7 @@ class GalleryView:
                 'One tile per image and its edits (under the first version)').mark('group-versions')
             self.size = ui.select({0: 'Any size', **{s: f'{s}px' for s in SIZES}}, value=0, label='Size (Nano Banana)',
                                   on_change=self.reload).props('outlined dense').classes('w-40').mark('size-filter')
-            self.ratio = ui.select({'': 'Any ratio', **{r: r for r in ASPECT_RATIOS}}, value='', label='Aspect ratio',
+            self.ratio = ui.select({'': 'Any ratio', **{r: r for r in ALL_RATIOS}}, value='', label='Aspect ratio',
                                    on_change=self.reload).props('outlined dense').classes('w-32').mark('ratio-filter')
             self.date_from = iso_date(ui.input('From', on_change=self.reload)).classes('w-40').mark('date-from')
             self.date_to = iso_date(ui.input('To', on_change=self.reload)).classes('w-40').mark('date-to')

@@ -10,6 +10,7 @@ from nanogen.config import ASPECT_RATIOS, RESOLUTIONS, SIZES, Settings
 from nanogen.errors import InvalidInput
 from nanogen.models import Prompt
 from nanogen.provider.wire import (
+    ALL_RATIOS,
     MAX_IMAGES,
     MODEL_2,
     MODEL_PRO,

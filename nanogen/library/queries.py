@@ -18,7 +18,7 @@ from typing import Any, Generic, Literal, TypeVar
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
-from nanogen.config import ASPECT_RATIOS, SIZES
+from nanogen.config import SIZES
 from nanogen.db import Database
 from nanogen.errors import InvalidInput, NotFound
 from nanogen.library.board_access import visible_to
@@ -28,6 +28,7 @@ from nanogen.library.member_pages import member_page, members
 from nanogen.library.search import search_filter, search_page
 from nanogen.library.versions import roots_only, version_counts
 from nanogen.models import BoardImage, Image, Prompt, Status
+from nanogen.provider.wire import ALL_RATIOS
 
 T = TypeVar('T')
 MAX_LIMIT = 1000
@@ -140,8 +141,8 @@ async def _images_page(db: Database, scope: Callable[[Any], Any], kind: str, que
     check_extra(query)
     if query.sort not in IMAGE_SORTS:
         raise InvalidInput(f'Sort by one of: {", ".join(IMAGE_SORTS)}.', field='sort')
-    if query.aspect_ratio is not None and query.aspect_ratio not in ASPECT_RATIOS:
-        raise InvalidInput(f'Choose an aspect ratio of {", ".join(ASPECT_RATIOS)}.', field='aspect_ratio')
+    if query.aspect_ratio is not None and query.aspect_ratio not in ALL_RATIOS:
+        raise InvalidInput(f'Choose an aspect ratio of {", ".join(ALL_RATIOS)}.', field='aspect_ratio')
     after = decode_cursor(cursor, kind, query.sort)
     descending = query.sort == 'newest'
 

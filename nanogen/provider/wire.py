@@ -39,6 +39,8 @@ MODEL_STANDARD, MODEL_PRO, MODEL_2 = 'nanobanana', 'nanobanana-pro', 'nanobanana
 PRO_RESOLUTIONS = ('1K', '2K', '4K')
 PRO_MAX_IMAGE_URLS = 8
 V2_RATIOS = ('1:1', '1:4', '1:8', '2:3', '3:2', '3:4', '4:1', '4:3', '4:5', '5:4', '8:1', '9:16', '16:9', '21:9', 'auto')
+# Every ratio any model makes (Nano Banana's ten first, then 2's extra and 'auto'): what a library filter accepts.
+ALL_RATIOS: tuple[str, ...] = (*ASPECT_RATIOS, *(r for r in V2_RATIOS if r not in ASPECT_RATIOS))
 V2_MAX_IMAGE_URLS = 14
 V2_MAX_PROMPT = 20_000
 V2_OUTPUT_FORMATS = ('png', 'jpg')

@@ -108,3 +108,14 @@ async def test_the_list_filters_by_board_model_resolution_ratio_date_range_and_c
     assert await found(ada, date_to=week_ago) == [fox]
     assert await found(ada, date_from=(old - timedelta(days=1)).isoformat(), date_to=week_ago) == [fox]
     assert await found(ada, date_from=week_ago, model='nanobanana-2', aspect_ratio='1:1', cost_max='0.1') == [kite]
+
+
+async def test_the_ratio_filter_takes_every_ratio_a_model_makes(user: User) -> None:
+    """Nano Banana 2's 1:4, 1:8, 4:1, 8:1 and auto are filters too, in the API as in the gallery's select."""
+    ada = await api_user(user, 'ada@example.com')
+    banner = await generate(ada, prompt='a long banner', model='nanobanana-2', resolution='1K', aspect_ratio='8:1')
+    tower = await generate(ada, prompt='a tall tower', model='nanobanana-2', resolution='1K', aspect_ratio='1:4')
+    assert await found(ada, aspect_ratio='8:1') == [banner]
+    assert await found(ada, aspect_ratio='1:4') == [tower]
+    assert await found(ada, aspect_ratio='auto') == []
+    assert error_of(await ada.get('/api/v1/images', params={'aspect_ratio': '7:1'}), 422)['field'] == 'aspect_ratio'
