@@ -12,11 +12,13 @@ from nicegui import ui
 
 from nanogen.config import RESOLUTIONS
 from nanogen.errors import InvalidInput, NanogenError
+from nanogen.generation.catalogue import ALL_RATIOS
 from nanogen.library.queries import ImageQuery
 
 from .frame import PageContext, notify_error
 
 MODELS = ('nanobanana', 'nanobanana-pro', 'nanobanana-2')  # the model ids of nanogen/generation/catalogue.py
+RATIO_OPTIONS = {'': 'Any ratio', **{r: r for r in ALL_RATIOS}}  # every ratio any model makes
 RATINGS = {0: 'Any stars', **{n: '★' * n + ' or more' for n in range(1, 6)}}
 
 

@@ -15,12 +15,11 @@ from nanogen.library.boards import BoardInfo
 from nanogen.library.downloads import ZIP_MAX_IMAGES
 from nanogen.library.queries import ImageQuery, ImageRow, Page
 from nanogen.models import Status
-from nanogen.generation.catalogue import ALL_RATIOS
 
 from ._dates import iso_date
 from ._edit_dialog import EditDialog, compose
 from ._gallery_boards import BoardTargets
-from ._gallery_filters import ExtraFilters, SavedChips, parse_day
+from ._gallery_filters import RATIO_OPTIONS, ExtraFilters, SavedChips, parse_day
 from ._gallery_tile import gallery_tile
 from ._live import on_prompt_events
 from .frame import PageContext, frame, guarded_page, notify_error
@@ -80,7 +79,7 @@ class GalleryView:
                 'One tile per image and its edits (under the first version)').mark('group-versions')
             self.size = ui.select({0: 'Any size', **{s: f'{s}px' for s in SIZES}}, value=0, label='Size (Nano Banana)',
                                   on_change=self.reload).props('outlined dense').classes('w-40').mark('size-filter')
-            self.ratio = ui.select({'': 'Any ratio', **{r: r for r in ALL_RATIOS}}, value='', label='Aspect ratio',
+            self.ratio = ui.select(RATIO_OPTIONS, value='', label='Aspect ratio',
                                    on_change=self.reload).props('outlined dense').classes('w-32').mark('ratio-filter')
             self.date_from = iso_date(ui.input('From', on_change=self.reload)).classes('w-40').mark('date-from')
             self.date_to = iso_date(ui.input('To', on_change=self.reload)).classes('w-40').mark('date-to')

@@ -9,8 +9,8 @@ from decimal import Decimal
 from nanogen.config import ASPECT_RATIOS, RESOLUTIONS, SIZES, Settings
 from nanogen.errors import InvalidInput
 from nanogen.models import Prompt
+from nanogen.provider.wire import ALL_RATIOS as ALL_RATIOS  # re-exported: the ratios a library filter takes
 from nanogen.provider.wire import (
-    ALL_RATIOS,
     MAX_IMAGES,
     MODEL_2,
     MODEL_PRO,

@@ -121,3 +121,36 @@ async def test_a_teammate_edits_a_shared_image_into_a_version_of_their_own(user:
         assert error_of(r, 404)['message'] == 'That image does not exist.'
         assert 'red mug' not in r.text and 'scarf' not in r.text
     assert await prompt_count() == count
+
+
+async def test_edit_with_uploaded_references_sends_them_to_the_provider(user: User) -> None:
+    """`/images/{id}/edit/upload`: the extra references come as files (as in the lightbox's With references...); the
+    provider gets the image itself plus each upload, as short-lived URLs; a file that is no image is refused."""
+    import io
+
+    from PIL import Image as PILImage
+    api = await api_user(user)
+    base = await generate(api)
+
+    def png(colour: tuple[int, int, int]) -> bytes:
+        out = io.BytesIO()
+        PILImage.new('RGB', (64, 48), colour).save(out, format='PNG')
+        return out.getvalue()
+    files = [('reference_images', ('logo.png', png((200, 40, 40)), 'image/png')),
+             ('reference_images', ('mark.png', png((40, 200, 40)), 'image/png'))]
+    r = await api.client.post(f'/api/v1/images/{base["id"]}/edit/upload',
+                              data={'instruction': 'put both logos on the mug', 'model': 'nanobanana-2'}, files=files)
+    assert r.status_code == 202, r.text
+    done = await wait_finished(api, r.json()['data']['id'])
+    assert done['status'] == 'COMPLETED', done['error_message']
+    provider = app_services().demo
+    assert provider is not None
+    sent = [t for t in provider.tasks.values() if t.params.get('prompt') == 'put both logos on the mug']
+    assert len(sent) == 1 and len(sent[0].params['imageUrls']) == 3  # the image itself + the two uploads
+    lineage = (await api.get(f"/api/v1/images/{done['images'][0]['id']}/versions")).json()['data']
+    assert lineage['chain'] == [base['id'], done['images'][0]['id']]
+    count = await prompt_count()
+    bad = await api.client.post(f'/api/v1/images/{base["id"]}/edit/upload', data={'instruction': 'mix it'},
+                                files=[('reference_images', ('notes.txt', b'not an image', 'text/plain'))])
+    assert 400 <= bad.status_code < 500 and bad.json()['success'] is False
+    assert await prompt_count() == count

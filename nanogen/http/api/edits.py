@@ -1,12 +1,13 @@
 """POST /api/v1/images/{id}/edit (edit by instruction: a new version) and GET /api/v1/images/{id}/versions."""
 
 # No `from __future__ import annotations`: FastAPI must see the route signatures' local aliases (Who) as objects.
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from nanogen.errors import InvalidInput
 from nanogen.http.api.common import BY_ID, IdPath, base, ok
 from nanogen.http.api.models import (
     Envelope,
@@ -17,6 +18,7 @@ from nanogen.http.api.models import (
     SizeLiteral,
     prompt_out,
 )
+from nanogen.images.references import MAX_UPLOAD_BYTES
 
 if TYPE_CHECKING:
     from nanogen.bootstrap import Services
@@ -55,6 +57,7 @@ class VersionsOut(BaseModel):
 
 
 def build_edits_router(services: 'Services', Who: Any) -> APIRouter:
+    """Long because: three routes whose parameters (one a line, each with its description) are their documentation."""
     router = APIRouter(tags=['images'])
 
     @router.post('/images/{image_id}/edit', response_model=Envelope[PromptOut], status_code=202, responses=BY_ID,
@@ -65,6 +68,26 @@ def build_edits_router(services: 'Services', Who: Any) -> APIRouter:
         prompt = await services.edits.edit(who.id, image_id, body.instruction,
                                            reference_image_ids=body.reference_image_ids, model=body.model,
                                            resolution=body.resolution, size=body.size, aspect_ratio=body.aspect_ratio)
+        return ok(prompt_out(base(request), prompt), 202, {'Location': f'/api/v1/prompts/{prompt.id}'})
+
+    @router.post('/images/{image_id}/edit/upload', response_model=Envelope[PromptOut], status_code=202,
+                 responses=BY_ID, summary='Edit an image by instruction, with uploaded reference images (multipart)')
+    async def edit_image_upload(image_id: IdPath, request: Request, who: Who,
+                                instruction: Annotated[str, Form(min_length=1, max_length=20_000)],
+                                reference_images: Annotated[list[UploadFile], File(
+                                    description='1 or more PNG, JPEG or WebP images (10 MiB each at most): with the '
+                                                "image itself, within the model's reference limit.")],
+                                model: Annotated[ModelLiteral | None, Form()] = None,
+                                resolution: Annotated[ResolutionLiteral | None, Form()] = None,
+                                aspect_ratio: Annotated[RatioLiteral | None, Form()] = None) -> JSONResponse:
+        """Like `/images/{id}/edit`, with the extra references sent as files: each is checked (a real image, not
+        too large), stored privately, and handed to the provider as a short-lived URL."""
+        if not reference_images:
+            raise InvalidInput('Send at least one reference image (or use /edit without files).',
+                               field='reference_images')
+        uploads = [await f.read(MAX_UPLOAD_BYTES + 1) for f in reference_images]
+        prompt = await services.edits.edit(who.id, image_id, instruction, uploads=uploads, model=model,
+                                           resolution=resolution, aspect_ratio=aspect_ratio)
         return ok(prompt_out(base(request), prompt), 202, {'Location': f'/api/v1/prompts/{prompt.id}'})
 
     @router.get('/images/{image_id}/versions', response_model=Envelope[VersionsOut], responses=BY_ID,
