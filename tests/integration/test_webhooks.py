@@ -86,6 +86,9 @@ async def test_generations_are_delivered_signed_with_their_payload(hooked: tuple
     failure = json.loads(second.body)
     assert second.headers['X-Nanogen-Event'] == 'generation.failed' == failure['type']
     assert failure['data']['prompt_id'] == failed.id and failure['data']['error_message']
+    async def both_recorded() -> bool:  # the sender records a delivery after the receiver has answered it
+        return {r.state for r in await deliveries(services)} == {'delivered'}
+    await until(both_recorded, what='both deliveries recorded')
     rows = await deliveries(services)
     assert [(r.state, r.attempts, r.last_status) for r in rows] == [('delivered', 1, 200)] * 2
     assert first.headers['X-Nanogen-Delivery'] == str(rows[0].id)
