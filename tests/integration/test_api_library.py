@@ -195,7 +195,7 @@ async def test_the_openapi_schema_documents_every_route_model_and_error(user: Us
                                     '/api/v1/prompts', '/api/v1/prompts/{prompt_id}',
                                     '/api/v1/images', '/api/v1/images/{image_id}', '/api/v1/images/{image_id}/file',
                                     '/api/v1/images/{image_id}/restore', '/api/v1/me', '/api/v1/me/usage',
-                                    '/api/v1/models', '/api/v1/images/{image_id}/edit',
+                                    '/api/v1/models', '/api/v1/images/{image_id}/edit', '/api/v1/images/{image_id}/edit/upload',
                                     '/api/v1/images/{image_id}/versions',
                                     '/api/v1/boards', '/api/v1/boards/{board_id}', '/api/v1/boards/{board_id}/images',
                                     '/api/v1/boards/{board_id}/images/{image_id}', '/api/v1/boards/{board_id}/share',
