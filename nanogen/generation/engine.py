@@ -9,9 +9,10 @@ stopped heart-beating (kill -9, a frozen host) back to the queue, where any live
 On PostgreSQL the connector is procrastinate's PsycopgConnector on the app's own database, and `defer_in` writes
 the first job *inside* the transaction that records the prompt and checks the budget (procrastinate's own SQL
 function, `procrastinate_defer_jobs_v1`): both commit or neither does. On SQLite (the embedded default, one
-process) the jobs live in procrastinate's InMemoryConnector: nothing to run beside the app. A crash there loses the
-queue but never the rows, so the `resume` sweep (at start, then periodically) defers the next step of every
-unfinished prompt that has no live job; the same sweep is the safety net on PostgreSQL (a job that ended badly).
+process) the jobs live in procrastinate's InMemoryConnector (`memqueue.MemoryQueue`, made to last): nothing to run
+beside the app. A crash there loses the queue but never the rows, so the `resume` sweep (at start, then
+periodically) defers the next step of every unfinished prompt that has no live job; the same sweep is the safety
+net on PostgreSQL (a job that ended badly).
 """
 
 from __future__ import annotations
@@ -29,12 +30,12 @@ import sqlalchemy as sa
 from procrastinate import exceptions as pexc
 from procrastinate.jobs import Status
 from procrastinate.schema import SchemaManager
-from procrastinate.testing import InMemoryConnector
 from sqlmodel import Session
 
 from nanogen import retrying
 from nanogen.config import Settings
 from nanogen.db import Database
+from nanogen.generation.memqueue import MemoryQueue
 from nanogen.generation.relay import to_psycopg_url
 
 log = logging.getLogger(__name__)
@@ -95,7 +96,7 @@ class JobEngine:
         self.settings = settings
         self.name = name
         self.in_memory = db.is_sqlite
-        connector: Any = (InMemoryConnector() if self.in_memory else
+        connector: Any = (MemoryQueue() if self.in_memory else
                           procrastinate.PsycopgConnector(conninfo=to_psycopg_url(db.url), min_size=2, max_size=8,
                                                          timeout=POOL_TIMEOUT_S,
                                                          kwargs={'application_name': f'nanogen-jobs {name}'[:60]}))
@@ -175,9 +176,9 @@ class JobEngine:
             return {int(r) for r in rows}
         return await self.db.run(work)
 
-    def _memory(self) -> InMemoryConnector:
+    def _memory(self) -> MemoryQueue:
         connector = self.app.connector
-        assert isinstance(connector, InMemoryConnector)
+        assert isinstance(connector, MemoryQueue)
         return connector
 
     # ------------------------------------------------------------------ failure detection
