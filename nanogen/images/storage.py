@@ -128,30 +128,29 @@ class LocalStorage:
 
     async def put(self, key: str, data: bytes, *, content_type: str,
                   cache_control: str = DEFAULT_CACHE_CONTROL) -> None:
-        path = self.path_for(key)  # content type and caching come from the serving route, not the file
+        # Content type and caching come from the serving route, not the file. The key's path is resolved in the
+        # storage thread too: resolve() is a syscall per folder, and the loop must not wait on the disk.
         try:
-            await pools.in_storage(self._write, path, data)
+            await pools.in_storage(lambda: self._write(self.path_for(key), data))
         except OSError as exc:
             raise StorageError('The image could not be saved.', detail=f'local put {key}: {exc}') from exc
 
     async def get(self, key: str) -> bytes:
-        path = self.path_for(key)
         try:
-            return await pools.in_storage(path.read_bytes)
+            return await pools.in_storage(lambda: self.path_for(key).read_bytes())
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             raise NotFound('The image was not found.', detail=f'local get {key}') from None
         except OSError as exc:
             raise StorageError('The image could not be read.', detail=f'local get {key}: {exc}') from exc
 
     async def delete(self, key: str) -> None:
-        path = self.path_for(key)
         try:
-            await pools.in_storage(path.unlink, missing_ok=True)
+            await pools.in_storage(lambda: self.path_for(key).unlink(missing_ok=True))
         except OSError as exc:
             raise StorageError('The image could not be deleted.', detail=f'local delete {key}: {exc}') from exc
 
     async def exists(self, key: str) -> bool:
-        return await pools.in_storage(self.path_for(key).is_file)
+        return await pools.in_storage(lambda: self.path_for(key).is_file())
 
     async def presigned_url(self, key: str, *, expires_s: int, filename: str | None = None) -> str | None:
         return None  # the app streams local files through its guarded route
