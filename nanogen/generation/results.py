@@ -55,22 +55,24 @@ class ResultSaver:
         objects), so no row can point at a missing object."""
         assert prompt.id is not None
         keys: list[Keys] = []
-        put: list[str] = []
-        try:
-            for n, p in enumerate(processed):
-                triple = (object_key(prompt.user_id, prompt.id, n, 'image', 'png', attempt=attempt),
-                          object_key(prompt.user_id, prompt.id, n, 'original',
-                                     imaging.extension_for(p.original_content_type), attempt=attempt),
-                          object_key(prompt.user_id, prompt.id, n, 'thumb', 'webp', attempt=attempt))
-                for key, data, ctype in ((triple[0], p.image, p.content_type),
-                                         (triple[1], p.original, p.original_content_type),
-                                         (triple[2], p.thumbnail, 'image/webp')):
-                    await self._put_with_patience(prompt, key, data, ctype, notify)
-                    put.append(key)
-                keys.append(triple)
-        except StorageError:
-            await delete_objects(self.db, self.storage, put)
-            raise
+        items: list[tuple[str, bytes, str]] = []
+        for n, p in enumerate(processed):
+            triple = (object_key(prompt.user_id, prompt.id, n, 'image', 'png', attempt=attempt),
+                      object_key(prompt.user_id, prompt.id, n, 'original',
+                                 imaging.extension_for(p.original_content_type), attempt=attempt),
+                      object_key(prompt.user_id, prompt.id, n, 'thumb', 'webp', attempt=attempt))
+            items += [(triple[0], p.image, p.content_type), (triple[1], p.original, p.original_content_type),
+                      (triple[2], p.thumbnail, 'image/webp')]
+            keys.append(triple)
+        # The puts run side by side (each waits on the disk or the network, not the CPU): the page is told one put
+        # later instead of three. All of them end before any cleanup, so a late put cannot land after its delete.
+        outcomes = await asyncio.gather(*(self._put_with_patience(prompt, key, data, ctype, notify)
+                                          for key, data, ctype in items), return_exceptions=True)
+        failures = [o for o in outcomes if isinstance(o, BaseException)]
+        if failures:
+            await delete_objects(self.db, self.storage, [key for key, _data, _ctype in items])
+            storage_errors = [f for f in failures if isinstance(f, StorageError)]
+            raise storage_errors[0] if storage_errors else failures[0]
         return keys
 
     async def discard(self, keys: list[Keys]) -> None:
