@@ -227,6 +227,7 @@ async def run(generations: int, browsers: int, users: int, latency: float, ramp:
             await browsing
             lag = (await clients[0].get('/debug/lag')).json()
             census = (await clients[0].get('/debug/census')).json()  # after the lag: counting stops the loop
+            told_stages = (await clients[0].get('/debug/stages')).json()
             told_after, provider_calls = await overhead(clients[0], provider_url)
             connected = sum(1 for s in sockets if s.connected)
             dropped = list(disconnects)  # before our own disconnects below
@@ -256,7 +257,7 @@ async def run(generations: int, browsers: int, users: int, latency: float, ramp:
         'rss_mb_max': round(max(rss), 1), 'rss_mb_p50': round(percentile(rss, 50), 1),
         'api_generate_request': summary_ms(create_times), 'browsing_page_loads': pages,
         'browsing_failures': page_failures[:10], 'provider_done_to_page_told': told,
-        'provider_requests': provider_calls,
+        'provider_requests': provider_calls, 'provider_done_to_page_told_by_stage': told_stages,
     }
     figures['targets'] = {
         f'every generation completes ({statuses.get("COMPLETED", 0)}/{generations})':
@@ -297,7 +298,10 @@ def main(argv: list[str] | None = None) -> None:
         results[f'level_{level}'] = {**figures, 'runtime_env': env}
         sys.stdout.write(f'--- level {level}: {figures["browsers_connected_at_end"]} tabs at the end, '
                          f'load average {os.getloadavg()}\n'
-                         + ''.join(f'{verdict_:4}  {claim}\n' for claim, verdict_ in figures['targets'].items()))
+                         + ''.join(f'{verdict_:4}  {claim}\n' for claim, verdict_ in figures['targets'].items())
+                         + '      told, by stage (p50 / p99 ms): ' + '; '.join(
+                             f'{stage} {t["p50_ms"]} / {t["p99_ms"]}'
+                             for stage, t in figures['provider_done_to_page_told_by_stage'].items()) + '\n')
         sys.stdout.flush()
     report('capacity-diagnose' if args.diagnose else 'capacity', results)
 

@@ -25,6 +25,7 @@ MAX_SAMPLES = 200_000
 def install() -> None:
     from nicegui import app
 
+    from bench import stages
     from bench.common import percentile, rss_mb
     samples: list[float] = []
 
@@ -50,6 +51,7 @@ def install() -> None:
     tasks: list[asyncio.Task[None]] = []
     app.on_startup(lambda: tasks.append(asyncio.create_task(monitor())))
     told: dict[int, float] = {}  # prompt id -> when its COMPLETED event reached the bus (what pages listen to)
+    marks: list[dict[int, dict[str, float]]] = []
 
     def watch_completions() -> None:
         from nanogen.events import PromptEvent
@@ -58,6 +60,7 @@ def install() -> None:
             if event.status == 'COMPLETED':
                 told.setdefault(event.prompt_id, time.monotonic())  # CLOCK_MONOTONIC: the same in every process
         app.state.services.bus.subscribe(on_event)
+        marks.append(stages.install(app.state.services))  # per-stage times of 'provider done -> page told'
     app.on_startup(watch_completions)
     if os.environ.get('NANOGEN_BENCH_STALLS') == '1':
         app.on_startup(start_stall_sampler)
@@ -91,6 +94,11 @@ def install() -> None:
         import collections
         counts = collections.Counter(type(o).__qualname__ for o in gc.get_objects())
         return {'tracked': sum(counts.values()), 'frozen': gc.get_freeze_count(), 'top': counts.most_common(limit)}
+
+    @app.get('/debug/stages')
+    def stage_times() -> dict[str, Any]:
+        """'Provider done -> page told' by stage (bench/stages.py), for the prompts told so far."""
+        return stages.summary(marks[0] if marks else {}, told)
 
     @app.get('/debug/told')
     async def page_told() -> dict[str, float]:
