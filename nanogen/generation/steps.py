@@ -337,14 +337,14 @@ class Steps(Sweeps):
         """Every task of the prompt has ended: store the images of those that made one (all on this prompt)."""
         assert prompt.id is not None
         pid = prompt.id
-        claim = await self.rows.claim(pid, Status.PROCESSING.value, finish=True)
+        raw: object = records[0].raw if len(records) == 1 else [r.raw for r in records]
+        claim = await self.rows.claim(pid, Status.PROCESSING.value, finish=True,
+                                      response_data=json.dumps(raw, default=str)[:20000],
+                                      **billing_columns(prompt, [r.operation_type for r in records]))
         if claim is None:
             return
         token, attempt = claim.token, claim.prompt.finish_attempts
         run.token = token  # from here on, a failure of this execution is fenced by its own claim
-        raw: object = records[0].raw if len(records) == 1 else [r.raw for r in records]
-        await self.rows.update(pid, claim=token, response_data=json.dumps(raw, default=str)[:20000],
-                               **billing_columns(prompt, [r.operation_type for r in records]))
         made = [r for r in records if r.state is TaskState.SUCCESS and (r.result_urls or r.origin_urls)]
         failed = [r for r in records if r.state is not TaskState.SUCCESS]
         if not made:

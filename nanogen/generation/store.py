@@ -78,9 +78,10 @@ class PromptRows:
         return row is not None and row[0] == token and not Status(row[1]).finished
 
     async def claim(self, pid: int, status: str, *, submit_seen: int | None = None,
-                    finish: bool = False) -> Claim | None:
+                    finish: bool = False, **values: Any) -> Claim | None:
         """Take the prompt's claim if it has `status` (and, for a submit, still `submit_seen` recorded attempts:
-        the attempt is counted before the request goes out); a finish claim numbers its attempt."""
+        the attempt is counted before the request goes out); a finish claim numbers its attempt. `values`: columns
+        written in the same transaction, only if the claim is taken (one write instead of two on a busy database)."""
         def work(s: Session) -> Claim | None:
             row = s.get(Prompt, pid, with_for_update=True)
             if row is None or row.status != status:
@@ -91,6 +92,8 @@ class PromptRows:
                 row.submit_attempts += 1
             if finish:
                 row.finish_attempts += 1
+            for column, value in values.items():
+                setattr(row, column, value)
             token = uuid.uuid4().hex
             row.claim_token = token
             row.claimed_at = db_now(s)

@@ -56,6 +56,7 @@ async def test_success_by_polling_stores_image_cost_and_events(fake, make_servic
     assert done.status == 'COMPLETED', done.error_message
     assert done.cost == Decimal('0.010') and done.duration_ms and done.duration_ms > 0
     assert done.provider_task_id in provider.tasks and provider.submissions == 1
+    assert done.provider_task_id in (done.response_data or '')  # the provider's answer is kept with the prompt
     images = await services.db.run(lambda s: list(s.exec(select(Image).where(Image.prompt_id == prompt.id))))
     assert [i.position for i in sorted(images, key=lambda i: i.position)] == [0, 1]
     assert done.image_id == min(images, key=lambda i: i.position).id
