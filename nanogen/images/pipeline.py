@@ -222,7 +222,9 @@ def _png_chunks_intact(data: bytes) -> bool:
 
 def _normalise(img: Image.Image) -> Image.Image:
     """Upright, RGB or RGBA, sRGB-ish and with no metadata left to leak (EXIF GPS, comments...)."""
-    upright = ImageOps.exif_transpose(img) or img
+    # In place: `img` is the decode's own, and an image with no orientation to fix is then not copied at all.
+    ImageOps.exif_transpose(img, in_place=True)
+    upright = img
     has_alpha = upright.mode in ('RGBA', 'LA', 'PA') or (
         upright.mode == 'P' and 'transparency' in upright.info)
     if upright.mode.startswith('I;16') or upright.mode == 'I':
@@ -233,10 +235,11 @@ def _normalise(img: Image.Image) -> Image.Image:
     # The profile goes with the metadata, so apply it now (this is also how CMYK JPEGs keep their colours).
     out = _to_srgb(upright, profile, mode) if profile else None
     if out is None:
-        out = upright.convert(mode)
-    clean = Image.new(out.mode, out.size)  # a fresh image carries no info dict at all
-    clean.paste(out)
-    return clean
+        out = upright.convert(mode)  # always a new image (also in the same mode), carrying a copy of the info dict
+    if out is upright:
+        out = upright.copy()
+    out.info = {}  # no metadata left (the pixels are what is saved; the encoders write only what info holds)
+    return out
 
 
 def _to_srgb(img: Image.Image, profile: bytes, mode: str) -> Image.Image | None:
@@ -256,7 +259,7 @@ def resize_crop(img: Image.Image, width: int, height: int) -> Image.Image:
     if width < 1 or height < 1:
         raise ValueError(f'bad target size {width}x{height}')
     if img.size == (width, height):
-        return img.copy()
+        return img  # the decode's own image, used by nothing else: no copy
     return ImageOps.fit(img, (width, height), method=Image.Resampling.LANCZOS, centering=(0.5, 0.5))
 
 
