@@ -50,6 +50,7 @@ services = start_or_exit(create_app)  # a bad setting: a short list on stderr an
 
 if __name__ in {'__main__', '__mp_main__'}:
     settings = services.settings
+    gctune.limit_malloc_arenas()  # before uvicorn and the pools start their threads
     # The serving process only (tests import this module): full collections skip start-up's objects.
     services.after_start.append(lambda: gctune.freeze_startup(settings.gc_freeze))
     ui.run(host=settings.host, port=settings.port, title='nanogen', reload=False, show=False,

@@ -35,3 +35,8 @@ def test_the_setting_is_on_unless_turned_off(monkeypatch: pytest.MonkeyPatch) ->
     assert Settings().gc_freeze is True
     monkeypatch.setenv('NANOGEN_GC_FREEZE', 'false')
     assert Settings().gc_freeze is False
+
+
+def test_malloc_arenas_are_limited_unless_the_environment_chose() -> None:
+    assert gctune.limit_malloc_arenas({}) is True  # glibc answered mallopt(M_ARENA_MAX, 2) with success
+    assert gctune.limit_malloc_arenas({'MALLOC_ARENA_MAX': '4'}) is False
