@@ -128,8 +128,9 @@ async def open_browser(http: httpx.AsyncClient, base: str, received: list[int], 
     return sio
 
 
-async def browse(http: httpx.AsyncClient, stop: asyncio.Event, times: list[float], failures: list[str]) -> None:
-    """One person clicking around while the load runs: page GETs and API reads, timed."""
+async def browse(http: httpx.AsyncClient, stop: asyncio.Event, times: list[float], failures: list[str],
+                 by_path: dict[str, list[float]] | None = None) -> None:
+    """One person clicking around while the load runs: page GETs and API reads, timed (also per path)."""
     paths = ['/generator', '/dashboard', '/gallery', '/history', '/api/v1/prompts?limit=50', '/api/v1/images']
     n = 0
     while not stop.is_set():
@@ -137,6 +138,8 @@ async def browse(http: httpx.AsyncClient, stop: asyncio.Event, times: list[float
         started = time.perf_counter()
         answer = await http.get(path)
         times.append(time.perf_counter() - started)
+        if by_path is not None:
+            by_path.setdefault(path.split('?')[0], []).append(times[-1])
         if answer.status_code >= 400:
             failures.append(f'{path}: {answer.status_code}')
         n += 1
@@ -189,7 +192,8 @@ async def run(generations: int, browsers: int, users: int, latency: float, ramp:
             stop = asyncio.Event()
             page_times: list[float] = []
             page_failures: list[str] = []
-            browsing = asyncio.create_task(browse(clients[0], stop, page_times, page_failures))
+            page_times_by_path: dict[str, list[float]] = {}
+            browsing = asyncio.create_task(browse(clients[0], stop, page_times, page_failures, page_times_by_path))
             rss: list[float] = []
             ids: list[int] = []
             create_times: list[float] = []
@@ -256,7 +260,8 @@ async def run(generations: int, browsers: int, users: int, latency: float, ramp:
         'all_done_after_s': round(elapsed, 1), 'event_loop_lag': lag, 'gc_census_at_end': census,
         'rss_mb_max': round(max(rss), 1), 'rss_mb_p50': round(percentile(rss, 50), 1),
         'api_generate_request': summary_ms(create_times), 'browsing_page_loads': pages,
-        'browsing_failures': page_failures[:10], 'provider_done_to_page_told': told,
+        'browsing_failures': page_failures[:10],
+        'browsing_page_loads_by_path': {path: summary_ms(t) for path, t in page_times_by_path.items()}, 'provider_done_to_page_told': told,
         'provider_requests': provider_calls, 'provider_done_to_page_told_by_stage': told_stages,
     }
     figures['targets'] = {
@@ -299,6 +304,9 @@ def main(argv: list[str] | None = None) -> None:
         sys.stdout.write(f'--- level {level}: {figures["browsers_connected_at_end"]} tabs at the end, '
                          f'load average {os.getloadavg()}\n'
                          + ''.join(f'{verdict_:4}  {claim}\n' for claim, verdict_ in figures['targets'].items())
+                         + '      page loads by path (p50 / p95 ms): ' + '; '.join(
+                             f'{path} {t["p50_ms"]} / {t["p95_ms"]}'
+                             for path, t in figures['browsing_page_loads_by_path'].items()) + '\n'
                          + '      told, by stage (p50 / p99 ms): ' + '; '.join(
                              f'{stage} {t["p50_ms"]} / {t["p99_ms"]}'
                              for stage, t in figures['provider_done_to_page_told_by_stage'].items()) + '\n')
