@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import Any
+
 from nicegui import ui
 
 from nanogen.errors import NanogenError
@@ -9,7 +12,7 @@ from nanogen.events import PromptEvent
 from nanogen.library.queries import ImageQuery
 from nanogen.models import Prompt, Status
 
-from ._clock import Clock
+from ._clock import server_now_ms, timing
 from ._format import STATUS_COLORS, cancelled_notice, money
 from ._live import on_prompt_events
 from ._text import set_attr
@@ -30,31 +33,35 @@ def stat_card(label: str, icon: str, marker: str) -> tuple[ui.label, ui.label]:
     return value, hint
 
 
-class InFlightRow:
-    """One running generation: its badge and message change in place; it is removed when it ends."""
+class InFlightRowView(ui.element, component='_in_flight_row.js'):
+    """A running generation in the browser: one element whose `row` prop is all it shows (see _in_flight_row.js)."""
 
-    def __init__(self, prompt: Prompt, container: ui.element, on_cancel: object) -> None:
+    def _displayed_contents(self, *, only_visible: bool) -> list[Any]:
+        """What the row shows as text, for NiceGUI's element filter (user.should_see and friends)."""
+        row = self._props['row']
+        return [row.get('label'), row.get('prompt'), row.get('message'), 'Cancel']
+
+
+class InFlightRow:
+    """One running generation: an event re-sends its `row` dict (badge, message); it is removed when it ends."""
+
+    def __init__(self, prompt: Prompt, container: ui.element, on_cancel: Callable[[int], Awaitable[None]]) -> None:
         assert prompt.id is not None
         self.prompt = prompt
         pid = prompt.id
         with container:
-            with ui.card().classes('w-full py-2').mark(f'in-flight-{pid}') as self.card:
-                with ui.row().classes('w-full items-center gap-2 no-wrap'):
-                    self.badge = ui.badge(prompt.status.title(), color=STATUS_COLORS.get(prompt.status, 'grey')).mark(
-                        f'status-{pid}')
-                    ui.spinner(size='sm')
-                    self.clock = Clock(prompt).classes('font-mono text-sm opacity-70')
-                    ui.label(prompt.prompt).classes('text-sm truncate grow')
-                    ui.button(icon='close', on_click=lambda: on_cancel(pid)).props(  # type: ignore[operator]
-                        'flat round dense color=negative').tooltip('Cancel').mark(f'cancel-{pid}')
-                self.message = ui.label().classes('text-xs nanogen-live')
-                self.message.set_visibility(False)
+            self.card = InFlightRowView().mark(f'in-flight-{pid}')
+        self.card._props['row'] = {'id': pid, 'prompt': prompt.prompt, 'started': timing(prompt)['started'],
+                                   'now': server_now_ms(), 'label': '', 'color': 'grey', 'message': ''}
+        self.card.on('cancel', lambda: on_cancel(pid))
+        self.show(prompt.status, '')
 
     def show(self, status: str, message: str) -> None:
-        self.badge.text = status.title()
-        self.badge.props['color'] = STATUS_COLORS.get(status, 'grey')
-        self.message.text = message
-        self.message.set_visibility(bool(message))
+        row = {**self.card.props['row'], 'label': status.title(), 'color': STATUS_COLORS.get(status, 'grey'),
+               'message': message}
+        if row != self.card.props['row']:  # an unchanged row sends nothing
+            self.card.props['row'] = row
+            self.card.update()
 
 
 class Numbers:

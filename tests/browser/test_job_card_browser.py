@@ -89,3 +89,22 @@ def test_a_running_card_ticks_cancels_and_retries(screen: Screen, monkeypatch: p
     control(screen, 'Retry').click()
     screen.should_contain('Queued again with the same settings.')
     screen.wait_for(lambda: len(screen.selenium.find_elements(By.CSS_SELECTOR, '[data-prompt-id]')) == 2)
+
+
+def test_a_running_generation_on_the_dashboard_ticks_shows_its_prompt_as_text_and_cancels(
+        screen: Screen, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv('NANOGEN_DEMO_LATENCY', '30')
+    screen.selenium.set_window_size(1280, 900)
+    sign_in(screen, '/generator')
+    typed = '<b>bold</b> "comet" \\ on the dashboard'
+    field(screen, 'Prompt').send_keys(typed, Keys.CONTROL, Keys.ENTER)
+    screen.wait_for(lambda: bool(screen.find_all('Processing')))
+    screen.open('/dashboard')  # one element per running row (pages/_in_flight_row.js), drawn by the browser
+    screen.wait_for(lambda: bool(screen.selenium.find_elements(By.CSS_SELECTOR, '[data-prompt-id]')))
+    row = card(screen)
+    assert typed in row.text and not row.find_elements(By.TAG_NAME, 'b')  # the markup is text, not markup
+    first = clock(screen)
+    screen.wait_for(lambda: clock(screen) != first)  # counted by the browser
+    row.find_element(By.CSS_SELECTOR, 'button[aria-label="Cancel"]').click()
+    screen.should_contain('Generation cancelled.')
+    screen.should_contain('Nothing is running right now.')

@@ -73,6 +73,15 @@ def press(user: User, prompt_id: int | None, event: str, *args: Any) -> None:
     user.client.handle_event({'id': card.id, 'listener_id': listener_id, 'args': [json.dumps(a) for a in args]})
 
 
+def emit(user: User, marker: str, event: str, *args: Any) -> None:
+    """What a custom element's button does in the browser (e.g. the dashboard's in-flight row emits 'cancel'): the
+    component emits `event`, and nicegui.js sends each argument JSON-encoded to the client's event handler."""
+    (element,) = user.find(marker=marker).elements
+    assert user.client is not None
+    (listener_id,) = [i for i, listener in element._event_listeners.items() if listener.type == event]
+    user.client.handle_event({'id': element.id, 'listener_id': listener_id, 'args': [json.dumps(a) for a in args]})
+
+
 def job_cards(user: User) -> list:
     """The generator's job cards on the page (marked job-<id>)."""
     assert user.client is not None

@@ -6,7 +6,7 @@ from nicegui.testing import User
 
 from nanogen.generation.requests import validate_request
 from tests.ui.helpers import elements, eventually, should_not_see, should_see, sign_in
-from tests.ui.studio import app_services, text_of, user_id, wait_finished
+from tests.ui.studio import app_services, emit, text_of, user_id, wait_finished
 
 
 async def test_empty_dashboard_says_what_to_do(user: User) -> None:
@@ -45,8 +45,9 @@ async def test_cancel_from_the_dashboard(user: User) -> None:
     services.demo.config.latency_s = 30
     uid = await user_id(services, 'ada@example.com')
     prompt = await services.generation.create(uid, validate_request(prompt='a slow mountain'))
-    await eventually(lambda: elements(user, marker=f'cancel-{prompt.id}'))
-    user.find(marker=f'cancel-{prompt.id}').click()
+    await eventually(lambda: elements(user, marker=f'in-flight-{prompt.id}'))
+    await should_see(user, 'a slow mountain')
+    emit(user, f'in-flight-{prompt.id}', 'cancel')  # the row's Cancel button (pages/_in_flight_row.js)
     await should_see(user, 'Generation cancelled.')
     await eventually(lambda: not elements(user, marker=f'in-flight-{prompt.id}'))
     assert (await services.library.get_prompt(uid, prompt.id)).status == 'CANCELLED'
