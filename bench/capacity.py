@@ -153,12 +153,15 @@ async def overhead(http: httpx.AsyncClient, provider_url: str) -> tuple[list[flo
     """Provider done (the fake's done_at) -> the COMPLETED event on the app's bus, per task (same monotonic clock);
     and the provider's request counts."""
     told = (await http.get('/debug/told')).json()
+    called = (await http.get('/debug/told', params={'mark': 'callback'})).json()
     async with httpx.AsyncClient(timeout=60) as fake:
         stats = (await fake.get(f'{provider_url}/_fake/stats')).json()
     tasks = stats['tasks']
     sent = sum(t['callbacks_sent'] for t in tasks.values())
+    callback_after_done = [called[task_id] - task['done_at'] for task_id, task in tasks.items() if task_id in called]
     return ([told[task_id] - task['done_at'] for task_id, task in tasks.items() if task_id in told],
-            {'callbacks_sent': sent, **stats['calls']})
+            {'callbacks_sent': sent, **stats['calls'],
+             'provider done -> its callback reaches the app': summary_ms(callback_after_done)})
 
 
 async def run(generations: int, browsers: int, users: int, latency: float, ramp: float, diagnose: bool = False,
@@ -307,6 +310,9 @@ def main(argv: list[str] | None = None) -> None:
                          + '      page loads by path (p50 / p95 ms): ' + '; '.join(
                              f'{path} {t["p50_ms"]} / {t["p95_ms"]}'
                              for path, t in figures['browsing_page_loads_by_path'].items()) + '\n'
+                         + '      provider done -> its callback reaches the app (p50 / p99 ms): '
+                         + '{p50_ms} / {p99_ms}\n'.format(
+                             **figures['provider_requests']['provider done -> its callback reaches the app'])
                          + '      told, by stage (p50 / p99 ms): ' + '; '.join(
                              f'{stage} {t["p50_ms"]} / {t["p99_ms"]}'
                              for stage, t in figures['provider_done_to_page_told_by_stage'].items()) + '\n')

@@ -101,15 +101,17 @@ def install() -> None:
         return stages.summary(marks[0] if marks else {}, told)
 
     @app.get('/debug/told')
-    async def page_told() -> dict[str, float]:
-        """Provider task id -> monotonic time its page was told it completed (the capacity bench's overhead)."""
+    async def page_told(mark: str = '') -> dict[str, float]:
+        """Provider task id -> monotonic time its page was told it completed (the capacity bench's overhead); with
+        `mark` (a bench/stages.py mark, e.g. 'callback'), when that happened instead."""
         from sqlmodel import col, select
 
         from nanogen.models import Prompt
-        ids = list(told)
+        times = {pid: m[mark] for pid, m in (marks[0] if marks else {}).items() if mark in m} if mark else told
+        ids = list(times)
         rows = await app.state.services.db.run(lambda s: s.exec(select(Prompt.id, Prompt.provider_task_id).where(
             col(Prompt.id).in_(ids))).all()) if ids else []
-        return {task_id: told[pid] for pid, task_id in rows if task_id}
+        return {task_id: times[pid] for pid, task_id in rows if task_id}
 
 
 def start_stall_sampler() -> None:
