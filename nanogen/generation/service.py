@@ -8,7 +8,6 @@ module is what pages and the API call; it never drives a job itself.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import time
@@ -22,6 +21,7 @@ import sqlalchemy as sa
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlmodel import Session, col, func, select
 
+from nanogen import pools
 from nanogen.config import Settings
 from nanogen.db import Database
 from nanogen.errors import AuthError, InvalidInput, NotFound, RateLimited
@@ -161,7 +161,7 @@ class GenerationService:
                 return insert(s)
 
         try:
-            prompt, created = await asyncio.to_thread(work)
+            prompt, created = await pools.in_db(work)  # the database's own bounded pool, as every DB call
         except sa.exc.IntegrityError:  # a concurrent retry with the same idempotency key won the race
             found = await self.find_by_idempotency_key(user_id, idempotency_key) if idempotency_key else None
             if found is None:
