@@ -35,8 +35,15 @@ async def generator_page(ctx: PageContext, prompt: str = '', size: str = '1024',
                 with ui.row().classes('w-full gap-6 items-start no-wrap max-md:flex-col'):
                     await form.build()
                     board.build()
-            with ui.tab_panel('batch').classes('p-0'):
-                batch.build()
+            # Built on its first opening: most tabs never show it, and its ~25 elements were a fifth of every
+            # generator tab the server holds (issue 18: elements are what a full garbage collection walks).
+            batch_panel = ui.tab_panel('batch').classes('p-0')
+
+        def build_batch_once(value: object) -> None:
+            if value == 'batch' and not batch_panel.default_slot.children:
+                with batch_panel:
+                    batch.build()
+        tabs.on_value_change(lambda e: build_batch_once(e.value))
         form.wire()
     await board.load()
     board.follow()

@@ -6,7 +6,7 @@ from __future__ import annotations
 from nicegui.testing import User
 
 from nanogen.generation.requests import validate_request
-from tests.ui.helpers import should_see, sign_in
+from tests.ui.helpers import elements, eventually, should_see, sign_in
 from tests.ui.studio import app_services, job_cards, result_images, user_id, wait_finished
 
 # Elements a finished card (one image) may add to a tab: it is one custom element now; as NiceGUI rows, labels and
@@ -47,3 +47,13 @@ async def test_the_dashboards_running_rows_are_one_element_each(user: User) -> N
     per_row = sum(len(list(row.descendants(include_self=True))) for row in rows) / len(rows)
     assert per_row == 1, f'{per_row:g} elements per running row (a custom element is 1; NiceGUI rows were 9)'
     await should_see(user, 'running <b>3</b>')  # the prompt as typed, shown as text
+
+
+async def test_the_batch_form_is_built_when_its_tab_first_opens(user: User) -> None:
+    await sign_in(user, then='/generator')
+    assert not elements(user, marker='batch-lines')  # most tabs never open it: the server holds none of it
+    user.find(marker='generator-tab-batch').click()
+    await eventually(lambda: elements(user, marker='batch-lines'))
+    user.find(marker='generator-tab-single').click()
+    user.find(marker='generator-tab-batch').click()
+    assert len(elements(user, marker='batch-lines')) == 1  # built once, not again on each opening
