@@ -214,10 +214,7 @@ def frame(ctx: PageContext | None, title: str) -> Iterator[ui.column]:
                 'No NANOBANANA_API_KEY is set: images come from the built-in demo provider, not the real service.')
         if ctx:
             current = ctx.request.url.path
-            with ui.row().classes('gap-1 max-lg:hidden'):
-                for path, label, icon in nav_items(ctx):
-                    ui.button(label, icon=icon, on_click=lambda p=path: ui.navigate.to(p)).props(
-                        'flat color=white no-caps dense').classes('bg-white/20' if path == current else '')
+            NavRow(nav_items(ctx), current).classes('max-lg:hidden').mark('nav-row')
         ui.space()
 
         _dark_mode_button(dark)
@@ -234,6 +231,19 @@ def frame(ctx: PageContext | None, title: str) -> Iterator[ui.column]:
 
 
 NAV_ORDER = ('/dashboard', '/generator', '/gallery', '/history', '/analytics')  # the studio first; others follow
+
+
+class NavRow(ui.element, component='_nav_row.js'):
+    """The header's page links as one element (see _nav_row.js)."""
+
+    def __init__(self, items: list[tuple[str, str, str]], current: str) -> None:
+        super().__init__()
+        self._props['items'] = [{'path': path, 'label': label, 'icon': icon} for path, label, icon in items]
+        self._props['current'] = current
+
+    def _displayed_contents(self, *, only_visible: bool) -> list[Any]:
+        """The labels, for NiceGUI's element filter (user.should_see and friends)."""
+        return [item['label'] for item in self._props['items']]
 
 
 def nav_items(ctx: PageContext) -> list[tuple[str, str, str]]:

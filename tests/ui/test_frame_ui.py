@@ -56,3 +56,14 @@ async def test_dark_mode_button_cycles_auto_dark_light_and_is_saved(user: User) 
     assert dark.value is True
     assert app.storage.user['dark'] is True
 
+
+
+async def test_the_header_links_the_pages_in_order_as_one_element(user: User) -> None:
+    """Issue 18: every open tab holds its header, so its page links are one element (pages/_nav_row.js)."""
+    await sign_in(user, then='/history')
+    (row,) = user.find(marker='nav-row').elements
+    assert list(row.descendants()) == []
+    assert [item['label'] for item in row.props['items']][:5] == ['Dashboard', 'Generate', 'Gallery', 'History',
+                                                                  'Analytics']
+    assert row.props['current'] == '/history'
+    assert all(item['path'].startswith('/') and item['icon'] for item in row.props['items'])
