@@ -18,6 +18,7 @@ from typing import Any, overload
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from nanogen import retrying
 from nanogen.db import Database
 from nanogen.errors import NotFound
 from nanogen.generation.catalogue import saved_task_ids, task_estimate
@@ -27,6 +28,7 @@ from nanogen.library.versions import root_of
 from nanogen.models import Image, Prompt, Status
 
 log = logging.getLogger(__name__)
+READ_BACK_BACKOFF = retrying.Backoff(0.5, 10.0)
 
 
 def db_now(s: Session) -> Any:
@@ -82,7 +84,7 @@ class PromptRows:
         """Take the prompt's claim if it has `status` (and, for a submit, still `submit_seen` recorded attempts:
         the attempt is counted before the request goes out); a finish claim numbers its attempt. `values`: columns
         written in the same transaction, only if the claim is taken (one write instead of two on a busy database)."""
-        def work(s: Session) -> Claim | None:
+        def work(s: Session) -> str | None:
             row = s.get(Prompt, pid, with_for_update=True)
             if row is None or row.status != status:
                 return None
@@ -100,9 +102,18 @@ class PromptRows:
             row.updated_at = self.clock()
             s.add(row)
             s.commit()
-            s.refresh(row)
-            return Claim(row, token)
-        return await self.db.write(work)
+            return token
+        token = await self.db.write(work)
+        if token is None:
+            return None
+        # Committed: a submit's attempt is counted now. Its read-back waits out a database that drops just here, as
+        # the step's later writes do: a lost read would pause a step whose counted attempt was never sent, and the
+        # resume would flag it as a possible extra charge.
+        read_back = retrying.retrying(retry_if=retrying.database_unavailable, backoff=READ_BACK_BACKOFF)
+        row: Prompt | None = await read_back(self.get, pid)
+        if row is None or row.claim_token != token:
+            return None  # claimed past since (a stalled step retried elsewhere) or deleted: this execution lost it
+        return Claim(row, token)
 
     async def count_attempt(self, pid: int, token: str) -> Prompt | None:
         """Count one more submit attempt (before its request goes out) if `token` still holds the PENDING prompt."""
