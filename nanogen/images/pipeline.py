@@ -7,14 +7,12 @@ because other threads may be decoding at the same time.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import io
 import logging
 import math
 import struct
 import zlib
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Literal
 
@@ -335,21 +333,11 @@ def process(data: bytes, *, size: int | None, aspect_ratio: str, watermark: str 
     final = resize_crop(decoded, width, height)
     if watermark:
         final = draw_watermark(final, watermark)
-    # The two encoders side by side: Pillow lets go of the GIL while it encodes, so the WebP thumbnail is made on a
-    # second thread while the PNG is written (both only read `final`). This is the critical path between the
-    # provider finishing and the page being told.
-    thumbnail = _encoders().submit(make_thumbnail, final)
     image = _png_bytes(final)
     original_type = sniff_content_type(data)
     assert original_type is not None  # decode() refused anything without a known signature
     return ProcessedImage(
         image=image, content_type='image/png', width=width, height=height,
         original=data, original_content_type=original_type,
-        thumbnail=thumbnail.result(), sha256=hashlib.sha256(image).hexdigest(),
+        thumbnail=make_thumbnail(final), sha256=hashlib.sha256(image).hexdigest(),
     )
-
-
-@functools.cache
-def _encoders() -> ThreadPoolExecutor:
-    """One helper thread per process that processes images (the image worker, or a test's own process)."""
-    return ThreadPoolExecutor(1, thread_name_prefix='nanogen-thumbnail')
