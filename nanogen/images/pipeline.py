@@ -236,8 +236,6 @@ def _normalise(img: Image.Image) -> Image.Image:
     out = _to_srgb(upright, profile, mode) if profile else None
     if out is None:
         out = upright.convert(mode)  # always a new image (also in the same mode), carrying a copy of the info dict
-    if out is upright:
-        out = upright.copy()
     out.info = {}  # no metadata left (the pixels are what is saved; the encoders write only what info holds)
     return out
 
