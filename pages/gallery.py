@@ -20,7 +20,7 @@ from ._dates import iso_date
 from ._edit_dialog import EditDialog, compose
 from ._gallery_boards import BoardTargets
 from ._gallery_filters import RATIO_OPTIONS, ExtraFilters, SavedChips, parse_day
-from ._gallery_tile import gallery_tile
+from ._gallery_tile import TileGrid
 from ._live import on_prompt_events
 from .frame import PageContext, frame, guarded_page, notify_error
 from .gallery_lightbox import Lightbox
@@ -59,7 +59,6 @@ class GalleryView:
             if board is None and not team else None
         self.client = ui.context.client
         self.rows: list[ImageRow] = []
-        self.tiles: dict[int, ui.element] = {}
         self.selected: set[int] = set()
         self.cursor: str | None = None
         self.query = ImageQuery()
@@ -112,8 +111,8 @@ class GalleryView:
             self.empty_button = ui.button('Write your first prompt', icon='auto_awesome',
                                           on_click=lambda: ui.navigate.to('/generator')).mark('first-prompt')
         self.empty.set_visibility(False)
-        self.grid = ui.element('div').classes(
-            'w-full grid gap-2 grid-cols-2 sm:grid-cols-3 md:grid-cols-4 lg:grid-cols-6').mark('grid')
+        self.grid = TileGrid(on_open=self.open, on_select=self.select, on_edit=self.edit,
+                             on_drag=self.targets.drag_start if self.targets is not None else None)
         self.more = ui.button('Load more', icon='expand_more', on_click=self.load_more).props(
             'flat no-caps data-load-more').classes('self-center').mark('load-more')
         self.more.set_visibility(False)
@@ -163,7 +162,6 @@ class GalleryView:
             return
         self.query = query
         self.rows, self.cursor = [], None
-        self.tiles.clear()
         self.grid.clear()
         self.show(page.items, page.next_cursor)
 
@@ -191,10 +189,9 @@ class GalleryView:
         return await self.ctx.services.library.images(self.ctx.user.id, query, cursor=cursor, limit=PAGE_SIZE)
 
     def show(self, rows: list[ImageRow], cursor: str | None) -> None:
-        for row in rows:
-            if row.id not in self.tiles:
-                self.rows.append(row)
-                self.add_tile(row)
+        rows = [r for r in rows if r.id not in self.grid]
+        self.rows.extend(rows)
+        self.grid.append(rows, self.selected)
         self.cursor = cursor
         self.more.set_visibility(cursor is not None)
         self.refresh_empty()
@@ -206,15 +203,6 @@ class GalleryView:
                                 'No images on this board yet: add some from the gallery.' if self.board else
                                 'No images yet. Your first one is a prompt away.')
         self.empty_button.set_visibility(not self.filtered and self.board is None and not self.team)
-
-    def add_tile(self, row: ImageRow, *, first: bool = False) -> None:
-        with self.grid:
-            tile = gallery_tile(row, selected=row.id in self.selected, on_open=self.open, on_select=self.select,
-                                on_edit=self.edit,
-                                on_drag=self.targets.drag_start if self.targets is not None else None)
-        if first:
-            tile.move(self.grid, target_index=0)
-        self.tiles[row.id] = tile
 
     def use_as_references(self) -> None:
         compose(self.ctx, self.chosen())
@@ -235,20 +223,15 @@ class GalleryView:
         except NanogenError as exc:
             notify_error(exc.user_message)
             return
-        if row.id not in self.tiles:
+        if row.id not in self.grid:
             self.rows.insert(0, row)
-            self.add_tile(row, first=True)
+            self.grid.prepend([row], self.selected)
             self.refresh_empty()
         await self.lightbox.open(row)
 
     def update_row(self, row: ImageRow) -> None:
         self.rows = [row if r.id == row.id else r for r in self.rows]
-        if row.id in self.tiles:
-            old = self.tiles.pop(row.id)
-            index = list(self.grid).index(old)
-            old.delete()
-            self.add_tile(row)
-            self.tiles[row.id].move(self.grid, target_index=index)
+        self.grid.replace(row)
 
     # ------------------------------------------------------------------ live updates
     async def on_events(self, batch: list[PromptEvent]) -> None:
@@ -261,10 +244,9 @@ class GalleryView:
         rows = await self.ctx.services.library.image_rows(self.ctx.user.id, image_ids)
         if self.client.is_deleted:
             return
-        for row in reversed(rows):
-            if row.id not in self.tiles:
-                self.rows.insert(0, row)
-                self.add_tile(row, first=True)
+        rows = [r for r in rows if r.id not in self.grid]
+        self.rows[:0] = rows
+        self.grid.prepend(rows, self.selected)
         self.refresh_empty()
         ui.notify(f'{len(rows)} new image{"s" if len(rows) != 1 else ""} arrived.', type='info')
 
@@ -277,13 +259,9 @@ class GalleryView:
                                                       if n > ZIP_MAX_IMAGES else '')
 
     def clear_selection(self) -> None:
-        for image_id in list(self.selected):
-            self.selected.discard(image_id)
+        self.selected.clear()
         self.selection_bar.set_visibility(False)
-        for tile in self.tiles.values():
-            for box in tile.descendants():
-                if isinstance(box, ui.checkbox):
-                    box.value = False
+        self.grid.show_selected(self.selected)
 
     def download_zip(self) -> None:
         ids = self.chosen()
@@ -338,9 +316,7 @@ class GalleryView:
                 self.lightbox.close()
         self.rows = [r for r in self.rows if r.id != row.id]
         self.selected.discard(row.id)
-        tile = self.tiles.pop(row.id, None)
-        if tile is not None:
-            tile.delete()
+        self.grid.remove(row.id)
         if self.lightbox.is_open:
             await self.lightbox.render()
         self.refresh_empty()

@@ -11,7 +11,7 @@ from nicegui import ui
 from nicegui.testing import User
 
 from nanogen.models import utcnow
-from tests.support.gallery import ada_with_images, svc, tile_ids
+from tests.support.gallery import ada_with_images, open_tile, svc, tick, tile_ids
 from tests.ui.helpers import elements, eventually, should_not_see, should_see, sign_in
 from tests.ui.studio import user_id
 from tests.ui.test_boards_ui import admin_group
@@ -66,32 +66,32 @@ async def test_the_owner_picks_the_cover_and_it_falls_back_to_the_newest_image(u
     assert cover_of(user) == f'/files/{whale}/thumb'  # nobody chose: the newest image
     await should_not_see(user, marker='newest-cover')
 
-    user.find(marker=f'select-{fox}').click()
+    tick(user, fox)
     user.find(marker='use-as-cover').click()  # from the selection bar
     await should_see(user, 'Cover set: the boards list shows this image.')
     assert cover_of(user) == f'/files/{fox}/thumb'
     assert (await svc().library.boards.get(ada, board.id)).cover_chosen
-    user.find(marker=f'select-{whale}').click()
+    tick(user, whale)
     user.find(marker='use-as-cover').click()
     await should_see(user, 'Select exactly one image to use as the cover.')
-    user.find(marker=f'select-{fox}').click()
+    tick(user, fox)
 
     await user.open('/boards')
     await eventually(lambda: [e.source for e in elements(user, marker=f'board-card-cover-{board.id}')] == [
         f'/files/{fox}/thumb'])
     await user.open(f'/boards/{board.id}')
     await eventually(lambda: tile_ids(user) == sorted([fox, whale]))
-    user.find(marker=f'tile-{whale}').click()
+    open_tile(user, whale)
     await should_see(user, marker='lightbox-cover')
     user.find(marker='lightbox-cover').click()  # from the lightbox
     await eventually(lambda: cover_of(user) == f'/files/{whale}/thumb')
     user.find(marker='close-lightbox').click()
 
-    user.find(marker=f'select-{whale}').click()
+    tick(user, whale)
     user.find(marker='remove-from-board').click()  # the cover leaves the board: the newest image left is shown
     await should_see(user, 'Removed 1 image from the board.')
     await eventually(lambda: cover_of(user) == f'/files/{fox}/thumb')
-    user.find(marker=f'select-{fox}').click()
+    tick(user, fox)
     user.find(marker='remove-from-board').click()
     await eventually(lambda: cover_of(user) is None)  # an empty board has no cover
     await user.open('/boards')
@@ -155,12 +155,12 @@ async def test_group_members_and_editors_get_no_owner_controls(user: User, creat
     await svc().library.boards.share_with_group(ada, board.id, group)
     await bob_tab.open(f'/boards/{board.id}')
     await eventually(lambda: tile_ids(bob_tab) == [fox])
-    bob_tab.find(marker=f'select-{fox}').click()  # the selection bar shows what a member may do: zip it
+    tick(bob_tab, fox)  # the selection bar shows what a member may do: zip it
     await should_see(bob_tab, marker='download-zip')
     for marker in ('board-edit', 'board-share', 'board-links', 'delete-board', 'use-as-cover', 'remove-from-board'):
         await should_not_see(bob_tab, marker=marker)
-    bob_tab.find(marker=f'select-{fox}').click()
-    bob_tab.find(marker=f'tile-{fox}').click()
+    tick(bob_tab, fox)
+    open_tile(bob_tab, fox)
     await should_see(bob_tab, marker='lightbox-prompt')
     await should_see(bob_tab, marker='copy-prompt')  # the lightbox's actions are drawn
     await should_not_see(bob_tab, marker='lightbox-cover')
@@ -169,7 +169,7 @@ async def test_group_members_and_editors_get_no_owner_controls(user: User, creat
     await svc().groups.add_member(root, group, bob, 'editor')  # an editor adds and removes images, nothing more
     await bob_tab.open(f'/boards/{board.id}')
     await eventually(lambda: tile_ids(bob_tab) == [fox])
-    bob_tab.find(marker=f'select-{fox}').click()
+    tick(bob_tab, fox)
     await should_see(bob_tab, marker='remove-from-board')
     for marker in ('board-edit', 'board-share', 'delete-board', 'use-as-cover'):
         await should_not_see(bob_tab, marker=marker)

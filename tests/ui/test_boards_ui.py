@@ -10,7 +10,7 @@ from sqlmodel import select
 
 from nanogen.library.queries import ImageQuery
 from nanogen.models import BoardLink
-from tests.support.gallery import ada_with_images, svc, tile_ids
+from tests.support.gallery import ada_with_images, svc, tick, tile_event, tile_ids
 from tests.support.library import promote_admin
 from tests.ui.helpers import eventually, should_not_see, should_see, sign_in
 from tests.ui.studio import user_id
@@ -41,8 +41,8 @@ async def test_make_a_board_add_from_the_gallery_share_it_and_only_members_see_i
 
     await user.open('/gallery')
     await eventually(lambda: tile_ids(user) == sorted([fox, fox2, whale]))
-    user.find(marker=f'select-{fox}').click()
-    user.find(marker=f'select-{whale}').click()
+    tick(user, fox)
+    tick(user, whale)
     await should_see(user, '2 selected')
     assert user.find(marker='board-choice').elements.pop().value == board.id
     user.find(marker='add-to-board').click()
@@ -131,36 +131,36 @@ async def test_dragging_a_tile_or_the_selection_onto_a_board_chip_adds_it(user: 
     await should_see(user, 'Drag images onto a board:')
     assert user.find(marker=f'board-target-{moods.id}').elements.pop().text == 'Moods <b>2</b>'  # text, as typed
 
-    user.find(marker=f'drag-{fox}').trigger('dragstart')  # one tile, nothing selected: that tile
+    tile_event(user, fox, 'drag', fox)  # one tile, nothing selected: that tile
     user.find(marker=f'board-target-{zine.id}').trigger('drop')
     await should_see(user, 'Added 1 image to Zine.')
     assert await board_image_ids(ada, zine.id) == [fox]
 
-    user.find(marker=f'select-{whale}').click()
-    user.find(marker=f'select-{crane}').click()
-    user.find(marker=f'drag-{whale}').trigger('dragstart')  # a selected tile carries the whole selection
+    tick(user, whale)
+    tick(user, crane)
+    tile_event(user, whale, 'drag', whale)  # a selected tile carries the whole selection
     user.find(marker=f'board-target-{moods.id}').trigger('drop')
     await should_see(user, 'Added 2 images to Moods <b>2</b>.')
     assert await board_image_ids(ada, moods.id) == sorted([whale, crane])
     user.find(marker=f'board-target-{zine.id}').trigger('drop')  # a drop after the drop, no new drag: nothing
-    user.find(marker=f'drag-{fox}').trigger('dragstart')  # an unselected tile: itself, whatever is selected
+    tile_event(user, fox, 'drag', fox)  # an unselected tile: itself, whatever is selected
     user.find(marker=f'board-target-{moods.id}').trigger('drop')
     await should_see(user, 'Added 1 image to Moods <b>2</b>.')
     assert await board_image_ids(ada, moods.id) == sorted([fox, whale, crane])
     assert await board_image_ids(ada, zine.id) == [fox]
     await should_see(user, '2 selected')  # dragging leaves the selection as it was
 
-    user.find(marker=f'drag-{fox}').trigger('dragstart')
+    tile_event(user, fox, 'drag', fox)
     user.find(marker=f'board-target-{zine.id}').trigger('drop')
     await should_see(user, 'That image is already on Zine.')
     assert await board_image_ids(ada, zine.id) == [fox]
 
-    user.find(marker=f'drag-{fox}').trigger('dragstart')  # Bob's shared board, Ada an editor: it takes hers
+    tile_event(user, fox, 'drag', fox)  # Bob's shared board, Ada an editor: it takes hers
     user.find(marker=f'board-target-{bobs.id}').trigger('drop')
     await should_see(user, "Added 1 image to Bob's board.")
     root = await user_id(svc(), 'root@example.com')
     await svc().groups.add_member(root, group, ada, 'member')  # demoted while her gallery is open
-    user.find(marker=f'drag-{whale}').trigger('dragstart')
+    tile_event(user, whale, 'drag', whale)
     user.find(marker=f'board-target-{bobs.id}').trigger('drop')
     await should_see(user, "Only the owner and the group's editors can change this board.")
     assert await board_image_ids(bob, bobs.id) == [fox]
@@ -168,7 +168,7 @@ async def test_dragging_a_tile_or_the_selection_onto_a_board_chip_adds_it(user: 
     await should_see(user, marker=f'board-target-{zine.id}')
     await should_not_see(user, marker=f'board-target-{bobs.id}')
 
-    user.find(marker=f'select-{whale}').click()  # the multi-select "Add to board" still works beside dragging
+    tick(user, whale)  # the multi-select "Add to board" still works beside dragging
     user.find(marker='board-choice').elements.pop().value = zine.id
     user.find(marker='add-to-board').click()
     # The first drop's "Added 1 image to Zine." may still be on screen: wait for the board itself.

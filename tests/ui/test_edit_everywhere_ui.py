@@ -14,7 +14,18 @@ from PIL import Image as PILImage
 from sqlmodel import select
 
 from nanogen.models import Image, Prompt
-from tests.support.gallery import ada_with_images, make_images, svc, tile_ids, user_id
+from tests.support.gallery import (
+    ada_with_images,
+    make_images,
+    offers_edit,
+    svc,
+    tick,
+    tile,
+    tile_event,
+    tile_ids,
+    user_id,
+    versions,
+)
 from tests.ui.helpers import elements, eventually, should_not_see, should_see, sign_in
 from tests.ui.studio import job_cards, job_of, press, submit_on_generator
 
@@ -40,8 +51,8 @@ async def test_a_gallery_tile_edits_with_a_picked_gallery_image_and_never_lists_
     [bobs] = await make_images(await user_id('bob@example.com'), 'bob keeps this one private')
     uid, [[source], [logo]] = await ada_with_images(user, ('a plain white mug', 1, 512), ('a small fox logo', 1, 512))
     await user.open('/gallery')
-    await should_see(user, marker=f'edit-tile-{source}')
-    user.find(marker=f'edit-tile-{source}').click()
+    await eventually(lambda: offers_edit(user, source))
+    tile_event(user, source, 'edit', source)
     await should_see(user, marker='edit-dialog')
     await should_see(user, 'Nano Banana takes the image and up to 3 more reference images (0 chosen).')
     user.find(marker='edit-dialog-instruction').type('put the "logo" on the mug \\ <b>now</b>')
@@ -59,15 +70,15 @@ async def test_a_gallery_tile_edits_with_a_picked_gallery_image_and_never_lists_
     assert len(json.loads(edit.reference_urls)) == 2  # the image and the picked one, as signed reference URLs
     new = await svc().db.run(lambda s: s.get(Image, edit.image_id))
     assert new.parent_image_id == source
-    await should_see(user, marker=f'tile-{new.id}')  # the new version arrives as a live tile
+    await eventually(lambda: tile(user, new.id) is not None)  # the new version arrives as a live tile
 
 
 async def test_the_picker_stops_at_the_models_limit_with_a_clear_message(user: User) -> None:
     _uid, made = await ada_with_images(user, *((f'picture number {n}', 1, 512) for n in range(5)))
     source, *others = [ids[0] for ids in made]
     await user.open('/gallery')
-    await should_see(user, marker=f'edit-tile-{source}')
-    user.find(marker=f'edit-tile-{source}').click()
+    await eventually(lambda: offers_edit(user, source))
+    tile_event(user, source, 'edit', source)
     user.find(marker='edit-pick').click()
     for image_id in others:
         await should_see(user, marker=f'pick-{image_id}')
@@ -130,13 +141,13 @@ async def test_group_versions_collapses_a_tree_to_its_root_with_a_count_badge(us
     version = (await edit_prompt_of(source)).image_id
     await user.open('/gallery')
     await eventually(lambda: tile_ids(user) == sorted([source, other, version]))
-    badge = user.find(marker=f'versions-{source}').elements.pop()
-    assert [e.text for e in badge.descendants() if isinstance(e, ui.label)] == ['2']
-    await should_see(user, marker=f'versions-{version}')
-    await should_not_see(user, marker=f'versions-{other}')  # no versions, no badge
+    assert versions(user, source) == 2  # the badge's count: the whole tree
+    assert versions(user, version) == 2
+    assert versions(user, other) == 1  # no versions, no badge
+    await should_see(user, '2')  # the badge shows its count as text
     user.find(marker='group-versions').elements.pop().value = True
     await eventually(lambda: tile_ids(user) == sorted([source, other]), message='versions did not collapse')
-    await should_see(user, marker=f'versions-{source}')
+    assert versions(user, source) == 2
 
 
 async def test_selected_gallery_images_open_the_generator_as_references_within_the_models_limit(
@@ -149,7 +160,7 @@ async def test_selected_gallery_images_open_the_generator_as_references_within_t
     await user.open('/gallery')
     await eventually(lambda: tile_ids(user) == sorted(ids))
     for image_id in ids:
-        user.find(marker=f'select-{image_id}').elements.pop().value = True
+        tick(user, image_id, True)
     user.find(marker='use-as-references').click()
     await should_see(user, marker='reference-preview')
     await eventually(lambda: len(user.find(marker='reference-preview').elements) == 5, message='not 5 previews')

@@ -10,7 +10,17 @@ from nicegui import ui
 from nicegui.testing import User
 
 from nanogen.models import Image
-from tests.support.gallery import ada_with_images, fox_and_whale_in_lightbox, make_images, svc, tile_ids, user_id
+from tests.support.gallery import (
+    ada_with_images,
+    fox_and_whale_in_lightbox,
+    make_images,
+    open_tile,
+    svc,
+    tick,
+    tile,
+    tile_ids,
+    user_id,
+)
 from tests.ui.helpers import WAIT_S, elements, eventually, should_not_see, should_see, sign_in
 
 
@@ -58,7 +68,7 @@ async def test_lightbox_shows_the_details_and_walks_prev_next(user: User) -> Non
                                                        ('a new glass tower', 1, 1024))
     await user.open('/gallery')
     await eventually(lambda: tile_ids(user) == sorted([older, newer]))
-    user.find(marker=f'tile-{newer}').click()
+    open_tile(user, newer)
     await should_see(user, marker='lightbox-prompt')
     await should_see(user, 'a new glass tower')
     await should_see(user, '$0.0125')
@@ -92,7 +102,7 @@ async def test_favourite_toggles_with_feedback_and_filters(user: User) -> None:
     uid, fox, _whale = await fox_and_whale_in_lightbox(user)
     user.find(marker='favourite').click()
     await should_see(user, 'Added to favourites.')
-    await should_see(user, marker=f'fav-{fox}')
+    await eventually(lambda: (tile(user, fox) or {}).get('fav') is True, message='no star on the tile')
     assert (await svc().library.get_image(uid, fox)).is_favourite
     user.find(marker='close-lightbox').click()
     user.find(marker='favourites-only').click()
@@ -113,7 +123,7 @@ async def test_delete_hides_undo_restores_and_the_window_then_deletes_for_real(u
     image = await svc().library.get_image(uid, fox)
     user.find(marker='close-lightbox').click()  # it stayed open on the next image after the first delete
     await should_not_see(user, marker='lightbox-prompt')
-    user.find(marker=f'tile-{fox}').click()
+    open_tile(user, fox)
     await should_see(user, marker='lightbox-prompt')
     assert user.find(marker='lightbox-prompt').elements.pop().text == 'a red fox in snow'
     user.find(marker='delete').click()
@@ -131,8 +141,8 @@ async def test_zip_holds_exactly_the_selected_images(user: User) -> None:
     uid, [(a, b, c)] = await ada_with_images(user, ('three tiny robots', 3, 512))
     await user.open('/gallery')
     await eventually(lambda: tile_ids(user) == sorted([a, b, c]))
-    user.find(marker=f'select-{a}').click()
-    user.find(marker=f'select-{c}').click()
+    tick(user, a)
+    tick(user, c)
     await should_see(user, '2 selected')
     user.find(marker='download-zip').click()
     response = await user.download.next(timeout=WAIT_S)

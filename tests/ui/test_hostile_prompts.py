@@ -16,6 +16,7 @@ from nicegui.element import Element
 from nicegui.testing import User
 
 from nanogen.models import Prompt, Status, utcnow
+from tests.support.gallery import run_of, tile
 from tests.ui.helpers import elements, eventually, sign_in
 from tests.ui.studio import app_services, job_card, result_images, user_id, wait_finished
 
@@ -103,8 +104,9 @@ async def test_every_page_shows_a_hostile_prompt_as_text(user: User, prompt: str
     assert_no_foreign_props(client)
 
     client = await user.open('/gallery')
-    await eventually(lambda: elements(user, marker=f'tile-{image_id}'))
-    image_with(user, prompt, marker=f'tile-{image_id}')
+    await eventually(lambda: tile(user, image_id) is not None)  # tiles: runs drawn from their `tiles` prop
+    assert tile(user, image_id) == {'id': image_id, 'alt': prompt, 'fav': False, 'versions': 1}
+    assert set(run_of(user, image_id).props) == {'tiles', 'selected', 'drag_type', 'editable'}
     assert_no_foreign_props(client)
 
     client = await user.open(f'/gallery?image={image_id}')  # the lightbox
@@ -137,4 +139,4 @@ async def test_a_windows_path_prompt_completes_and_every_page_still_opens(user: 
         response = await user.http_client.get(path)
         assert response.status_code == 200, (path, response.status_code)
         await user.open(path)
-    await eventually(lambda: [e for e in elements(user, kind=ui.image) if e.props.get('alt') == prompt])  # its tile
+    await eventually(lambda: (tile(user, image_id) or {}).get('alt') == prompt)  # its tile, the prompt as alt text

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from nicegui.testing import User
 
 from nanogen.models import Image
-from tests.support.gallery import ada_with_images, svc, tile_ids
+from tests.support.gallery import ada_with_images, offers_edit, open_tile, svc, tile_ids
 from tests.ui.helpers import elements, eventually, should_see, sign_in
 from tests.ui.studio import user_id, wait_finished
 from tests.ui.test_boards_ui import admin_group
@@ -44,7 +44,7 @@ async def ada_shares_a_fox_with_bob(user: User, bob_tab: User) -> tuple[int, int
 async def open_in_lightbox(tab: User, path: str, image_id: int) -> None:
     await tab.open(path)
     await eventually(lambda: image_id in tile_ids(tab), message=f'tile {image_id} never showed on {path}')
-    tab.find(marker=f'tile-{image_id}').click()
+    open_tile(tab, image_id)
     await should_see(tab, marker='lightbox-prompt')
     # The panel is built after the image (it reads the lineage): wait for it, or for the toast it once showed.
     await eventually(lambda: elements(tab, marker='version-strip') or tab.notify.messages,
@@ -70,7 +70,7 @@ async def test_a_teammate_edits_a_shared_image_into_their_own_version(
     ada, bob, board, fox, private = await ada_shares_a_fox_with_bob(user, bob_tab)
     await bob_tab.open('/team')
     await eventually(lambda: fox in tile_ids(bob_tab))
-    await should_see(bob_tab, marker=f'edit-tile-{fox}')  # the tile offers Edit as in the viewer's own gallery
+    await eventually(lambda: offers_edit(bob_tab, fox))  # the tile offers Edit as in the viewer's own gallery
     await open_in_lightbox(bob_tab, f'/boards/{board}', fox)
     bobs = await edit_in_lightbox(bob_tab, 'add a scarf')  # the lightbox opens the new version when it is ready
     await eventually(lambda: strip_ids(bob_tab) == [fox, bobs], message=f'strip: {strip_ids(bob_tab)}')
