@@ -220,6 +220,29 @@ def _png_chunks_intact(data: bytes) -> bool:
     return False
 
 
+PLAIN_PNG_CHUNKS = frozenset({b'IHDR', b'IDAT', b'IEND'})
+
+
+def plain_png(data: bytes) -> bool:
+    """A PNG of 8-bit RGB or RGBA pixels, not interlaced, with no chunk beside them: no metadata (text, EXIF, time),
+    no colour profile or gamma, no palette, no bytes after IEND. Call it on bytes decode() accepted (chunks whole, CRCs checked)."""
+    if not data.startswith(b'\x89PNG\r\n\x1a\n') or len(data) < 33 or data[12:16] != b'IHDR':
+        return False
+    bit_depth, colour_type, _compression, _filter, interlace = data[24:29]
+    if bit_depth != 8 or colour_type not in (2, 6) or interlace != 0:
+        return False
+    pos = 8
+    while pos + 8 <= len(data):
+        length = int.from_bytes(data[pos:pos + 4], 'big')
+        kind = data[pos + 4:pos + 8]
+        if kind not in PLAIN_PNG_CHUNKS:
+            return False
+        if kind == b'IEND':
+            return pos + 12 + length == len(data)  # nothing hidden after it either
+        pos += 12 + length
+    return False
+
+
 def _normalise(img: Image.Image) -> Image.Image:
     """Upright, RGB or RGBA, sRGB-ish and with no metadata left to leak (EXIF GPS, comments...)."""
     # In place: `img` is the decode's own, and an image with no orientation to fix is then not copied at all.
@@ -331,7 +354,9 @@ def process(data: bytes, *, size: int | None, aspect_ratio: str, watermark: str 
     final = resize_crop(decoded, width, height)
     if watermark:
         final = draw_watermark(final, watermark)
-    image = _png_bytes(final)
+    # A plain 8-bit RGB/RGBA PNG kept as it came (no resize, no watermark) is already the final PNG: its pixels are
+    # exactly what decode() gave, and it carries nothing but them. Re-encoding it was a third of this function.
+    image = data if final is decoded and not watermark and plain_png(data) else _png_bytes(final)
     original_type = sniff_content_type(data)
     assert original_type is not None  # decode() refused anything without a known signature
     return ProcessedImage(

@@ -277,6 +277,49 @@ def test_png_text_chunks_are_stripped() -> None:
     assert b'secret' not in result.image
 
 
+def test_a_plain_png_already_at_its_size_is_kept_as_it_came() -> None:
+    """No metadata, 8-bit RGB(A), no resize, no watermark: re-encoding it would only cost time on the critical path."""
+    for img in (photo(512, 512), photo(512, 512).convert('RGBA')):
+        data = encode(img, compress_level=9)  # a level the pipeline never writes: the bytes tell which path ran
+        result = imaging.process(data, size=512, aspect_ratio='1:1', watermark=None, **LIMITS)
+        assert result.image == data and result.sha256 == hashlib.sha256(data).hexdigest()
+        assert result.thumbnail.startswith(b'RIFF') and imaging.plain_png(data)
+
+
+def with_trailer(data: bytes) -> bytes:
+    return data + b'secret-after-the-end'
+
+
+def with_text(img: Image.Image) -> bytes:
+    meta = PngImagePlugin.PngInfo()
+    meta.add_text('Comment', 'secret-text')
+    return encode(img, pnginfo=meta)
+
+
+@pytest.mark.parametrize(('make', 'watermark'), [
+    (lambda img: with_text(img), None),  # a text chunk
+    (lambda img: encode(img, icc_profile=b'secret-profile'), None),  # a colour profile (unusable, so ignored)
+    (lambda img: encode(img, dpi=(300, 300)), None),  # any other ancillary chunk (pHYs)
+    (lambda img: with_trailer(encode(img)), None),  # bytes after IEND
+    (lambda img: encode(img.convert('P')), None),  # a palette
+    (lambda img: encode(img.convert('L')), None),  # greyscale: stored as RGB
+    (lambda img: encode(img), 'nanogen'),  # a watermark changes the pixels
+])
+def test_a_png_with_anything_beside_plain_pixels_is_encoded_again(make: object, watermark: str | None) -> None:
+    data = make(photo(512, 512))  # type: ignore[operator]
+    result = imaging.process(data, size=512, aspect_ratio='1:1', watermark=watermark, **LIMITS)
+    assert result.image != data and b'secret' not in result.image
+    assert imaging.plain_png(result.image)  # what it writes carries nothing but the pixels
+    with Image.open(io.BytesIO(result.image)) as final:
+        assert final.mode in ('RGB', 'RGBA') and final.size == (512, 512)
+
+
+def test_a_plain_png_that_needs_resizing_is_encoded_again() -> None:
+    data = encode(photo(640, 480))
+    result = imaging.process(data, size=512, aspect_ratio='1:1', watermark=None, **LIMITS)
+    assert result.image != data and Image.open(io.BytesIO(result.image)).size == (512, 512)
+
+
 @pytest.mark.parametrize(('img', 'mode'), [
     (Image.new('RGBA', (32, 32), (255, 0, 0, 128)), 'RGBA'),
     (Image.new('LA', (32, 32), (10, 20)), 'RGBA'),
