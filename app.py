@@ -52,7 +52,7 @@ if __name__ in {'__main__', '__mp_main__'}:
     settings = services.settings
     gctune.limit_malloc_arenas()  # before uvicorn and the pools start their threads
     # The serving process only (tests import this module): full collections skip start-up's objects.
-    services.after_start.append(lambda: gctune.freeze_startup(settings.gc_freeze))
+    services.after_start.append(lambda: gctune.freeze_startup(settings.gc_freeze, settings.gc_full_scan_s))
     ui.run(host=settings.host, port=settings.port, title='nanogen', reload=False, show=False,
            storage_secret=services.secret_key, favicon='🍌', show_welcome_message=False,
            proxy_headers=True, forwarded_allow_ips='*' if settings.https else '127.0.0.1',

@@ -160,6 +160,7 @@ class Settings(BaseSettings):
     storage_threads: int = Field(6, ge=1, le=64, validation_alias=_env('NANOGEN_STORAGE_THREADS'))
     reconnect_timeout_s: float = Field(10.0, ge=3, le=120, validation_alias=_env('NANOGEN_RECONNECT_TIMEOUT'))
     gc_freeze: bool = Field(True, validation_alias=_env('NANOGEN_GC_FREEZE'))
+    gc_full_scan_s: float = Field(300.0, ge=0, le=86400, validation_alias=_env('NANOGEN_GC_FULL_SCAN'))
 
     @field_validator('public_url', 'nanobanana_base_url', 'r2_public_url', 's3_endpoint_url')
     @classmethod
