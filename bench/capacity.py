@@ -236,6 +236,8 @@ async def run(generations: int, browsers: int, users: int, latency: float, ramp:
             census = (await clients[0].get('/debug/census')).json()  # after the lag: counting stops the loop
             told_stages = (await clients[0].get('/debug/stages')).json()
             told_after, provider_calls = await overhead(clients[0], provider_url)
+            if os.environ.get('BENCH_GARBAGE') == '1':  # what the cyclic garbage is (lag_app's /debug/garbage)
+                sys.stdout.write(f"garbage at the end: {(await clients[0].get('/debug/garbage')).text}\n")
             connected = sum(1 for s in sockets if s.connected)
             dropped = list(disconnects)  # before our own disconnects below
             closing = True

@@ -95,6 +95,21 @@ def install() -> None:
         counts = collections.Counter(type(o).__qualname__ for o in gc.get_objects())
         return {'tracked': sum(counts.values()), 'frozen': gc.get_freeze_count(), 'top': counts.most_common(limit)}
 
+    @app.get('/debug/garbage')
+    def garbage(limit: int = 25) -> dict[str, Any]:
+        """What the cyclic garbage is, by type (frozen garbage included: it unfreezes first), most first: what a
+        survivor freeze keeps until its whole scan (nanogen/gctune.py). Stops the loop for a while; at the end."""
+        import collections
+        gc.unfreeze()
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        try:
+            gc.collect()
+            counts = collections.Counter(f'{type(o).__module__}.{type(o).__qualname__}' for o in gc.garbage)
+        finally:
+            gc.set_debug(0)
+            gc.garbage.clear()
+        return {'garbage': sum(counts.values()), 'top': counts.most_common(limit)}
+
     @app.get('/debug/stages')
     def stage_times() -> dict[str, Any]:
         """'Provider done -> page told' by stage (bench/stages.py), for the prompts told so far."""
