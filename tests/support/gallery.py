@@ -7,11 +7,11 @@ import json
 from typing import Any
 
 from nicegui.testing import User
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from nanogen.bootstrap import Services
 from nanogen.generation.requests import validate_request
-from nanogen.models import Prompt
+from nanogen.models import Image, Prompt
 from nanogen.models import User as UserRow
 from pages._gallery_tile import TileRun
 from tests.ui.helpers import eventually, should_see, sign_in
@@ -107,6 +107,20 @@ async def ada_with_images(user: User, *specs: tuple[str, int, int]) -> tuple[int
     made = [await make_images(uid, prompt, n=n, size=size) for prompt, n, size in specs]
     return uid, made
 
+
+
+async def ada_with_65_images(user: User) -> int:
+    """Ada with one real image and 64 more rows pointing at its objects (paging needs rows, not pixels): its id."""
+    uid, [(first,)] = await ada_with_images(user, ('the first of many moons', 1, 1024))
+    source = await svc().library.get_image(uid, first)
+
+    def copies(s: Session) -> None:
+        for n in range(1, 65):
+            s.add(Image(user_id=uid, prompt_id=source.prompt_id, position=n, key=source.key,
+                        original_key=source.original_key, thumb_key=source.thumb_key, width=1024, height=1024))
+        s.commit()
+    await svc().db.write(copies)
+    return first
 
 
 async def fox_and_whale_in_lightbox(user: User) -> tuple[int, int, int]:

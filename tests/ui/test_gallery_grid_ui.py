@@ -7,21 +7,21 @@ from collections.abc import Callable
 
 from nicegui.testing import User
 
-from nanogen.models import Image
-from tests.support.gallery import ada_with_images, make_images, open_tile, run_event, svc, tile_ids, tile_runs, user_id
+from tests.support.gallery import (
+    ada_with_65_images,
+    ada_with_images,
+    make_images,
+    open_tile,
+    run_event,
+    tile_ids,
+    tile_runs,
+    user_id,
+)
 from tests.ui.helpers import eventually, should_not_see, should_see, sign_in
 
 
 async def test_a_page_of_tiles_is_one_element(user: User) -> None:
-    uid, [(first,)] = await ada_with_images(user, ('the first of many moons', 1, 1024))
-    source = await svc().library.get_image(uid, first)
-
-    def copies(s) -> None:  # 64 more rows pointing at the same objects: paging needs rows, not pixels
-        for n in range(1, 65):
-            s.add(Image(user_id=uid, prompt_id=source.prompt_id, position=n, key=source.key,
-                        original_key=source.original_key, thumb_key=source.thumb_key, width=1024, height=1024))
-        s.commit()
-    await svc().db.write(copies)
+    await ada_with_65_images(user)
     await user.open('/gallery')
     await eventually(lambda: len(tile_ids(user)) == 60)
     (grid,) = user.find(marker='grid').elements

@@ -11,6 +11,7 @@ from nicegui.testing import User
 
 from nanogen.models import Image
 from tests.support.gallery import (
+    ada_with_65_images,
     ada_with_images,
     fox_and_whale_in_lightbox,
     make_images,
@@ -218,15 +219,7 @@ async def test_new_images_appear_on_an_open_gallery(user: User) -> None:
 
 
 async def test_more_images_load_as_you_scroll(user: User) -> None:
-    uid, [(first,)] = await ada_with_images(user, ('the first of many moons', 1, 1024))
-    source = await svc().library.get_image(uid, first)
-
-    def copies(s) -> None:  # 64 more rows pointing at the same objects: paging needs rows, not pixels
-        for n in range(1, 65):
-            s.add(Image(user_id=uid, prompt_id=source.prompt_id, position=n, key=source.key,
-                        original_key=source.original_key, thumb_key=source.thumb_key, width=1024, height=1024))
-        s.commit()
-    await svc().db.write(copies)
+    first = await ada_with_65_images(user)
     await user.open('/gallery')
     await eventually(lambda: len(tile_ids(user)) == 60)  # one page
     await should_see(user, marker='load-more')
