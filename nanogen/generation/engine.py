@@ -104,6 +104,7 @@ class JobEngine:
         self._worker: asyncio.Task[None] | None = None
         self._worker_stop: asyncio.Future[Any] | None = None  # the graceful stop under way (drain, then stop)
         self._opened = False
+        self._retry_lock = asyncio.Lock()  # retry_stalled: one run at a time in this process
         self.draining = False  # SIGTERM (begin_drain) or stop(): no new step starts here
         self._stopped = False  # stop() ran: a later start_worker is a restart and clears `draining`
 
@@ -183,7 +184,16 @@ class JobEngine:
 
     # ------------------------------------------------------------------ failure detection
     async def retry_stalled(self) -> int:
-        """Requeue the running jobs of workers whose heartbeat is older than NANOGEN_STALLED_AFTER_S."""
+        """Requeue the running jobs of workers whose heartbeat is older than NANOGEN_STALLED_AFTER_S.
+
+        One run at a time in this process: a dead worker's own retry-stalled job, once retried, runs here beside
+        this worker's, and two runs that read the same stalled job both retried it, the second while a live worker
+        was already running it again (a third finish attempt, seen in CI). The second run now reads after the first
+        has retried, when that job is no longer stalled."""
+        async with self._retry_lock:
+            return await self._retry_stalled()
+
+    async def _retry_stalled(self) -> int:
         manager = self.app.job_manager
         stalled = list(await manager.get_stalled_jobs(seconds_since_heartbeat=self.settings.stalled_after_s))
         for job in stalled:
