@@ -17,7 +17,9 @@ def test_the_avatar_menu_opens_with_its_items_and_signs_out(screen: Screen) -> N
     screen.selenium.find_element(By.XPATH, '//header//div[contains(@class, "q-avatar")]').click()
     screen.wait_for(lambda: bool(screen.selenium.find_elements(
         By.XPATH, '//div[contains(@class, "q-menu")]//div[contains(@class, "q-item")][normalize-space()="Sign out"]')))
-    assert 'ada@example.com' in screen.selenium.find_element(By.XPATH, '//div[contains(@class, "q-menu")]').text
+    # .text is what is visible: while the menu fades in it can still be '' (seen once in CI), so wait for it.
+    screen.wait_for(lambda: 'ada@example.com' in screen.selenium.find_element(
+        By.XPATH, '//div[contains(@class, "q-menu")]').text)
     screen.selenium.find_element(
         By.XPATH, '//div[contains(@class, "q-menu")]//div[contains(@class, "q-item")][normalize-space()="Sign out"]'
     ).click()
