@@ -62,9 +62,6 @@ class TileGrid:
     def __contains__(self, image_id: int) -> bool:
         return image_id in self.run_of
 
-    def ids(self) -> list[int]:
-        return [i for run in self.runs for i in run.ids()]
-
     def clear(self) -> None:
         self.grid.clear()
         self.runs, self.run_of, self.live = [], {}, None

@@ -356,7 +356,7 @@ def process(data: bytes, *, size: int | None, aspect_ratio: str, watermark: str 
         final = draw_watermark(final, watermark)
     # A plain 8-bit RGB/RGBA PNG kept as it came (no resize, no watermark) is already the final PNG: its pixels are
     # exactly what decode() gave, and it carries nothing but them. Re-encoding it was a third of this function.
-    image = data if final is decoded and not watermark and plain_png(data) else _png_bytes(final)
+    image = data if final is decoded and plain_png(data) else _png_bytes(final)  # resized or marked: a new image
     original_type = sniff_content_type(data)
     assert original_type is not None  # decode() refused anything without a known signature
     return ProcessedImage(
