@@ -148,3 +148,33 @@ async def test_deadline_stops_before_a_wait_that_would_end_past_it() -> None:
                                 deadline=lambda: left[0], sleep=sleep, give_up=lambda state: 'gave up')
     assert await retryer(down) == 'gave up'
     assert slept == [1.0, 2.0, 4.0]  # 3 s left, the next wait (8 s) would end past the deadline
+
+
+async def test_a_retryer_is_freed_by_reference_counting_once_its_call_ends() -> None:
+    """Issue 18: tenacity keeps its last round's actions (the retryer's own bound methods): one reference cycle per
+    call, thousands at 1,000 generations in flight, left for the garbage collector. Ours drops them."""
+    import gc
+    import weakref
+
+    calls: list[int] = []
+
+    async def flaky() -> str:
+        calls.append(1)
+        if len(calls) == 1:
+            raise ProviderUnavailable('later')
+        return 'done'
+
+    async def no_wait(seconds: float) -> None:
+        return None
+
+    retryer = retrying.retrying(retry_if=retrying.provider_may_succeed_later, attempts=3, sleep=no_wait,
+                                backoff=retrying.Backoff(1.0, 8.0))
+    assert await retryer(flaky) == 'done' and len(calls) == 2
+    ref = weakref.ref(retryer)
+    gc.collect()
+    gc.disable()
+    try:
+        del retryer
+        assert ref() is None, 'the retryer outlived its call: it waits for the garbage collector'
+    finally:
+        gc.enable()
