@@ -14,6 +14,7 @@ import os
 import runpy
 import sys
 import time
+import types
 from pathlib import Path
 from typing import Any
 
@@ -96,19 +97,43 @@ def install() -> None:
         return {'tracked': sum(counts.values()), 'frozen': gc.get_freeze_count(), 'top': counts.most_common(limit)}
 
     @app.get('/debug/garbage')
-    def garbage(limit: int = 25) -> dict[str, Any]:
+    def garbage(limit: int = 25, prune: bool = False) -> dict[str, Any]:
         """What the cyclic garbage is, by type (frozen garbage included: it unfreezes first), most first: what a
         survivor freeze keeps until its whole scan (nanogen/gctune.py). Stops the loop for a while; at the end."""
         import collections
+
+        from nicegui import Client
+        if prune:  # delete the tabs that never connected now, not 60 s after their page was served
+            Client.prune_instances(client_age_threshold=0)
         gc.unfreeze()
         gc.set_debug(gc.DEBUG_SAVEALL)
         try:
             gc.collect()
             counts = collections.Counter(f'{type(o).__module__}.{type(o).__qualname__}' for o in gc.garbage)
+            # what the cycles are made of: the functions and methods in the garbage, by name
+            callables = collections.Counter(
+                getattr(o, '__qualname__', '?') if isinstance(o, types.FunctionType)
+                else f'{getattr(o.__func__, "__qualname__", "?")} (bound)' for o in gc.garbage
+                if isinstance(o, (types.FunctionType, types.MethodType)))
+            callables.update(f'client deleted={o.is_deleted} path={o.page.path}' for o in gc.garbage
+                             if isinstance(o, Client))
+            callables.update(f'frame {o.f_code.co_qualname} ({o.f_code.co_filename.rsplit("/", 2)[-2:]})'
+                             for o in gc.garbage if isinstance(o, types.FrameType))
         finally:
             gc.set_debug(0)
             gc.garbage.clear()
-        return {'garbage': sum(counts.values()), 'top': counts.most_common(limit)}
+            gc.unfreeze()  # the survivor freeze froze what was saved (gc.garbage) as the collection stopped
+            gc.collect()  # saved, the garbage was kept: free it now
+        # Deleted tabs something still holds (not garbage, not freed): a leak, or a page part pinned until later.
+        gc.unfreeze()  # frozen again as that collection stopped: get_objects() sees no frozen object
+        pinned = collections.Counter(o.page.path for o in gc.get_objects()
+                                     if isinstance(o, Client) and o.id not in Client.instances)
+        # and the page objects alive (pages.*: views, cards...): with no tab open, each is held by something
+        page_objects = collections.Counter(f'{type(o).__module__}.{type(o).__qualname__}' for o in gc.get_objects()
+                                           if str(type(o).__module__).startswith('pages.') and not isinstance(o, type))
+        return {'garbage': sum(counts.values()), 'top': counts.most_common(limit),
+                'callables': callables.most_common(limit), 'pinned_deleted_clients': dict(pinned),
+                'page_objects': dict(page_objects), 'open_tabs': len(Client.instances)}
 
     @app.get('/debug/stages')
     def stage_times() -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable
 
-from nicegui import events, ui
+from nicegui import background_tasks, events, ui
 
 from nanogen.errors import NanogenError
 from nanogen.events import PromptEvent
@@ -14,6 +14,7 @@ from nanogen.images.references import MAX_UPLOAD_BYTES, Reference
 from nanogen.models import Prompt, Status
 
 from ._format import money
+from ._free import weak
 from ._job_card import JobCard
 from ._live import burst, on_prompt_events, shared_read
 from ._model_options import ModelOptions
@@ -123,13 +124,16 @@ class GeneratorForm:
         self.settings = ctx.services.settings
         self.uid = ctx.user.id
         self.initial = prompt
-        self.options = ModelOptions(self.settings, size=size, ratio=ratio, model=model, on_change=self.update_estimate)
+        # The parts this form holds get its methods weakly (pages/_free.py): no cycle keeps a closed tab's form.
+        self.options = ModelOptions(self.settings, size=size, ratio=ratio, model=model,
+                                    on_change=weak(self.update_estimate))
         self.on_created = on_created
         self.refs: list[Reference] = []
         self.gallery_refs = gallery_refs or []  # compose: gallery images the form starts with as references
         self.picker: ReferencePicker | None = None
         self.too_long: str | None = None  # the prompt's length message, refreshed on every change
         self.busy = False  # set from the first click until the prompt is recorded: a double click queues one job
+        self.presets_box: ui.element | None = None
 
     async def build(self) -> None:
         prompt = self.initial
@@ -142,8 +146,7 @@ class GeneratorForm:
             self.options.build()
             self.watermark = ui.input('Watermark (optional)').props('outlined dense maxlength=100 counter').classes(
                 'w-full').mark('watermark')
-            self.picker = ReferencePicker(self.ctx, self.refs, lambda: self.options.max_references,
-                                          lambda: self.options.spec.name)
+            self.picker = ReferencePicker(self.ctx, self.refs, weak(self.max_references), weak(self.model_name))
             self.picker.build()
             self.estimate = ui.label().classes('text-sm opacity-80').mark('estimate')
             await budget_label(self.ctx)  # what is left of this month's budget, kept current
@@ -172,17 +175,27 @@ class GeneratorForm:
         self.text.on('keydown.ctrl.enter', self.generate)  # the same guarded handler
         self.check_length()
 
-    @ui.refreshable_method
     async def presets(self) -> None:
+        """The recent prompts as one-click chips: the first call places them, later calls rebuild them there. Not a
+        ui.refreshable_method: its class-wide list of targets held every closed tab's form until the next call."""
+        if self.presets_box is None:
+            self.presets_box = ui.element().classes('w-full')
         recent = preset_prompts(await self.ctx.services.library.recent_prompts(self.uid, limit=40))
+        self.presets_box.clear()  # read first, then clear and build with no await between
         if not recent:
             return
-        with ui.row().classes('w-full gap-1 items-center'):
+        with self.presets_box, ui.row().classes('w-full gap-1 items-center'):
             ui.icon('history', size='xs').classes('opacity-60').tooltip('Your recent prompts')
             for p in recent:
                 short = p if len(p) <= PRESET_LABEL else p[:PRESET_LABEL - 1] + '…'
                 ui.chip(short, on_click=lambda p=p: self.text.set_value(p)).props(
                     'dense clickable outline color=primary').tooltip(p).mark('preset')
+
+    def max_references(self) -> int:
+        return self.options.max_references
+
+    def model_name(self) -> str:
+        return self.options.spec.name
 
     def update_estimate(self) -> None:
         self.estimate.text = f'Estimated cost: {money(self.options.estimate())}'
@@ -232,7 +245,7 @@ class GeneratorForm:
             notify_error(exc.user_message)
             return
         self.on_created(created)  # the new card at the top is the feedback: no toast on every submit
-        self.presets.refresh()
+        background_tasks.create(self.presets(), name='recent prompts')  # the new prompt joins them
 
 
 class JobBoard:
@@ -259,7 +272,7 @@ class JobBoard:
     def add_card(self, p: Prompt) -> None:
         if p.id is not None and p.id not in self.cards:
             self.empty.set_visibility(False)
-            self.cards[p.id] = JobCard(self.ctx, p, self.jobs, on_retried=self.add_card)
+            self.cards[p.id] = JobCard(self.ctx, p, self.jobs, on_retried=weak(self.add_card))  # no cycle
             self.dropped.discard(p.id)
             self.drop_oldest()
 

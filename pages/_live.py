@@ -7,7 +7,7 @@ import inspect
 from collections.abc import Awaitable, Callable, Collection, Hashable
 from typing import Any, TypeVar
 
-from nicegui import background_tasks, ui
+from nicegui import Client, background_tasks, ui
 
 from nanogen.coalesce import Shared
 from nanogen.events import PromptEvent
@@ -34,43 +34,55 @@ def on_prompt_events(user_id: int, handler: BatchHandler, *, statuses: Collectio
     """
     client = ui.context.client
     events = user_events(user_id)
-    pending: dict[int, PromptEvent] = {}
-    running: list[asyncio.Task[None]] = []
+    live = _LiveEvents(client, handler, statuses, delay)
+    events.subscribe(live.receive, unsubscribe_on_delete=False)  # removed below, whether or not a UI slot is current
+    client.on_delete(lambda: events.unsubscribe(live.receive))
+    client.on_connect(live.start)
 
-    def start() -> None:
-        if pending and not running and not client.is_deleted and client.has_socket_connection:
-            running.append(background_tasks.create(flush(), name='live prompt events'))
 
-    def receive(event: PromptEvent) -> None:
-        if client.is_deleted or (statuses is not None and event.status not in statuses):
+class _LiveEvents:
+    """One tab's pending events and its flush task. An object, not closures that call each other: such closures
+    are a reference cycle, which kept each closed tab's page (whatever `handler` reaches) for the garbage collector;
+    pages/_free.py drops the client's handlers, so this goes by reference counting with the tab."""
+
+    def __init__(self, client: Client, handler: BatchHandler, statuses: Collection[str] | None,
+                 delay: float) -> None:
+        self.client, self.handler, self.statuses, self.delay = client, handler, statuses, delay
+        self.pending: dict[int, PromptEvent] = {}
+        self.running: list[asyncio.Task[None]] = []
+
+    def start(self) -> None:
+        client = self.client
+        if self.pending and not self.running and not client.is_deleted and client.has_socket_connection:
+            self.running.append(background_tasks.create(self.flush(), name='live prompt events'))
+
+    def receive(self, event: PromptEvent) -> None:
+        if self.client.is_deleted or (self.statuses is not None and event.status not in self.statuses):
             return
-        pending[event.prompt_id] = event  # an existing key keeps its place: the order prompts first changed
-        start()
+        self.pending[event.prompt_id] = event  # an existing key keeps its place: the order prompts first changed
+        self.start()
 
-    async def flush() -> None:
+    async def flush(self) -> None:
+        client, pending = self.client, self.pending
         cancelled = False
         try:
             while True:
-                await asyncio.sleep(delay)
+                await asyncio.sleep(self.delay)
                 if not pending or client.is_deleted or not client.has_socket_connection:
                     return  # what is left waits for the next connect (or dies with the client)
                 batch = list(pending.values())
                 pending.clear()
                 with client:
-                    result = handler(batch)
+                    result = self.handler(batch)
                     if inspect.isawaitable(result):
                         await result
         except asyncio.CancelledError:
             cancelled = True  # shutting down: never start again (teardown cancels until no task is left)
             raise
         finally:
-            running.clear()
+            self.running.clear()
             if not cancelled and pending:  # the handler failed: what came meanwhile still gets shown
-                asyncio.get_running_loop().call_soon(start)
-
-    events.subscribe(receive, unsubscribe_on_delete=False)  # removed below, whether or not a UI slot is current
-    client.on_delete(lambda: events.unsubscribe(receive))
-    client.on_connect(start)
+                asyncio.get_running_loop().call_soon(self.start)
 
 
 def burst(batch: list[PromptEvent]) -> tuple[tuple[int, str, str], ...]:

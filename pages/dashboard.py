@@ -9,7 +9,7 @@ from nicegui import ui
 
 from nanogen.errors import NanogenError
 from nanogen.events import PromptEvent
-from nanogen.library.queries import ImageQuery
+from nanogen.library.queries import ImageQuery, ImageRow
 from nanogen.models import Prompt, Status
 
 from ._clock import server_now_ms, timing
@@ -143,22 +143,31 @@ class InFlight:
 
 
 class RecentImages:
-    """The latest RECENT_IMAGES thumbnails; refreshed (this tab only) when a generation completes."""
+    """The latest RECENT_IMAGES thumbnails; rebuilt (this tab only) when a generation completes. Not a
+    ui.refreshable_method: its class-wide list of targets kept every closed dashboard until the next one loaded."""
 
     def __init__(self, ctx: PageContext) -> None:
         self.ctx = ctx
+        self.box: ui.element | None = None
 
-    @ui.refreshable_method
     async def show(self) -> None:
+        """The first call places the thumbnails where it is made; later calls rebuild them there."""
+        if self.box is None:
+            self.box = ui.element().classes('w-full')
         page = await self.ctx.services.library.images(self.ctx.user.id, ImageQuery(), limit=RECENT_IMAGES)
-        if not page.items:
+        self.box.clear()  # read first, then clear and build with no await between: bursts never double the grid
+        with self.box:
+            self._build(page.items)
+
+    def _build(self, items: list[ImageRow]) -> None:
+        if not items:
             with ui.card().classes('w-full items-center py-8').mark('no-images'):
                 ui.icon('image', size='xl').classes('opacity-40')
                 ui.label('No images yet: your first one is a prompt away.').classes('opacity-70')
                 ui.button('Open the generator', on_click=lambda: ui.navigate.to('/generator')).props('flat')
             return
         with ui.grid().classes('w-full grid-cols-2 sm:grid-cols-3 lg:grid-cols-6 gap-3'):
-            for row in page.items:
+            for row in items:
                 thumb = set_attr(ui.image(f'/files/{row.id}/thumb'), 'alt', row.prompt)
                 set_attr(thumb, 'data-image-id', row.id)
                 with thumb.classes('w-full aspect-square rounded-lg cursor-pointer').mark('recent-image') \
@@ -206,6 +215,6 @@ async def dashboard_page(ctx: PageContext) -> None:
         if list_changed and not client.is_deleted:
             await in_flight.show()
         if not client.is_deleted and any(e.status == Status.COMPLETED.value and e.image_ids for e in batch):
-            await recent.show.refresh()
+            await recent.show()
 
     on_prompt_events(ctx.user.id, on_events)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import inspect
+import weakref
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -136,9 +137,14 @@ class _CheckedServices:
 
     def __init__(self, target: Studio) -> None:
         self._target = target
-        self.check: Callable[[], Awaitable[object]] | None = None  # set once the PageContext exists
+        # The PageContext's require_user, held weakly: the context holds this object, and a strong reference back
+        # would make each page load a reference cycle, left for the garbage collector (issue 18).
+        self._check: weakref.WeakMethod[Callable[[], Awaitable[object]]] | None = None
         # While the page is built inside the HTTP request, the guard has just checked this session: skip the repeat.
         self.building = True
+
+    def checked_by(self, ctx: PageContext) -> None:
+        self._check = weakref.WeakMethod(ctx.require_user)
 
     def __getattr__(self, name: str) -> Any:
         value = getattr(self._target, name)
@@ -147,9 +153,12 @@ class _CheckedServices:
         return _CheckedService(value, self._run_check)
 
     async def _run_check(self) -> None:
-        assert self.check is not None
-        if not self.building:
-            await self.check()
+        if self.building:
+            return
+        check = self._check() if self._check is not None else None
+        if check is None:  # the page (its context) is gone: nothing may act for it
+            raise SignedOut()
+        await check()
 
 
 def guarded_page(path: str, *, title: str, nav: str | None = None, icon: str = 'article',
@@ -171,7 +180,7 @@ def guarded_page(path: str, *, title: str, nav: str | None = None, icon: str = '
             checked = _CheckedServices(services())
             ctx = PageContext(user=identity, services=cast(Studio, checked), request=request,
                               session=SessionKey.of(request.session), admin_page=admin)
-            checked.check = ctx.require_user
+            checked.checked_by(ctx)
             if admin and not identity.is_admin:
                 with frame(ctx, 'Not allowed'):
                     ui.label('This page is for admins only.').classes('text-lg')

@@ -18,6 +18,7 @@ from nanogen.models import Status
 
 from ._dates import iso_date
 from ._edit_dialog import EditDialog, compose
+from ._free import weak
 from ._gallery_boards import BoardTargets
 from ._gallery_filters import RATIO_OPTIONS, ExtraFilters, SavedChips, parse_day
 from ._gallery_tile import TileGrid
@@ -44,7 +45,9 @@ setInterval(() => {
 
 
 class GalleryView:
-    """The grid and its state for one browser tab; everything is rebuilt from the database on demand."""
+    """The grid and its state for one browser tab; everything is rebuilt from the database on demand. The parts it
+    holds (grid, lightbox, filters, board targets) get its methods weakly (pages/_free.py's `weak`): no reference
+    cycle keeps a closed tab's view for the garbage collector."""
 
     def __init__(self, ctx: PageContext, board: BoardInfo | None = None, *, team: bool = False,
                  on_cover: Callable[[int], Awaitable[None]] | None = None,
@@ -55,7 +58,7 @@ class GalleryView:
         self.on_cover = on_cover  # a board's owner: "Use as cover" (selection bar, lightbox)
         self.on_board_changed = on_board_changed  # images left the board: its header (cover, count) is redrawn
         # The viewer's own gallery puts images on boards: by "Add to board" or by dragging tiles onto a board chip.
-        self.targets = BoardTargets(ctx, chosen=self.chosen, on_added=self.clear_selection) \
+        self.targets = BoardTargets(ctx, chosen=weak(self.chosen), on_added=weak(self.clear_selection)) \
             if board is None and not team else None
         self.client = ui.context.client
         self.rows: list[ImageRow] = []
@@ -84,9 +87,9 @@ class GalleryView:
             self.date_to = iso_date(ui.input('To', on_change=self.reload)).classes('w-40').mark('date-to')
             self.sort = ui.toggle({'newest': 'Newest', 'oldest': 'Oldest'}, value='newest',
                                   on_change=self.reload).props('no-caps').mark('sort')
-            self.extra = ExtraFilters(self.ctx, self.reload, boards=self.board is None)
-        self.saved = SavedChips(self.ctx, lambda: self.query, self.restore) if self.board is None and not self.team \
-            else None
+            self.extra = ExtraFilters(self.ctx, weak(self.reload), boards=self.board is None)
+        own = self.board is None and not self.team
+        self.saved = SavedChips(self.ctx, weak(self.current_query), weak(self.restore)) if own else None
         self.filter_error = ui.label().classes('text-negative text-sm').mark('filter-error')
         if self.targets is not None:
             self.targets.build_chips()
@@ -111,14 +114,14 @@ class GalleryView:
             self.empty_button = ui.button('Write your first prompt', icon='auto_awesome',
                                           on_click=lambda: ui.navigate.to('/generator')).mark('first-prompt')
         self.empty.set_visibility(False)
-        self.grid = TileGrid(on_open=self.open, on_select=self.select, on_edit=self.edit,
+        self.grid = TileGrid(on_open=weak(self.open), on_select=weak(self.select), on_edit=weak(self.edit),
                              on_drag=self.targets.drag_start if self.targets is not None else None)
         self.more = ui.button('Load more', icon='expand_more', on_click=self.load_more).props(
             'flat no-caps data-load-more').classes('self-center').mark('load-more')
         self.more.set_visibility(False)
         ui.add_body_html(INFINITE_SCROLL_JS)
-        self.lightbox = Lightbox(self.ctx, rows=lambda: self.rows, load_more=self.load_more,
-                                 on_changed=self.update_row, on_delete=self.delete,
+        self.lightbox = Lightbox(self.ctx, rows=weak(self.current_rows), load_more=weak(self.load_more),
+                                 on_changed=weak(self.update_row), on_delete=weak(self.delete),
                                  manage=self.board is None and not self.team, on_cover=self.on_cover)
         # Above the maximized lightbox (Quasar dialogs sit at z-index 6000) and above notifications (9500): an
         # unrelated toast ("Prompt copied") must never cover Undo during its window.
@@ -147,6 +150,12 @@ class GalleryView:
         self.date_to.value = f'{query.date_to - timedelta(days=1):%Y-%m-%d}' if query.date_to else ''
         self.extra.show(query)
         await self.reload()
+
+    def current_query(self) -> ImageQuery:
+        return self.query
+
+    def current_rows(self) -> list[ImageRow]:
+        return self.rows
 
     @property
     def filtered(self) -> bool:
