@@ -13,8 +13,10 @@ import asyncio
 import functools
 import logging
 import multiprocessing
+import os
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import CancelledError, Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -108,7 +110,7 @@ def _image_executor(workers: int) -> Executor:
     # sockets, NiceGUI's state); the server preloads Pillow and the pipeline once.
     context = multiprocessing.get_context('forkserver')
     context.set_forkserver_preload(['nanogen.images.pipeline'])
-    return ProcessPoolExecutor(workers, mp_context=context)
+    return ProcessPoolExecutor(workers, mp_context=context, initializer=exit_with_app, initargs=(os.getpid(),))
 
 
 _pools = Pools(PoolSizes())
@@ -193,3 +195,26 @@ def _main_not_rerun() -> Iterator[None]:
         finally:
             main.__dict__.pop('__spec__', None)
             main.__dict__.update(saved)
+
+
+def exit_with_app(app_pid: int, interval_s: float = 1.0) -> None:
+    """An image worker's initializer: the worker ends once the app process is gone, even killed (kill -9, the OOM
+    killer), when nothing tells the pool to stop. Without it each such worker (and the idle process it was forked
+    from) stayed behind on a machine without a container or systemd to reap it. A daemon thread checks every
+    `interval_s` whether the app still runs."""
+
+    def watch() -> None:
+        while _alive(app_pid):
+            time.sleep(interval_s)
+        os._exit(0)
+    threading.Thread(target=watch, name='nanogen-exit-with-app', daemon=True).start()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's: cannot be ours, but not gone either
+        return True
+    return True
