@@ -12,8 +12,9 @@ After that, each full collection's survivors are frozen as well (`SurvivorFreeze
 the loop for 0.3-0.6 s each time (19 in a 170 s run). Frozen, the next full collection scans only what arrived
 since: full collections now take under 45 ms. Cycles that die while frozen (a closed tab's page objects) are freed
 by one full collection that scans everything again, every `NANOGEN_GC_FULL_SCAN` seconds (300): one pause of up to
-~1 s per period instead of several a minute. The price is memory: that garbage waits for the whole scan (+30 to 60
-MB at 200 tabs; pages/_free.py keeps most of a closed tab's elements out of it). A 60 s or 120 s period kept less
+~1 s per period instead of several a minute. The price would be memory: that garbage waits for the whole scan (it
+was +60 MB at 200 tabs, nearly all closed tabs' pages; pages/_free.py now frees those by reference counting, and
+a level-200 run ends with a few hundred cyclic objects). A 60 s or 120 s period kept less
 garbage but put one or two of those long pauses into the busy minutes, and "page told" p99 rose to 570-750 ms.
 
 `NANOGEN_GC_FREEZE=false` leaves the collector as Python starts it.
