@@ -126,11 +126,13 @@ def install() -> None:
             gc.collect()  # saved, the garbage was kept: free it now
         # Deleted tabs something still holds (not garbage, not freed): a leak, or a page part pinned until later.
         gc.unfreeze()  # frozen again as that collection stopped: get_objects() sees no frozen object
-        pinned = collections.Counter(o.page.path for o in gc.get_objects()
+        alive = gc.get_objects()
+        pinned = collections.Counter(o.page.path for o in alive
                                      if isinstance(o, Client) and o.id not in Client.instances)
         # and the page objects alive (pages.*: views, cards...): with no tab open, each is held by something
-        page_objects = collections.Counter(f'{type(o).__module__}.{type(o).__qualname__}' for o in gc.get_objects()
+        page_objects = collections.Counter(f'{type(o).__module__}.{type(o).__qualname__}' for o in alive
                                            if str(type(o).__module__).startswith('pages.') and not isinstance(o, type))
+        del alive
         return {'garbage': sum(counts.values()), 'top': counts.most_common(limit),
                 'callables': callables.most_common(limit), 'pinned_deleted_clients': dict(pinned),
                 'page_objects': dict(page_objects), 'open_tabs': len(Client.instances)}
